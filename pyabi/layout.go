@@ -1,0 +1,115 @@
+// Package pyabi knows how CPython lays out its interpreter in memory, version
+// by version: offset tables, version detection, _Py_DebugOffsets, and the
+// decoders for strings, code objects and line tables. It reads memory only
+// through procmem.Reader, so the same code runs on a live process, a core
+// file, or a byte image in a test. It does not decide when or how often to
+// read: that is the sampler's job.
+package pyabi
+
+// Absent marks a field that this version does not have.
+const Absent = -1
+
+// Layout holds the byte offsets of every field the profiler reads, for one
+// CPython version range. Each group is one C struct; the C field name is in
+// the comment. Offsets are facts taken from the headers or debug info of
+// real builds (see layout_gen.go and the generator in internal/genlayout).
+type Layout struct {
+	// _PyRuntimeState (3.7+): the root of everything.
+	Runtime struct {
+		InterpretersHead int // interpreters.head
+		TstateCurrent    int // gilstate.tstate_current (3.7-3.11); Absent later
+		GIL              int // ceval.gil: inline _gil_runtime_state (3.7-3.11); Absent later
+	}
+	// PyInterpreterState.
+	Interp struct {
+		Next        int // next
+		ThreadsHead int // tstate_head (<=3.11), threads.head (3.12+)
+		Modules     int // modules (<=3.11), imports.modules (3.12+): sys.modules dict
+		GILPtr      int // ceval.gil (3.12+): pointer to _gil_runtime_state; Absent before
+	}
+	// struct _gil_runtime_state (3.7+; 2.7 and 3.6 use _PyThreadState_Current).
+	GIL struct {
+		LastHolder int // last_holder: the PyThreadState that holds or last held it
+		Locked     int // locked: int, non-zero while held
+	}
+	// PyThreadState.
+	Thread struct {
+		Next           int // next
+		Interp         int // interp
+		Frame          int // frame: PyFrameObject* (<=3.10)
+		CFrame         int // cframe: _PyCFrame* (3.11, 3.12)
+		CurrentFrame   int // current_frame: _PyInterpreterFrame* (3.13+)
+		ThreadID       int // thread_id: pthread_self()
+		NativeThreadID int // native_thread_id: the OS tid (3.8+)
+	}
+	// _PyCFrame (3.11, 3.12).
+	CFrame struct {
+		CurrentFrame int // current_frame
+	}
+	// PyFrameObject (<=3.10) or _PyInterpreterFrame (3.11+).
+	Frame struct {
+		Previous int // f_back (<=3.10), previous (3.11+)
+		Code     int // f_code (<=3.12), f_executable (3.13+, a _PyStackRef in 3.14+)
+		LastI    int // f_lasti (<=3.10): byte offset (<=3.9) or code unit index (3.10)
+		InstrPtr int // prev_instr (3.11, 3.12), instr_ptr (3.13+)
+		Owner    int // owner (3.11+): char; thread, generator, frame object, C stack
+	}
+	// PyCodeObject.
+	Code struct {
+		Filename     int // co_filename
+		Name         int // co_name
+		QualName     int // co_qualname (3.11+)
+		FirstLineNo  int // co_firstlineno: int
+		LineTable    int // co_lnotab (<=3.9), co_linetable (3.10+): bytes
+		CodeAdaptive int // co_code_adaptive (3.11+): the bytecode, inline
+	}
+	// PyObject and PyTypeObject.
+	Object struct {
+		Type int // ob_type
+	}
+	Type struct {
+		Name       int // tp_name: const char*
+		BasicSize  int // tp_basicsize
+		DictOffset int // tp_dictoffset
+		Flags      int // tp_flags
+	}
+	// PyHeapTypeObject.
+	HeapType struct {
+		CachedKeys int // ht_cached_keys (3.6+): shared keys of instance dicts
+	}
+	// PyDictObject.
+	Dict struct {
+		Used   int // ma_used
+		Keys   int // ma_keys (3.x)
+		Values int // ma_values (3.x): split-table values, or NULL
+		Mask   int // ma_mask (2.7)
+		Table  int // ma_table (2.7)
+	}
+	// PyDictKeysObject (3.6+).
+	DictKeys struct {
+		Size           int // dk_size (3.6-3.10)
+		Log2Size       int // dk_log2_size (3.11+)
+		Log2IndexBytes int // dk_log2_index_bytes (3.11+)
+		Kind           int // dk_kind (3.11+): general or unicode-keyed entries
+		NEntries       int // dk_nentries
+		Indices        int // dk_indices: start of the index array
+	}
+	// PyLongObject (3.x) and PyIntObject (2.7).
+	Long struct {
+		Size  int // ob_size (<=3.11), long_value.lv_tag (3.12+)
+		Digit int // ob_digit (<=3.11), long_value.ob_digit (3.12+)
+		IVal  int // ob_ival (2.7 PyIntObject)
+	}
+	// PyASCIIObject / PyCompactUnicodeObject (3.3+).
+	Unicode struct {
+		Length      int // length: code points
+		State       int // state: bit field holding kind, compact, ascii
+		ASCIIData   int // sizeof(PyASCIIObject): data of a compact ASCII string
+		CompactData int // sizeof(PyCompactUnicodeObject): data of other compact strings
+	}
+	// PyBytesObject (3.x) or PyStringObject (2.7).
+	Bytes struct {
+		Size int // ob_size
+		Data int // ob_sval
+	}
+}

@@ -1,0 +1,207 @@
+// Package prof is the one profile model every output and the live view read:
+// frames and stacks interned into ids, sample counts per (stack, thread), an
+// optional timeline of individual samples, and the recorder's own health.
+// It owns no I/O and knows nothing about how samples were taken.
+package prof
+
+import (
+	"hash/maphash"
+	"slices"
+	"time"
+)
+
+// FrameID indexes Profile.Frames; StackID indexes Profile.Stacks.
+type (
+	FrameID int32
+	StackID int32
+)
+
+// Kind says what a frame stands for.
+type Kind uint8
+
+const (
+	KindPython  Kind = iota // a Python function
+	KindNative              // a C/C++ function (--native)
+	KindProcess             // synthetic root: one process (--subprocesses, several pids)
+	KindThread              // synthetic root: one thread (--threads)
+	KindOther               // synthetic: e.g. "<GC>" or "<idle>"
+)
+
+// Frame is one interned location. Line is 0 when lines are not recorded
+// (--function, --nolineno) or unknown.
+type Frame struct {
+	Name string // function name (qualified where the interpreter knows it)
+	File string // file as shown (shortened unless --full-filenames)
+	Line int
+	Kind Kind
+}
+
+// Thread is one sampled OS thread of one process.
+type Thread struct {
+	Pid  int
+	TID  int // native thread id
+	Name string
+}
+
+// Count is the aggregate of one (stack, thread) pair.
+type Count struct {
+	Stack  StackID
+	Thread int // index into Profile.Threads
+	N      int64
+}
+
+// Sample is one timeline entry, kept only when Profile.KeepTimeline is set.
+type Sample struct {
+	At     time.Duration // since Profile.Start
+	Stack  StackID
+	Thread int
+}
+
+// Health is what the recorder says about itself; every output that can
+// hold it stores it.
+type Health struct {
+	Rate       float64       // requested samples per second
+	Samples    int64         // sampling rounds taken
+	Errors     int64         // rounds (or threads within them) that failed to read
+	Late       int64         // rounds that started late by more than one interval
+	TotalLag   time.Duration // sum of lateness
+	Elapsed    time.Duration
+	IdleDrops  int64 // thread samples dropped as idle
+	GILSamples int64 // thread samples taken while holding the GIL
+}
+
+// AchievedRate is rounds per second over the elapsed time.
+func (h Health) AchievedRate() float64 {
+	if h.Elapsed <= 0 {
+		return 0
+	}
+	return float64(h.Samples) / h.Elapsed.Seconds()
+}
+
+// Profile is the aggregated recording. Stacks are stored root first.
+// It is not safe for concurrent use: one goroutine owns it.
+type Profile struct {
+	Start        time.Time
+	Target       string // human description: pid(s), command line, Python version
+	Frames       []Frame
+	Stacks       [][]FrameID
+	Threads      []Thread
+	KeepTimeline bool
+	Timeline     []Sample
+	Health       Health
+
+	counts     map[countKey]int64
+	frameIndex map[Frame]FrameID
+	stackIndex map[uint64][]StackID
+	threadIdx  map[Thread]int
+	seed       maphash.Seed
+}
+
+type countKey struct {
+	stack  StackID
+	thread int
+}
+
+// New returns an empty profile.
+func New(start time.Time) *Profile {
+	return &Profile{
+		Start:      start,
+		counts:     map[countKey]int64{},
+		frameIndex: map[Frame]FrameID{},
+		stackIndex: map[uint64][]StackID{},
+		threadIdx:  map[Thread]int{},
+		seed:       maphash.MakeSeed(),
+	}
+}
+
+// Frame interns f.
+func (p *Profile) Frame(f Frame) FrameID {
+	if id, ok := p.frameIndex[f]; ok {
+		return id
+	}
+	id := FrameID(len(p.Frames))
+	p.Frames = append(p.Frames, f)
+	p.frameIndex[f] = id
+	return id
+}
+
+// Stack interns a root-first list of frames. The slice is copied on first
+// sight only, so a caller may reuse its buffer: steady state allocates nothing.
+func (p *Profile) Stack(frames []FrameID) StackID {
+	h := p.hashStack(frames)
+	for _, id := range p.stackIndex[h] {
+		if slices.Equal(p.Stacks[id], frames) {
+			return id
+		}
+	}
+	id := StackID(len(p.Stacks))
+	p.Stacks = append(p.Stacks, slices.Clone(frames))
+	p.stackIndex[h] = append(p.stackIndex[h], id)
+	return id
+}
+
+func (p *Profile) hashStack(frames []FrameID) uint64 {
+	var h maphash.Hash
+	h.SetSeed(p.seed)
+	var b [4]byte
+	for _, f := range frames {
+		b[0], b[1], b[2], b[3] = byte(f), byte(f>>8), byte(f>>16), byte(f>>24)
+		h.Write(b[:])
+	}
+	return h.Sum64()
+}
+
+// Thread interns a thread; a thread whose name changes gets a new entry.
+func (p *Profile) Thread(t Thread) int {
+	if i, ok := p.threadIdx[t]; ok {
+		return i
+	}
+	i := len(p.Threads)
+	p.Threads = append(p.Threads, t)
+	p.threadIdx[t] = i
+	return i
+}
+
+// Add records n samples of stack on thread at time at.
+func (p *Profile) Add(stack StackID, thread int, at time.Duration, n int64) {
+	p.counts[countKey{stack, thread}] += n
+	if p.KeepTimeline {
+		for range n {
+			p.Timeline = append(p.Timeline, Sample{At: at, Stack: stack, Thread: thread})
+		}
+	}
+}
+
+// Counts returns the aggregates sorted by thread, then stack id, so every
+// writer's output is deterministic.
+func (p *Profile) Counts() []Count {
+	out := make([]Count, 0, len(p.counts))
+	for k, n := range p.counts {
+		out = append(out, Count{Stack: k.stack, Thread: k.thread, N: n})
+	}
+	slices.SortFunc(out, func(a, b Count) int {
+		if a.Thread != b.Thread {
+			return a.Thread - b.Thread
+		}
+		return int(a.Stack - b.Stack)
+	})
+	return out
+}
+
+// Total is the number of thread samples recorded.
+func (p *Profile) Total() int64 {
+	var t int64
+	for _, n := range p.counts {
+		t += n
+	}
+	return t
+}
+
+// Reset drops all counts and the timeline but keeps interned frames and
+// stacks, so ids held by a viewer stay valid.
+func (p *Profile) Reset(start time.Time) {
+	clear(p.counts)
+	p.Timeline = p.Timeline[:0]
+	p.Health = Health{Rate: p.Health.Rate}
+	p.Start = start
+}
