@@ -1,0 +1,132 @@
+package pyabi
+
+import (
+	"fmt"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	"github.com/pyspyglass/pyspyglass/procmem"
+)
+
+// MaxString bounds every string read from the target: names and file paths
+// longer than this are rejected as corrupt rather than read.
+const MaxString = 4096
+
+// stringDecoder reads str objects (3.x PyUnicode, 2.7 PyString).
+type stringDecoder struct {
+	l Layout
+	// kindShift is where the 3-bit kind starts in the state bit field: 2 on
+	// GIL builds ("interned:2"), 8 on free-threaded 3.14+, whose interned
+	// field is a whole byte (Include/cpython/unicodeobject.h, v3.14.0).
+	kindShift uint
+	bytesOnly bool // 2.7: identifiers and file names are PyStringObject
+	buf       []byte
+}
+
+func newStringDecoder(l Layout, v Version) *stringDecoder {
+	d := &stringDecoder{l: l, kindShift: 2, bytesOnly: v.Major == 2, buf: make([]byte, 256)}
+	if v.FreeThreaded && v.AtLeast(3, 14) {
+		d.kindShift = 8
+	}
+	return d
+}
+
+// header reads the fixed part of a string object into d.buf.
+func (d *stringDecoder) header(r procmem.Reader, addr uint64, size int) ([]byte, error) {
+	if addr == 0 {
+		return nil, fmt.Errorf("string at NULL: %w", procmem.ErrFault)
+	}
+	if err := procmem.ReadFull(r, d.buf[:size], addr); err != nil {
+		return nil, fmt.Errorf("string at %#x: %w", addr, err)
+	}
+	return d.buf[:size], nil
+}
+
+// Read decodes the str object at addr.
+func (d *stringDecoder) Read(r procmem.Reader, addr uint64) (string, error) {
+	if d.bytesOnly {
+		b, err := d.Bytes(r, addr)
+		return string(b), err
+	}
+	u := d.l.Unicode
+	h, err := d.header(r, addr, u.CompactData)
+	if err != nil {
+		return "", err
+	}
+	n := int(le64(h[u.Length:]))
+	state := le32(h[u.State:])
+	kind := int(state>>d.kindShift) & 7
+	compact := state>>(d.kindShift+3)&1 == 1
+	ascii := state>>(d.kindShift+4)&1 == 1
+	if !compact {
+		return "", fmt.Errorf("string at %#x is not compact (legacy form unsupported)", addr)
+	}
+	if n < 0 || n > MaxString {
+		return "", fmt.Errorf("string at %#x: length %d out of range", addr, n)
+	}
+	data := uint64(u.CompactData)
+	if ascii {
+		data, kind = uint64(u.ASCIIData), 1
+	}
+	if kind != 1 && kind != 2 && kind != 4 {
+		return "", fmt.Errorf("string at %#x: bad kind %d", addr, kind)
+	}
+	raw := make([]byte, n*kind)
+	if err := procmem.ReadFull(r, raw, addr+data); err != nil {
+		return "", fmt.Errorf("string data at %#x: %w", addr+data, err)
+	}
+	return decodeKind(raw, kind, ascii), nil
+}
+
+// decodeKind turns PEP 393 storage into UTF-8: latin-1, UCS-2 or UCS-4.
+func decodeKind(raw []byte, kind int, ascii bool) string {
+	if ascii {
+		return string(raw)
+	}
+	out := make([]byte, 0, len(raw))
+	for i := 0; i+kind <= len(raw); i += kind {
+		var c rune
+		switch kind {
+		case 1:
+			c = rune(raw[i])
+		case 2:
+			c = rune(uint16(raw[i]) | uint16(raw[i+1])<<8)
+			if utf16.IsSurrogate(c) {
+				c = utf8.RuneError
+			}
+		default:
+			c = rune(le32(raw[i:]))
+		}
+		out = utf8.AppendRune(out, c)
+	}
+	return string(out)
+}
+
+// Bytes reads a bytes object (2.7 str) whole.
+func (d *stringDecoder) Bytes(r procmem.Reader, addr uint64) ([]byte, error) {
+	b := d.l.Bytes
+	h, err := d.header(r, addr, b.Size+8)
+	if err != nil {
+		return nil, err
+	}
+	n := int(le64(h[b.Size:]))
+	if n < 0 || n > 1<<20 {
+		return nil, fmt.Errorf("bytes at %#x: length %d out of range", addr, n)
+	}
+	out := make([]byte, n)
+	if err := procmem.ReadFull(r, out, addr+uint64(b.Data)); err != nil {
+		return nil, fmt.Errorf("bytes data at %#x: %w", addr, err)
+	}
+	return out, nil
+}
+
+func le64(b []byte) uint64 {
+	_ = b[7]
+	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+}
+
+func le32(b []byte) uint32 {
+	_ = b[3]
+	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
+}
