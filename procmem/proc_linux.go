@@ -1,0 +1,183 @@
+package procmem
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// procPath names a file under /proc/PID.
+func procPath(pid int, name string) string {
+	return "/proc/" + strconv.Itoa(pid) + "/" + name
+}
+
+// procErr turns the error of a /proc/PID file operation into our vocabulary:
+// a missing file means the pid is gone, EPERM/EACCES a PermissionError.
+func procErr(pid int, op string, err error) error {
+	switch {
+	case errors.Is(err, unix.ENOENT), errors.Is(err, unix.ESRCH):
+		return fmt.Errorf("pid %d: %s: %w", pid, op, ErrNoProcess)
+	case errors.Is(err, unix.EPERM), errors.Is(err, unix.EACCES):
+		return &PermissionError{Pid: pid, Op: op, Err: unwrapErrno(err)}
+	}
+	return fmt.Errorf("pid %d: %s: %w", pid, op, err)
+}
+
+// unwrapErrno digs the errno out of an *os.PathError, so PermissionError
+// holds the cause and not the /proc path again.
+func unwrapErrno(err error) error {
+	var errno unix.Errno
+	if errors.As(err, &errno) {
+		return errno
+	}
+	return err
+}
+
+// ReadMaps reads and parses /proc/PID/maps.
+func ReadMaps(pid int) ([]Mapping, error) {
+	f, err := os.Open(procPath(pid, "maps"))
+	if err != nil {
+		return nil, procErr(pid, "open maps", err)
+	}
+	defer f.Close()
+	maps, err := ParseMaps(f)
+	if err != nil {
+		return nil, procErr(pid, "read maps", err)
+	}
+	return maps, nil
+}
+
+// Threads lists the thread ids of pid in ascending order.
+func Threads(pid int) ([]int, error) {
+	f, err := os.Open(procPath(pid, "task"))
+	if err != nil {
+		return nil, procErr(pid, "list threads", err)
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
+	if err != nil {
+		return nil, procErr(pid, "list threads", err)
+	}
+	tids := parseTids(names)
+	slices.Sort(tids)
+	return tids, nil
+}
+
+// ThreadState returns the state letter of thread tid of pid. For repeated
+// sampling use a StatReader, which keeps the file open.
+func ThreadState(pid, tid int) (byte, error) {
+	b, err := os.ReadFile(procPath(pid, "task/"+strconv.Itoa(tid)+"/stat"))
+	if err != nil {
+		return 0, threadErr(pid, tid, err)
+	}
+	_, _, state, err := parseStat(b)
+	if err != nil {
+		return 0, statErr(pid, tid, err)
+	}
+	return state, nil
+}
+
+// ThreadComm returns the kernel's name of thread tid (at most 15 bytes;
+// Python sets it for named threads only on 3.14+ or via prctl).
+func ThreadComm(pid, tid int) (string, error) {
+	b, err := os.ReadFile(procPath(pid, "task/"+strconv.Itoa(tid)+"/comm"))
+	if err != nil {
+		return "", threadErr(pid, tid, err)
+	}
+	return strings.TrimSuffix(string(b), "\n"), nil
+}
+
+// threadErr reports a thread whose /proc entry vanished as exited; the
+// process as a whole may still be alive.
+func threadErr(pid, tid int, err error) error {
+	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ESRCH) {
+		return fmt.Errorf("pid %d tid %d: %w", pid, tid, ErrExited)
+	}
+	return procErr(pid, "thread "+strconv.Itoa(tid), err)
+}
+
+// Cmdline returns the argument vector of pid (empty for kernel threads
+// and zombies).
+func Cmdline(pid int) ([]string, error) {
+	b, err := os.ReadFile(procPath(pid, "cmdline"))
+	if err != nil {
+		return nil, procErr(pid, "read cmdline", err)
+	}
+	return ParseCmdline(b), nil
+}
+
+// Exe returns the path of pid's executable as the target sees it (inside
+// its own mount namespace; pass it through HostPath to open it from here).
+// A replaced binary keeps the kernel's " (deleted)" suffix.
+func Exe(pid int) (string, error) {
+	p, err := os.Readlink(procPath(pid, "exe"))
+	if err != nil {
+		return "", procErr(pid, "read exe link", err)
+	}
+	return p, nil
+}
+
+// StatReader reads thread states of one process repeatedly. Sampling asks
+// for every thread's state many times a second, so it keeps each stat file
+// open and preads into a fixed buffer: no allocation once a thread has
+// been seen. It is not safe for concurrent use.
+type StatReader struct {
+	pid   int
+	files map[int]*os.File
+	buf   [512]byte // the state letter sits within the first ~30 bytes
+}
+
+// NewStatReader returns a StatReader for pid. It opens nothing yet.
+func NewStatReader(pid int) *StatReader {
+	return &StatReader{pid: pid, files: make(map[int]*os.File)}
+}
+
+// State returns the state letter of thread tid, opening its stat file on
+// first use. A thread that exited gives an error wrapping ErrExited.
+func (s *StatReader) State(tid int) (byte, error) {
+	f := s.files[tid]
+	if f == nil {
+		var err error
+		f, err = os.Open(procPath(s.pid, "task/"+strconv.Itoa(tid)+"/stat"))
+		if err != nil {
+			return 0, threadErr(s.pid, tid, err)
+		}
+		s.files[tid] = f
+	}
+	n, err := f.ReadAt(s.buf[:], 0)
+	if err != nil && err != io.EOF {
+		// The open file of a reaped thread fails with ESRCH; forget it
+		// so that a recycled tid is opened afresh.
+		f.Close()
+		delete(s.files, tid)
+		return 0, threadErr(s.pid, tid, err)
+	}
+	_, _, state, err := parseStat(s.buf[:n])
+	if err != nil {
+		return 0, statErr(s.pid, tid, err)
+	}
+	return state, nil
+}
+
+// Retain closes the files of threads not in tids, typically the current
+// result of Threads, so exited threads do not hold descriptors.
+func (s *StatReader) Retain(tids []int) {
+	for tid, f := range s.files {
+		if !slices.Contains(tids, tid) {
+			f.Close()
+			delete(s.files, tid)
+		}
+	}
+}
+
+// Close closes all open stat files.
+func (s *StatReader) Close() error {
+	s.Retain(nil)
+	return nil
+}
