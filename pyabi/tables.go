@@ -76,7 +76,11 @@ func (e *UnsupportedVersionError) Error() string {
 // prefer _Py_DebugOffsets where the target has them. A minor without a
 // table, or a free-threaded build, returns *UnsupportedVersionError.
 func LookupLayout(v Version) (l Layout, guessed bool, err error) {
-	for _, t := range registry {
+	return lookupIn(registry, v)
+}
+
+func lookupIn(reg []minorTable, v Version) (l Layout, guessed bool, err error) {
+	for _, t := range reg {
 		if t.major != v.Major || t.minor != v.Minor || v.FreeThreaded {
 			continue
 		}
@@ -91,14 +95,16 @@ func LookupLayout(v Version) (l Layout, guessed bool, err error) {
 		}
 		return t.ranges[best].layout(), true, nil
 	}
-	return Layout{}, false, &UnsupportedVersionError{Version: v, Supported: SupportedVersions()}
+	return Layout{}, false, &UnsupportedVersionError{Version: v, Supported: versionsOf(reg)}
 }
 
 // SupportedVersions lists the minors that have a table, oldest first; Patch
 // is 0 and stands for the whole minor.
-func SupportedVersions() []Version {
-	vs := make([]Version, 0, len(registry))
-	for _, t := range registry {
+func SupportedVersions() []Version { return versionsOf(registry) }
+
+func versionsOf(reg []minorTable) []Version {
+	vs := make([]Version, 0, len(reg))
+	for _, t := range reg {
 		vs = append(vs, Version{Major: t.major, Minor: t.minor})
 	}
 	return vs
