@@ -91,6 +91,9 @@ func (p *Process) ReadAt(b []byte, addr uint64) (int, error) {
 	p.one[0] = Span{Addr: addr, Buf: b}
 	_, n, err := p.read(p.one[:])
 	p.one[0] = Span{} // do not keep the caller's buffer alive
+	if err == nil {
+		n = len(b)
+	}
 	return n, err
 }
 

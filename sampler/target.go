@@ -1,0 +1,195 @@
+// Package sampler turns an attached process into stacks: it opens the
+// target's interpreter through pyabi, walks every thread at a fixed rate,
+// and aggregates the stacks into a prof.Profile. It does not present
+// anything (ui does) nor attach (attach does).
+package sampler
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/pyspyglass/pyspyglass/procmem"
+	"github.com/pyspyglass/pyspyglass/pyabi"
+)
+
+// Target is one process being read.
+type Target struct {
+	Pid     int
+	Cmdline []string
+	Proc    *procmem.Process
+	Interp  *pyabi.Interpreter
+
+	stat    *procmem.StatReader
+	threads []pyabi.Thread
+	ids     []uint64          // thread_id of each thread at the last name lookup
+	names   map[uint64]string // thread_id -> Python thread name
+	frames  []pyabi.Frame
+	// tidOffset is where struct pthread keeps the kernel tid (<=3.10);
+	// 0 until found, -1 when not found.
+	tidOffset int
+}
+
+// Open finds the interpreter of process pid. The error wraps
+// procmem.ErrNoProcess, *procmem.PermissionError, pyabi.ErrNotPython or
+// *pyabi.UnsupportedError so the caller can explain it.
+func Open(pid int, log *slog.Logger) (*Target, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	proc, err := procmem.Open(pid)
+	if err != nil {
+		return nil, err
+	}
+	t := &Target{Pid: pid, Proc: proc, stat: procmem.NewStatReader(pid)}
+	t.Cmdline, _ = procmem.Cmdline(pid)
+	t.Interp, err = locate(proc, pid, log)
+	if err != nil {
+		t.Close()
+		return nil, err
+	}
+	return t, nil
+}
+
+// locate opens the ELF images the process maps, libpython first, and asks
+// pyabi to find the interpreter in them.
+func locate(proc *procmem.Process, pid int, log *slog.Logger) (*pyabi.Interpreter, error) {
+	maps, err := procmem.ReadMaps(pid)
+	if err != nil {
+		return nil, err
+	}
+	exe, _ := procmem.Exe(pid)
+	var images []pyabi.Image
+	for _, m := range procmem.Modules(maps) {
+		base := filepath.Base(m.Path)
+		isLib := strings.HasPrefix(base, "libpython")
+		if !isLib && m.Path != exe {
+			continue
+		}
+		bin, err := procmem.OpenBinary(procmem.HostPath(pid, m.Path))
+		if err != nil {
+			log.Debug("cannot open mapped binary", "path", m.Path, "err", err)
+			continue
+		}
+		bias, err := bin.Bias(maps, m.Path)
+		if err != nil {
+			log.Debug("cannot compute load bias", "path", m.Path, "err", err)
+			continue
+		}
+		im := pyabi.Image{Path: m.Path, File: bin, Bias: bias}
+		if isLib {
+			images = slices.Insert(images, 0, im)
+		} else {
+			images = append(images, im)
+		}
+	}
+	in, err := pyabi.Locate(proc, images, log)
+	if err != nil {
+		if !procAlive(pid) {
+			return nil, fmt.Errorf("pid %d: %w", pid, procmem.ErrExited)
+		}
+		return nil, fmt.Errorf("pid %d: %w", pid, err)
+	}
+	return in, nil
+}
+
+func procAlive(pid int) bool {
+	_, err := procmem.Threads(pid)
+	return err == nil
+}
+
+// Close releases the process handles. It never touches the target.
+func (t *Target) Close() error {
+	t.stat.Close()
+	return t.Proc.Close()
+}
+
+// Refresh re-reads the thread list and, when it changed, the thread names.
+// The sampler calls it now and then, not every sample.
+func (t *Target) Refresh() error {
+	var err error
+	t.threads, err = t.Interp.Threads(t.threads[:0])
+	if err != nil {
+		return t.wrap(err)
+	}
+	t.fillNativeIDs()
+	if t.names != nil && slices.EqualFunc(t.ids, t.threads, func(id uint64, th pyabi.Thread) bool { return id == th.ThreadID }) {
+		return nil
+	}
+	t.ids = t.ids[:0]
+	tids := make([]int, 0, len(t.threads))
+	for _, th := range t.threads {
+		t.ids = append(t.ids, th.ThreadID)
+		tids = append(tids, th.NativeID)
+	}
+	t.stat.Retain(tids)
+	if names, err := map[uint64]string{}, error(nil); err == nil {
+		t.names = names
+	} else if t.names == nil {
+		t.names = map[uint64]string{}
+	}
+	return nil
+}
+
+// wrap turns a read failure of a process that has gone into ErrExited.
+func (t *Target) wrap(err error) error {
+	if errors.Is(err, procmem.ErrExited) || errors.Is(err, procmem.ErrNoProcess) || !procAlive(t.Pid) {
+		return fmt.Errorf("pid %d: %w", t.Pid, procmem.ErrExited)
+	}
+	return err
+}
+
+// ThreadName is the Python name of a thread, else the OS name, else "".
+func (t *Target) ThreadName(th pyabi.Thread) string {
+	if n, ok := t.names[th.ThreadID]; ok {
+		return n
+	}
+	if th.NativeID != 0 {
+		if n, err := procmem.ThreadComm(t.Pid, th.NativeID); err == nil {
+			return n
+		}
+	}
+	return ""
+}
+
+// ThreadStack is one thread as dump shows it.
+type ThreadStack struct {
+	pyabi.Thread
+	Name    string
+	HasGIL  bool
+	Idle    bool
+	OSState byte // from /proc/PID/task/TID/stat: R running, S sleeping, ...
+	Frames  []pyabi.Frame
+	Err     error // the stack could not be read; Frames holds what was
+}
+
+// Snapshot reads every thread's stack once.
+func (t *Target) Snapshot() ([]ThreadStack, error) {
+	if err := t.Refresh(); err != nil {
+		return nil, err
+	}
+	holder, _ := t.Interp.GILHolder()
+	out := make([]ThreadStack, 0, len(t.threads))
+	for _, th := range t.threads {
+		ts := ThreadStack{Thread: th, Name: t.ThreadName(th), HasGIL: holder != 0 && holder == th.Addr}
+		if th.NativeID != 0 {
+			if st, err := t.stat.State(th.NativeID); err == nil {
+				ts.OSState = st
+				ts.Idle = st != 'R'
+			}
+		}
+		frames, err := t.Interp.Stack(&th, nil)
+		ts.Frames = frames
+		if err != nil && !errors.Is(err, pyabi.ErrNoFrames) {
+			ts.Err = t.wrap(err)
+			if errors.Is(ts.Err, procmem.ErrExited) {
+				return nil, ts.Err
+			}
+		}
+		out = append(out, ts)
+	}
+	return out, nil
+}
