@@ -61,4 +61,3 @@ func (t *Target) findTidOffset(tids []int) int {
 	}
 	return -1
 }
-
