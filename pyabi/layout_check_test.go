@@ -81,3 +81,73 @@ func exprOr(e, alt string) string {
 	}
 	return e
 }
+
+// TestLayoutTablesMatchDWARF checks the tables against a second witness:
+// the debug info of each interpreter's libpython, where the build kept it
+// (pyenv builds do; distribution builds strip it). This is what catches a
+// header that does not describe the binary, and it is the only independent
+// check of the struct _dictkeysobject the probe copies for 3.6-3.10.
+func TestLayoutTablesMatchDWARF(t *testing.T) {
+	ctx := context.Background()
+	ins, _ := probe.Discover(ctx)
+	type outcome struct {
+		vals map[string]int
+		err  error
+	}
+	outs := make([]outcome, len(ins))
+	done := make(chan struct{})
+	sem := make(chan struct{}, runtime.NumCPU())
+	for i, in := range ins {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			if in.LibPython == "" {
+				outs[i].err = errors.New("no shared libpython")
+				return
+			}
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			outs[i].vals, outs[i].err = probe.FromDWARF(in.LibPython, in.MinorVersion())
+		}()
+	}
+	for range ins {
+		<-done
+	}
+	var checked, skipped []string
+	for i, in := range ins {
+		name := fmt.Sprintf("%s (%s)", in.Path, in.Version)
+		l, _, err := LookupLayout(Version{Major: in.Major, Minor: in.Minor, Patch: in.Patch})
+		switch {
+		case err != nil:
+			t.Logf("skipped %s: %v", name, err)
+			skipped = append(skipped, in.Path)
+			continue
+		case errors.Is(outs[i].err, probe.ErrNoDWARF) || (outs[i].err != nil && in.LibPython == ""):
+			t.Logf("skipped %s: %v", name, outs[i].err)
+			skipped = append(skipped, in.Path)
+			continue
+		case outs[i].err != nil:
+			t.Errorf("%s: %v", name, outs[i].err)
+			continue
+		}
+		paths, table := flattenLayout(l)
+		ok := true
+		for _, p := range paths {
+			want, has := outs[i].vals[p]
+			if !has {
+				want = Absent
+			}
+			if got := table[p]; got != want {
+				ok = false
+				t.Errorf("%s: %s = %d in the table, DWARF of %s says %d", name, p, got, in.LibPython, want)
+			}
+		}
+		if ok {
+			checked = append(checked, in.Version)
+		}
+	}
+	if len(checked) == 0 {
+		t.Skipf("no libpython with DWARF found (skipped: %s)", strings.Join(skipped, ", "))
+	}
+	t.Logf("summary: tables match DWARF for %s; skipped %d: %s",
+		strings.Join(checked, ", "), len(skipped), strings.Join(skipped, ", "))
+}

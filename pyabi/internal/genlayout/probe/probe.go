@@ -34,6 +34,10 @@ type Interpreter struct {
 	Patch        int
 	FreeThreaded bool     // built with Py_GIL_DISABLED (3.13t+)
 	IncludeDirs  []string // sysconfig include and platinclude, deduplicated
+	// LibPython is the shared libpython the interpreter was built with, if
+	// the file exists ("" for a static build); its DWARF, when present, is
+	// a second witness for the layout.
+	LibPython string
 }
 
 // MinorVersion returns the interpreter's major.minor.
@@ -86,6 +90,7 @@ print(platform.python_version())
 print(p.get("include") or "")
 print(p.get("platinclude") or "")
 print(sysconfig.get_config_var("Py_GIL_DISABLED") or 0)
+print((sysconfig.get_config_var("LIBDIR") or "") + "/" + (sysconfig.get_config_var("INSTSONAME") or ""))
 `
 
 // Inspect asks the interpreter at path for its version and include
@@ -96,8 +101,8 @@ func Inspect(ctx context.Context, path string) (Interpreter, error) {
 		return Interpreter{}, fmt.Errorf("query %s: %w", path, err)
 	}
 	lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
-	if len(lines) != 4 {
-		return Interpreter{}, fmt.Errorf("query %s: want 4 lines, got %q", path, out)
+	if len(lines) != 5 {
+		return Interpreter{}, fmt.Errorf("query %s: want 5 lines, got %q", path, out)
 	}
 	in := Interpreter{Path: path, Version: lines[0], FreeThreaded: lines[3] == "1"}
 	nums := regexp.MustCompile(`^(\d+)\.(\d+)\.(\d+)`).FindStringSubmatch(lines[0])
@@ -107,6 +112,9 @@ func Inspect(ctx context.Context, path string) (Interpreter, error) {
 	in.Major, _ = strconv.Atoi(nums[1])
 	in.Minor, _ = strconv.Atoi(nums[2])
 	in.Patch, _ = strconv.Atoi(nums[3])
+	if lib := lines[4]; strings.Contains(filepath.Base(lib), ".so") && exists(lib) {
+		in.LibPython = lib
+	}
 	for _, d := range lines[1:3] {
 		if d != "" && (len(in.IncludeDirs) == 0 || in.IncludeDirs[0] != d) {
 			in.IncludeDirs = append(in.IncludeDirs, d)
