@@ -139,7 +139,7 @@ func debugImage315() []byte {
 		345248, 912, 936, // runtime_state
 		226040, 7272, 7264, 7328, 7344, 7392, 7584, 7568, 7576, 16, 7720, 0, 7736, 7728, 7776, 0, // interpreter_state
 		880, 0, 8, 16, 72, 80, 88, 96, 176, 180, 248, 32, 36, 40, 136, 280, // thread_state
-		0, // err_stackitem: exc_value
+		0,                           // err_stackitem: exc_value
 		88, 8, 0, 56, 80, 74, 64, 0, // interpreter_frame
 		216, 112, 120, 128, 136, 68, 52, 96, 104, 208, 0, // code_object
 		16, 8, // pyobject
