@@ -11,8 +11,8 @@ var py310 = []patchRange{
 
 // layoutPy310 is CPython 3.10's layout as measured on 3.10.13.
 // DictKeys: struct _dictkeysobject is private to Objects/dict-common.h in
-// 3.10; the probe measures a copy of it reproduced from that file (see
-// probe.dictKeysDecl).
+// 3.10; the probe measures a copy of it (probe.dictKeysDecl) that the DWARF
+// check in pyabi verifies against the build.
 func layoutPy310() Layout {
 	var l Layout
 	l.Runtime.InterpretersHead = 32 // offsetof(_PyRuntimeState, interpreters.head)

@@ -11,8 +11,8 @@ var py36 = []patchRange{
 
 // layoutPy36 is CPython 3.6's layout as measured on 3.6.15.
 // DictKeys: struct _dictkeysobject is private to Objects/dict-common.h in
-// 3.6; the probe measures a copy of it reproduced from that file (see
-// probe.dictKeysDecl).
+// 3.6; the probe measures a copy of it (probe.dictKeysDecl) that the DWARF
+// check in pyabi verifies against the build.
 // Runtime, GIL: 3.6 has no _PyRuntimeState; the interpreter list starts at
 // the static interp_head in Python/pystate.c.
 func layoutPy36() Layout {

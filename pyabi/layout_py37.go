@@ -11,8 +11,8 @@ var py37 = []patchRange{
 
 // layoutPy37 is CPython 3.7's layout as measured on 3.7.16.
 // DictKeys: struct _dictkeysobject is private to Objects/dict-common.h in
-// 3.7; the probe measures a copy of it reproduced from that file (see
-// probe.dictKeysDecl).
+// 3.7; the probe measures a copy of it (probe.dictKeysDecl) that the DWARF
+// check in pyabi verifies against the build.
 func layoutPy37() Layout {
 	var l Layout
 	l.Runtime.InterpretersHead = 24 // offsetof(_PyRuntimeState, interpreters.head)

@@ -11,8 +11,8 @@ var py38 = []patchRange{
 
 // layoutPy38 is CPython 3.8's layout as measured on 3.8.18.
 // DictKeys: struct _dictkeysobject is private to Objects/dict-common.h in
-// 3.8; the probe measures a copy of it reproduced from that file (see
-// probe.dictKeysDecl).
+// 3.8; the probe measures a copy of it (probe.dictKeysDecl) that the DWARF
+// check in pyabi verifies against the build.
 func layoutPy38() Layout {
 	var l Layout
 	l.Runtime.InterpretersHead = 32 // offsetof(_PyRuntimeState, interpreters.head)

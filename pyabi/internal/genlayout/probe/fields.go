@@ -212,12 +212,12 @@ func includes(m Minor) []string {
 // dictKeysDecl returns a copy of the private struct _dictkeysobject for the
 // versions that keep it in Objects/dict-common.h (3.6-3.10), or "".
 //
-// Reproduced from CPython's Objects/dict-common.h at v3.6.15, v3.7.16,
-// v3.8.18, v3.9.18 and v3.10.13, and checked against the DWARF of those
-// builds (gdb "ptype /o struct _dictkeysobject"). Only the lookup function's
-// parameters differ between them, and a function pointer's size does not
-// depend on them; 3.6.0 declared dk_indices as a union of arrays, later 3.6
-// releases as char[], which starts at the same offset.
+// The copy follows the struct as the 3.6.15, 3.7.16, 3.8.18, 3.9.18 and
+// 3.10.13 builds record it in their DWARF (gdb "ptype /o struct
+// _dictkeysobject": the same five members and offsets in all five), and
+// TestLayoutTablesMatchDWARF in pyabi re-checks it against each build.
+// Only the lookup function's parameters differ between those releases; a
+// function pointer's size does not depend on them, so it is a void* here.
 func dictKeysDecl(m Minor) string {
 	if m < 306 || m > 310 {
 		return ""
@@ -240,7 +240,7 @@ func Notes(m Minor) []string {
 	var n []string
 	if dictKeysDecl(m) != "" {
 		n = append(n, "DictKeys: struct _dictkeysobject is private to Objects/dict-common.h in "+m.String()+
-			"; the probe measures a copy of it reproduced from that file (see probe.dictKeysDecl).")
+			"; the probe measures a copy of it (probe.dictKeysDecl) that the DWARF check in pyabi verifies against the build.")
 	}
 	if m < 307 {
 		n = append(n, "Runtime, GIL: "+m.String()+" has no _PyRuntimeState; the interpreter list starts at the static interp_head in Python/pystate.c.")
