@@ -1,0 +1,376 @@
+package top
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+
+	"github.com/pyspyglass/pyspyglass/sampler/prof"
+)
+
+// SortKey selects the column rows are ordered by; the values follow the
+// 1–4 keys of the live view.
+type SortKey int
+
+const (
+	SortOwn       SortKey = iota // %Own
+	SortTotal                    // %Total
+	SortOwnTime                  // OwnTime
+	SortTotalTime                // TotalTime
+)
+
+func (k SortKey) String() string {
+	switch k {
+	case SortOwn:
+		return "%Own"
+	case SortTotal:
+		return "%Total"
+	case SortOwnTime:
+		return "OwnTime"
+	case SortTotalTime:
+		return "TotalTime"
+	}
+	return "?"
+}
+
+// Row is one function (or one line, when aggregating by line) of the table.
+type Row struct {
+	Name string
+	File string
+	Line int // 0 when aggregating by function
+	Kind prof.Kind
+
+	Own   int64 // samples where this was the innermost frame
+	Total int64 // samples whose stack contains it, once per stack
+
+	OwnPct, TotalPct   float64 // percent of the samples in view
+	OwnTime, TotalTime float64 // seconds: samples / requested rate
+}
+
+// Stats are the numbers of the header, taken with the rows of one update.
+type Stats struct {
+	Target         string      // Profile.Target, for when Options.Header is empty
+	Health         prof.Health // the recorder's own view of itself
+	Rate           float64     // samples per second used for the time columns
+	Threads        int         // threads seen since sampling started
+	Active         int         // threads with samples in this window
+	Samples        int64       // thread samples in this window, all threads
+	ViewSamples    int64       // thread samples behind the rows (one thread or all)
+	Thread         prof.Thread // the selected thread, when ThreadSelected
+	ThreadSelected bool
+	GILPct         float64 // share of sampling rounds that found the GIL held; -1 unknown
+	IdlePct        float64 // share of thread samples dropped as idle; -1 unknown
+	HasLineNumber  bool    // some frame carries a line number
+	MultiPid       bool    // threads of more than one process
+}
+
+// Model turns a profile into the rows of the table. It holds a snapshot
+// of the aggregates, so sorting, filtering, per-thread and line/function
+// changes apply to a paused display without new data. It knows nothing
+// about terminals.
+type Model struct {
+	sort    SortKey
+	reverse bool
+	lines   bool
+	filter  string
+	thread  int // prof.Profile.Threads index; -1 for all threads
+	rate    float64
+
+	snap snapshot
+}
+
+// NewModel returns a model sorted by %Own, aggregating by line when lines
+// is set. fallbackRate is used for the time columns when the profile does
+// not carry its requested rate.
+func NewModel(lines bool, fallbackRate float64) *Model {
+	return &Model{lines: lines, thread: -1, rate: fallbackRate}
+}
+
+// key identifies a row: Line is 0 for function aggregation.
+type key struct {
+	Name string
+	File string
+	Line int
+}
+
+type cell struct {
+	own, total int64
+	kind       prof.Kind
+	seen       int // count index that last added to total, so a stack counts once
+}
+
+// threadAgg holds one thread's samples, by function and by line.
+type threadAgg struct {
+	samples int64
+	funcs   map[key]*cell
+	lines   map[key]*cell
+}
+
+type snapshot struct {
+	target   string
+	health   prof.Health
+	threads  []prof.Thread // all interned threads, by prof index
+	perThr   map[int]*threadAgg
+	samples  int64
+	lineNums bool
+}
+
+// Update replaces the snapshot with the aggregates of p. It copies what it
+// needs: p is not referenced after Update returns.
+func (m *Model) Update(p *prof.Profile) {
+	s := snapshot{
+		target:  p.Target,
+		health:  p.Health,
+		threads: slices.Clone(p.Threads),
+		perThr:  map[int]*threadAgg{},
+	}
+	// Interning the keys per frame first keeps the per-sample walk to
+	// integer lookups and one map access per frame.
+	type frameKeys struct {
+		fn, ln key
+		skip   bool
+	}
+	fk := make([]frameKeys, len(p.Frames))
+	for i, f := range p.Frames {
+		fk[i] = frameKeys{
+			fn:   key{Name: f.Name, File: f.File},
+			ln:   key{Name: f.Name, File: f.File, Line: f.Line},
+			skip: f.Kind == prof.KindProcess || f.Kind == prof.KindThread,
+		}
+		if f.Line != 0 {
+			s.lineNums = true
+		}
+	}
+	add := func(mp map[key]*cell, k key, kind prof.Kind) *cell {
+		c := mp[k]
+		if c == nil {
+			c = &cell{kind: kind, seen: -1}
+			mp[k] = c
+		}
+		return c
+	}
+	for ci, c := range p.Counts() {
+		if c.N <= 0 {
+			continue
+		}
+		t := s.perThr[c.Thread]
+		if t == nil {
+			t = &threadAgg{funcs: map[key]*cell{}, lines: map[key]*cell{}}
+			s.perThr[c.Thread] = t
+		}
+		t.samples += c.N
+		s.samples += c.N
+		if int(c.Stack) < 0 || int(c.Stack) >= len(p.Stacks) {
+			continue
+		}
+		var leafFn, leafLn *cell
+		for _, id := range p.Stacks[c.Stack] {
+			if int(id) < 0 || int(id) >= len(fk) || fk[id].skip {
+				continue
+			}
+			kind := p.Frames[id].Kind
+			fc := add(t.funcs, fk[id].fn, kind)
+			if fc.seen != ci {
+				fc.seen = ci
+				fc.total += c.N
+			}
+			lc := add(t.lines, fk[id].ln, kind)
+			if lc.seen != ci {
+				lc.seen = ci
+				lc.total += c.N
+			}
+			leafFn, leafLn = fc, lc
+		}
+		if leafFn != nil {
+			leafFn.own += c.N
+			leafLn.own += c.N
+		}
+	}
+	m.snap = s
+}
+
+// SetSort orders rows by k, largest first; choosing the active key again
+// reverses the order.
+func (m *Model) SetSort(k SortKey) {
+	if k == m.sort {
+		m.reverse = !m.reverse
+		return
+	}
+	m.sort, m.reverse = k, false
+}
+
+// Sort returns the active key and whether the order is reversed
+// (smallest first).
+func (m *Model) Sort() (SortKey, bool) { return m.sort, m.reverse }
+
+// SetLines chooses aggregation by line (true) or by function.
+func (m *Model) SetLines(on bool) { m.lines = on }
+
+// Lines reports whether rows are per line.
+func (m *Model) Lines() bool { return m.lines }
+
+// SetFilter keeps only rows whose function or file contains s, ignoring
+// case; "" shows all.
+func (m *Model) SetFilter(s string) { m.filter = s }
+
+// Filter returns the active filter.
+func (m *Model) Filter() string { return m.filter }
+
+// NextThread cycles the view: all threads, then each thread with samples
+// in the snapshot in the order they were first seen, then all again.
+func (m *Model) NextThread() {
+	var idx []int
+	for i := range m.snap.perThr {
+		idx = append(idx, i)
+	}
+	slices.Sort(idx)
+	for _, i := range idx {
+		if i > m.thread {
+			m.thread = i
+			return
+		}
+	}
+	m.thread = -1
+}
+
+// SelectThread restricts rows to the thread at prof index i; -1 shows all.
+func (m *Model) SelectThread(i int) { m.thread = i }
+
+// Thread returns the selected thread, and false when all threads are shown.
+func (m *Model) Thread() (prof.Thread, bool) {
+	if m.thread < 0 || m.thread >= len(m.snap.threads) {
+		return prof.Thread{}, false
+	}
+	return m.snap.threads[m.thread], true
+}
+
+func (m *Model) rateUsed() float64 {
+	if r := m.snap.health.Rate; r > 0 {
+		return r
+	}
+	if m.rate > 0 {
+		return m.rate
+	}
+	return m.snap.health.AchievedRate()
+}
+
+// Stats returns the header numbers of the snapshot.
+func (m *Model) Stats() Stats {
+	s := m.snap
+	st := Stats{
+		Target:        s.target,
+		Health:        s.health,
+		Rate:          m.rateUsed(),
+		Threads:       len(s.threads),
+		Active:        len(s.perThr),
+		Samples:       s.samples,
+		ViewSamples:   s.samples,
+		GILPct:        -1,
+		IdlePct:       -1,
+		HasLineNumber: s.lineNums,
+	}
+	for _, t := range s.threads {
+		if t.Pid != s.threads[0].Pid {
+			st.MultiPid = true
+		}
+	}
+	if t, ok := m.Thread(); ok {
+		st.Thread, st.ThreadSelected = t, true
+		st.ViewSamples = 0
+		if a := s.perThr[m.thread]; a != nil {
+			st.ViewSamples = a.samples
+		}
+	}
+	if s.health.Samples > 0 {
+		st.GILPct = pct(s.health.GILSamples, s.health.Samples)
+	}
+	if d := s.health.IdleDrops + s.samples; d > 0 {
+		st.IdlePct = pct(s.health.IdleDrops, d)
+	}
+	return st
+}
+
+func pct(n, of int64) float64 {
+	if of <= 0 {
+		return 0
+	}
+	return 100 * float64(n) / float64(of)
+}
+
+// Rows returns the table: aggregated per the current mode and thread,
+// filtered, and sorted.
+func (m *Model) Rows() []Row {
+	var aggs []*threadAgg
+	if m.thread >= 0 {
+		if a := m.snap.perThr[m.thread]; a != nil {
+			aggs = append(aggs, a)
+		}
+	} else {
+		for _, a := range m.snap.perThr {
+			aggs = append(aggs, a)
+		}
+	}
+	var total int64
+	merged := map[key]*cell{}
+	for _, a := range aggs {
+		total += a.samples
+		src := a.funcs
+		if m.lines {
+			src = a.lines
+		}
+		for k, c := range src {
+			d := merged[k]
+			if d == nil {
+				d = &cell{kind: c.kind}
+				merged[k] = d
+			}
+			d.own += c.own
+			d.total += c.total
+		}
+	}
+	rate := m.rateUsed()
+	secs := func(n int64) float64 {
+		if rate <= 0 {
+			return 0
+		}
+		return float64(n) / rate
+	}
+	filter := strings.ToLower(m.filter)
+	rows := make([]Row, 0, len(merged))
+	for k, c := range merged {
+		if filter != "" && !strings.Contains(strings.ToLower(k.Name), filter) &&
+			!strings.Contains(strings.ToLower(k.File), filter) {
+			continue
+		}
+		rows = append(rows, Row{
+			Name: k.Name, File: k.File, Line: k.Line, Kind: c.kind,
+			Own: c.own, Total: c.total,
+			OwnPct: pct(c.own, total), TotalPct: pct(c.total, total),
+			OwnTime: secs(c.own), TotalTime: secs(c.total),
+		})
+	}
+	slices.SortFunc(rows, m.compare)
+	return rows
+}
+
+// compare orders largest first by the active key; ties fall to the other
+// measure and then to name, file and line so the order never flickers
+// between refreshes.
+func (m *Model) compare(a, b Row) int {
+	primary, secondary := a.Own, a.Total
+	bp, bs := b.Own, b.Total
+	if m.sort == SortTotal || m.sort == SortTotalTime {
+		primary, secondary, bp, bs = a.Total, a.Own, b.Total, b.Own
+	}
+	c := cmp.Compare(bp, primary)
+	if c == 0 {
+		c = cmp.Compare(bs, secondary)
+	}
+	if c == 0 {
+		c = cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line))
+	}
+	if m.reverse {
+		return -c
+	}
+	return c
+}

@@ -1,0 +1,275 @@
+// Package top is `pyspyglass top`: the live terminal table of where a
+// running Python program spends its time (%Own, %Total, OwnTime,
+// TotalTime per function or line), and the same table as plain text.
+//
+// It owns the presentation only. Samples come from a Source (the
+// sampler), which it reads through the shared prof.Profile model; it never
+// touches the target process. The pure Model computes the rows and has no
+// terminal types, so it is tested with plain tables; the view draws it
+// with tcell, the only package that imports tcell.
+package top
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gdamore/tcell/v2"
+
+	"github.com/pyspyglass/pyspyglass/sampler/prof"
+)
+
+// Source is a running sampler as the view sees it.
+type Source interface {
+	View(f func(p *prof.Profile)) // runs f while no sample is being added; f must not keep p
+	Reset()                       // starts a new window (the sampler calls p.Reset)
+	SetIdle(include bool)         // include idle threads from now on
+	Done() <-chan struct{}        // closed when sampling has ended (target exited or error)
+	Err() error                   // why it ended; nil while running or on a clean end
+}
+
+// Options configure the view and the text table.
+type Options struct {
+	Delay    time.Duration // refresh interval; 0 means one second
+	ShowIdle bool          // idle threads are included at start
+	Lines    bool          // aggregate by line instead of function
+	Header   HeaderInfo
+}
+
+// HeaderInfo describes the target for the first header line. Empty fields
+// are left out; when all are empty the profile's Target is shown.
+type HeaderInfo struct {
+	Pids    []int
+	Command string  // the target's command line
+	Python  string  // interpreter version, e.g. "3.12.1"
+	Rate    float64 // requested samples per second, used when the profile has none
+}
+
+// DefaultDelay is the refresh interval when Options.Delay is zero.
+const DefaultDelay = time.Second
+
+// Run shows the live table on screen until the user quits. It initialises
+// and finalises screen itself; the terminal is restored on every return,
+// including a panic, which is re-raised after the screen is finalised so
+// its trace is readable. It returns src.Err() when the user leaves after
+// sampling ended, nil when the user quits while sampling runs.
+func Run(screen tcell.Screen, src Source, o Options) error {
+	d := o.Delay
+	if d <= 0 {
+		d = DefaultDelay
+	}
+	tick := time.NewTicker(d)
+	defer tick.Stop()
+	return runOn(screen, src, o, tick.C, nil)
+}
+
+// runOn is Run with the refresh clock and the after-draw hook supplied, so
+// tests drive both.
+func runOn(screen tcell.Screen, src Source, o Options, tick <-chan time.Time, hook func(step)) error {
+	if err := screen.Init(); err != nil {
+		return fmt.Errorf("top: initialise terminal: %w", err)
+	}
+	defer func() {
+		r := recover()
+		screen.Fini()
+		if r != nil {
+			panic(r)
+		}
+	}()
+	return newView(screen, src, o).run(tick, hook)
+}
+
+// WriteText writes the table for p as plain text: the header, the column
+// titles and every row sorted by %Own. Nothing is cut to a width.
+func WriteText(w io.Writer, p *prof.Profile, o Options) error {
+	m := NewModel(o.Lines, o.Header.Rate)
+	m.Update(p)
+	var b strings.Builder
+	st := m.Stats()
+	for _, line := range headerLines(st, o.Header, viewState{showIdle: o.ShowIdle, lines: o.Lines}) {
+		for _, s := range line {
+			b.WriteString(s.text)
+		}
+		b.WriteByte('\n')
+	}
+	b.WriteByte('\n')
+	for i, c := range columns {
+		if i > 0 {
+			b.WriteString(colGap)
+		}
+		b.WriteString(padLeft(c.title, c.width))
+	}
+	b.WriteString(colGap + "Function (file")
+	if o.Lines {
+		b.WriteString(":line")
+	}
+	b.WriteString(")\n")
+	rows := m.Rows()
+	for _, r := range rows {
+		for i, c := range columns {
+			if i > 0 {
+				b.WriteString(colGap)
+			}
+			b.WriteString(padLeft(c.value(r), c.width))
+		}
+		b.WriteString(colGap + r.Name)
+		if loc := location(r); loc != "" {
+			b.WriteString(" (" + loc + ")")
+		}
+		b.WriteByte('\n')
+	}
+	if len(rows) == 0 {
+		b.WriteString("no samples\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	if err != nil {
+		return fmt.Errorf("top: write table: %w", err)
+	}
+	return nil
+}
+
+// column is one numeric column of the table.
+type column struct {
+	title string
+	width int
+	key   SortKey
+	value func(Row) string
+}
+
+const colGap = "  "
+
+var columns = []column{
+	{"%Own", 6, SortOwn, func(r Row) string { return fmtPct(r.OwnPct) }},
+	{"%Total", 7, SortTotal, func(r Row) string { return fmtPct(r.TotalPct) }},
+	{"OwnTime", 8, SortOwnTime, func(r Row) string { return fmtSecs(r.OwnTime) }},
+	{"TotalTime", 10, SortTotalTime, func(r Row) string { return fmtSecs(r.TotalTime) }},
+}
+
+// tone is what a piece of header text means; the view maps it to a style
+// and the text table ignores it.
+type tone int
+
+const (
+	toneLabel tone = iota
+	toneValue
+	toneTitle
+	toneDim
+	toneWarn
+	toneBad
+	toneAccent
+)
+
+type span struct {
+	text string
+	tone tone
+}
+
+// viewState is what the header needs to know about the view beyond the
+// model.
+type viewState struct {
+	showIdle bool
+	lines    bool
+	filter   string
+}
+
+// headerLines returns the three header lines: the target, the recorder's
+// health, and what the table shows.
+func headerLines(st Stats, hi HeaderInfo, vs viewState) [][]span {
+	l1 := []span{{"pyspyglass top", toneTitle}}
+	for _, part := range targetParts(hi, st.Target) {
+		l1 = append(l1, span{" · ", toneDim}, span{part, toneLabel})
+	}
+
+	h := st.Health
+	rateTone := toneValue
+	if h.Rate > 0 && h.Samples > 0 && h.AchievedRate() < 0.9*h.Rate {
+		rateTone = toneWarn // the sampler cannot keep up: times are less exact
+	}
+	l2 := []span{
+		{"Samples ", toneLabel}, {fmtCount(h.Samples), toneValue},
+		{"  Elapsed ", toneLabel}, {fmtElapsed(h.Elapsed), toneValue},
+		{"  Rate ", toneLabel}, {fmtRate(h.AchievedRate()), rateTone},
+	}
+	if st.Rate > 0 {
+		l2 = append(l2, span{"/" + fmtRate(st.Rate) + " Hz", toneLabel})
+	} else {
+		l2 = append(l2, span{" Hz", toneLabel})
+	}
+	errTone := toneValue
+	errText := fmtCount(h.Errors)
+	if h.Errors > 0 {
+		errTone = toneBad
+		if h.Samples > 0 {
+			errText += " (" + fmtPct(pct(h.Errors, h.Samples)) + ")"
+		}
+	}
+	l2 = append(l2, span{"  Errors ", toneLabel}, span{errText, errTone})
+	lateTone := toneValue
+	if h.Late > 0 {
+		lateTone = toneWarn
+	}
+	l2 = append(l2, span{"  Late ", toneLabel}, span{fmtCount(h.Late), lateTone})
+
+	l3 := []span{
+		{"Threads ", toneLabel}, {strconv.Itoa(st.Threads), toneValue},
+		{" (" + strconv.Itoa(st.Active) + " active)", toneLabel},
+		{"  GIL ", toneLabel}, {pctOrDash(st.GILPct), toneValue},
+		{"  Idle ", toneLabel},
+	}
+	if vs.showIdle {
+		l3 = append(l3, span{"shown", toneValue})
+	} else {
+		l3 = append(l3, span{pctOrDash(st.IdlePct), toneValue}, span{" hidden", toneLabel})
+	}
+	l3 = append(l3, span{"  │ ", toneDim})
+	if st.ThreadSelected {
+		l3 = append(l3, span{threadLabel(st.Thread, st.MultiPid), toneAccent},
+			span{" " + fmtCount(st.ViewSamples) + " samples", toneLabel})
+	} else {
+		l3 = append(l3, span{"all threads", toneValue})
+	}
+	mode := " · by function"
+	if vs.lines {
+		mode = " · by line"
+	}
+	l3 = append(l3, span{mode, toneLabel})
+	if vs.filter != "" {
+		l3 = append(l3, span{" · filter ", toneLabel}, span{strconv.Quote(vs.filter), toneAccent})
+	}
+	return [][]span{l1, l2, l3}
+}
+
+func pctOrDash(p float64) string {
+	if p < 0 {
+		return "-"
+	}
+	return fmtPct(p)
+}
+
+// targetParts describes the target: pids, Python version, command line.
+func targetParts(hi HeaderInfo, fallback string) []string {
+	var parts []string
+	switch len(hi.Pids) {
+	case 0:
+	case 1:
+		parts = append(parts, "pid "+strconv.Itoa(hi.Pids[0]))
+	default:
+		ps := make([]string, len(hi.Pids))
+		for i, p := range hi.Pids {
+			ps[i] = strconv.Itoa(p)
+		}
+		parts = append(parts, "pids "+strings.Join(ps, ","))
+	}
+	if hi.Python != "" {
+		parts = append(parts, "Python "+hi.Python)
+	}
+	if hi.Command != "" {
+		parts = append(parts, hi.Command)
+	}
+	if len(parts) == 0 && fallback != "" {
+		parts = append(parts, fallback)
+	}
+	return parts
+}
