@@ -12,7 +12,7 @@ const Absent = -1
 // Layout holds the byte offsets of every field the profiler reads, for one
 // CPython version range. Each group is one C struct; the C field name is in
 // the comment. Offsets are facts taken from the headers or debug info of
-// real builds (see layout_gen.go and the generator in internal/genlayout).
+// real builds: the generated layout_py*.go files, made by internal/genlayout.
 type Layout struct {
 	// _PyRuntimeState (3.7+): the root of everything.
 	Runtime struct {
@@ -23,8 +23,8 @@ type Layout struct {
 	// PyInterpreterState.
 	Interp struct {
 		Next        int // next
-		ThreadsHead int // tstate_head (<=3.11), threads.head (3.12+)
-		Modules     int // modules (<=3.11), imports.modules (3.12+): sys.modules dict
+		ThreadsHead int // tstate_head (<=3.10), threads.head (3.11+)
+		Modules     int // modules (<=3.11), imports.modules (3.12+): the sys.modules dict
 		GILPtr      int // ceval.gil (3.12+): pointer to _gil_runtime_state; Absent before
 	}
 	// struct _gil_runtime_state (3.7+; 2.7 and 3.6 use _PyThreadState_Current).
@@ -40,7 +40,7 @@ type Layout struct {
 		CFrame         int // cframe: _PyCFrame* (3.11, 3.12)
 		CurrentFrame   int // current_frame: _PyInterpreterFrame* (3.13+)
 		ThreadID       int // thread_id: pthread_self()
-		NativeThreadID int // native_thread_id: the OS tid (3.8+)
+		NativeThreadID int // native_thread_id: the OS tid (3.11+)
 	}
 	// _PyCFrame (3.11, 3.12).
 	CFrame struct {
