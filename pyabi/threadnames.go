@@ -1,0 +1,83 @@
+package pyabi
+
+import (
+	"fmt"
+
+	"github.com/pyspyglass/pyspyglass/procmem"
+)
+
+// ThreadNames maps thread_id (the pthread ident, Thread.ThreadID) to the
+// Python thread name, threading.Thread.name, for every thread the threading
+// module knows: sys.modules["threading"]._active, a dict {ident: Thread}
+// (Lib/threading.py, 2.7 to 3.14), then each Thread's _name attribute
+// (2.7: _Thread__name, the mangled self.__name).
+//
+// A process that has not imported threading, or is still starting up, gets
+// an empty map and no error. Threads whose key is not an int or whose name
+// is not a str are left out. On a read error the map is nil: the target
+// changed under us or the memory is not what the layout says, and the
+// caller may try again later. It reads a few hundred small objects, so call
+// it when the thread list changes, not per sample.
+func (in *Interpreter) ThreadNames() (map[uint64]string, error) {
+	o := newObjReader(in.r, in.Version, in.Layout)
+	names := map[uint64]string{}
+	modules, err := procmem.Ptr(in.r, in.Head+uint64(in.Layout.Interp.Modules))
+	if err != nil {
+		return nil, fmt.Errorf("interpreter %#x: sys.modules: %w", in.Head, err)
+	}
+	if modules == 0 {
+		return names, nil // before the import system is up
+	}
+	mod, ok, err := o.dictGetStr(modules, "threading")
+	if err != nil {
+		return nil, fmt.Errorf("interpreter %#x: sys.modules: %w", in.Head, err)
+	}
+	if !ok {
+		return names, nil
+	}
+	active, ok, err := o.attr(mod, "_active")
+	if err != nil {
+		return nil, fmt.Errorf("threading module at %#x: %w", mod, err)
+	}
+	if !ok {
+		return names, nil
+	}
+	nameAttr := "_name"
+	if o.py2 {
+		nameAttr = "_Thread__name"
+	}
+	err = o.eachItem(active, func(key, thread uint64) error {
+		if len(names) >= MaxThreads {
+			return fmt.Errorf("more than %d threads", MaxThreads)
+		}
+		id, ok, err := o.intValue(key)
+		if err != nil || !ok {
+			return err
+		}
+		name, ok, err := o.attr(thread, nameAttr)
+		if err != nil || !ok {
+			return wrapThread(thread, err)
+		}
+		if ok, err := o.isStr(name); err != nil || !ok {
+			return wrapThread(thread, err)
+		}
+		s, err := in.strs.Read(in.r, name)
+		if err != nil {
+			return wrapThread(thread, err)
+		}
+		names[id] = s
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("threading._active at %#x: %w", active, err)
+	}
+	return names, nil
+}
+
+// wrapThread names the Thread object an error came from; nil stays nil.
+func wrapThread(thread uint64, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("thread object at %#x: name: %w", thread, err)
+}

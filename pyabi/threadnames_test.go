@@ -1,0 +1,223 @@
+package pyabi
+
+import (
+	"bufio"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/kluctl/go-embed-python/python"
+	"github.com/pyspyglass/pyspyglass/procmem"
+)
+
+// threadsScript starts a spinning and a waiting thread, prints each
+// thread's name and ident, then "ready", and blocks until stdin closes.
+// It runs unchanged on 2.7 and 3.x.
+const threadsScript = `
+import sys, threading
+stop = threading.Event()
+def busy():
+    n = 0
+    while not stop.is_set():
+        n += 1
+def idle():
+    stop.wait()
+threads = [threading.Thread(target=busy, name="busy-worker"),
+           threading.Thread(target=idle, name="idle-worker")]
+for t in threads:
+    t.daemon = True
+    t.start()
+for t in [threading.current_thread()] + threads:
+    sys.stdout.write("thread %s %d\n" % (t.name, t.ident))
+sys.stdout.write("ready\n")
+sys.stdout.flush()
+sys.stdin.read()
+stop.set()
+`
+
+// liveInterpreter is one interpreter binary to test against.
+type liveInterpreter struct {
+	name, path string
+}
+
+// liveInterpreters lists the interpreters on this machine, logging those
+// it cannot use.
+func liveInterpreters(t *testing.T) []liveInterpreter {
+	t.Helper()
+	var out []liveInterpreter
+	paths, _ := filepath.Glob("/root/.pyenv/versions/*/bin/python")
+	for _, p := range paths {
+		out = append(out, liveInterpreter{filepath.Base(filepath.Dir(filepath.Dir(p))), p})
+	}
+	if _, err := os.Stat("/usr/bin/python3.11"); err == nil {
+		out = append(out, liveInterpreter{"debian-3.11", "/usr/bin/python3.11"})
+	}
+	if _, _, err := LookupLayout(Version{Major: 3, Minor: 14, Patch: 6}); err != nil {
+		t.Logf("embedded 3.14.6 skipped: %v", err)
+	} else if runtime.GOOS == "linux" && runtime.GOARCH == "amd64" {
+		ep, err := python.NewEmbeddedPython("pyspyglass-test")
+		if err != nil {
+			t.Logf("embedded 3.14.6 skipped: %v", err)
+		} else {
+			out = append(out, liveInterpreter{"embedded-3.14.6", filepath.Join(ep.GetExtractedPath(), "bin", "python3")})
+		}
+	}
+	if len(out) == 0 {
+		t.Skip("no CPython interpreters found")
+	}
+	return out
+}
+
+// startThreads runs threadsScript under python and returns the pid and
+// the ident printed for each thread name.
+func startThreads(t *testing.T, py string) (int, map[string]uint64) {
+	t.Helper()
+	cmd := exec.Command(py, "-u", "-c", threadsScript)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", py, err)
+	}
+	t.Cleanup(func() {
+		stdin.Close()
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	idents := map[string]uint64{}
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "ready" {
+			go io.Copy(io.Discard, stdout)
+			return cmd.Process.Pid, idents
+		}
+		f := strings.Fields(line)
+		if len(f) != 3 || f[0] != "thread" {
+			t.Fatalf("%s: unexpected line %q", py, line)
+		}
+		id, err := strconv.ParseUint(f[2], 10, 64)
+		if err != nil {
+			t.Fatalf("%s: ident in %q: %v", py, line, err)
+		}
+		idents[f[1]] = id
+	}
+	t.Fatalf("%s exited before ready: %v", py, sc.Err())
+	return 0, nil
+}
+
+// locateLive finds the interpreter of pid the way the sampler does:
+// libpython first, then the executable.
+func locateLive(t *testing.T, pid int) *Interpreter {
+	t.Helper()
+	proc, err := procmem.Open(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { proc.Close() })
+	maps, err := procmem.ReadMaps(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe, _ := procmem.Exe(pid)
+	var images []Image
+	for _, m := range procmem.Modules(maps) {
+		lib := strings.HasPrefix(filepath.Base(m.Path), "libpython")
+		if !lib && m.Path != exe {
+			continue
+		}
+		bin, err := procmem.OpenBinary(procmem.HostPath(pid, m.Path))
+		if err != nil {
+			continue
+		}
+		t.Cleanup(func() { bin.Close() })
+		bias, err := bin.Bias(maps, m.Path)
+		if err != nil {
+			continue
+		}
+		im := Image{Path: m.Path, File: bin, Bias: bias}
+		if lib {
+			images = slices.Insert(images, 0, im)
+		} else {
+			images = append(images, im)
+		}
+	}
+	in, err := Locate(proc, images, nil)
+	if err != nil {
+		t.Fatalf("locate pid %d: %v", pid, err)
+	}
+	return in
+}
+
+func TestThreadNamesLive(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("live tests read /proc")
+	}
+	for _, py := range liveInterpreters(t) {
+		t.Run(py.name, func(t *testing.T) {
+			pid, idents := startThreads(t, py.path)
+			in := locateLive(t, pid)
+			counter := &countingReader{r: in.r}
+			in.r = counter
+			got, err := in.ThreadNames()
+			if err != nil {
+				t.Fatalf("%s (%v): ThreadNames: %v", py.name, in.Version, err)
+			}
+			want := map[uint64]string{}
+			for name, id := range idents {
+				want[id] = name
+			}
+			if len(want) != 3 || !mapsEqual(got, want) {
+				t.Fatalf("%s: ThreadNames = %v, want %v", py.name, got, want)
+			}
+			// Every thread name must also match a thread state.
+			threads, err := in.Threads(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, th := range threads {
+				if _, ok := got[th.ThreadID]; !ok {
+					t.Errorf("%s: thread state %#x (id %#x) has no name", py.name, th.Addr, th.ThreadID)
+				}
+			}
+			t.Logf("%s (%v): %d reads, %d bytes", py.name, in.Version, counter.reads, counter.bytes)
+		})
+	}
+}
+
+func mapsEqual(a, b map[uint64]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+// countingReader counts the reads ThreadNames costs.
+type countingReader struct {
+	r            procmem.Reader
+	reads, bytes int
+}
+
+func (c *countingReader) ReadAt(p []byte, addr uint64) (int, error) {
+	c.reads++
+	c.bytes += len(p)
+	return c.r.ReadAt(p, addr)
+}
+
