@@ -1,0 +1,164 @@
+package render
+
+import (
+	"bufio"
+	"cmp"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+
+	"github.com/pyspyglass/pyspyglass/sampler/prof"
+)
+
+// Callgrind writes the callgrind format KCachegrind and QCachegrind read
+// (https://valgrind.org/docs/manual/cl-format.html) with one event, Samples.
+// A callgrind function is a (file, name) pair; its cost lines are at the
+// source lines the samples were taken on. Self cost is what a stack's leaf
+// frame got; for every adjacent caller->callee pair in a stack, a call record
+// (cfl=/cfn=/calls=) at the caller's line carries the samples spent in the
+// callee, which is its inclusive cost. Recursion is left to KCachegrind,
+// which detects cycles itself. File and function names are compressed to
+// "(id) name" on first use and "(id)" after. Threads are merged.
+//
+// callgrind has no calls counter we could know, so calls= carries the
+// number of samples of that call too.
+type Callgrind struct{}
+
+func (Callgrind) Name() string { return "callgrind" }
+func (Callgrind) Ext() string  { return ".callgrind" }
+
+type cgFunc struct{ file, name string }
+
+type cgCall struct {
+	line   int
+	callee cgFunc
+}
+
+type cgFuncCost struct {
+	self  map[int]int64 // line -> samples
+	calls map[cgCall]*cgCallCost
+}
+
+type cgCallCost struct {
+	n          int64
+	calleeLine int // first line the callee was seen on, for calls='s target position
+}
+
+func (Callgrind) Write(w io.Writer, p *prof.Profile, o Options) error {
+	if err := checkCounts(p); err != nil {
+		return err
+	}
+	fnOf := func(f prof.Frame) cgFunc {
+		file, name := oneLine(f.File), oneLine(f.Name)
+		if file == "" {
+			file = "???"
+		}
+		if name == "" {
+			name = "<unknown>"
+		}
+		return cgFunc{file, name}
+	}
+	funcs := map[cgFunc]*cgFuncCost{}
+	get := func(k cgFunc) *cgFuncCost {
+		c := funcs[k]
+		if c == nil {
+			c = &cgFuncCost{self: map[int]int64{}, calls: map[cgCall]*cgCallCost{}}
+			funcs[k] = c
+		}
+		return c
+	}
+	var total int64
+	for _, c := range countsByStack(p) {
+		stack := p.Stacks[c.Stack]
+		if len(stack) == 0 {
+			continue
+		}
+		total += c.N
+		leaf := p.Frames[stack[len(stack)-1]]
+		get(fnOf(leaf)).self[leaf.Line] += c.N
+		for i := 0; i+1 < len(stack); i++ {
+			caller, callee := p.Frames[stack[i]], p.Frames[stack[i+1]]
+			k := cgCall{caller.Line, fnOf(callee)}
+			fc := get(fnOf(caller))
+			cc := fc.calls[k]
+			if cc == nil {
+				cc = &cgCallCost{calleeLine: callee.Line}
+				fc.calls[k] = cc
+			}
+			cc.n += c.N
+		}
+	}
+
+	bw := bufio.NewWriter(w)
+	fmt.Fprintf(bw, "# callgrind format\nversion: 1\ncreator: pyspyglass\n")
+	if p.Target != "" {
+		fmt.Fprintf(bw, "cmd: %s\n", oneLine(p.Target))
+	}
+	fmt.Fprintf(bw, "desc: %s\n", healthLine(p))
+	if p.Health.Rate > 0 {
+		fmt.Fprintf(bw, "desc: Trigger: sampling at %s Hz\n", strconv.FormatFloat(p.Health.Rate, 'f', -1, 64))
+	}
+	fmt.Fprintf(bw, "positions: line\nevents: Samples\nsummary: %d\n", total)
+
+	fileIDs, fnIDs := map[string]int{}, map[string]int{}
+	// ref is callgrind's name compression: "(id) name" the first time,
+	// "(id)" after.
+	ref := func(ids map[string]int, name string) string {
+		if id, ok := ids[name]; ok {
+			return "(" + strconv.Itoa(id) + ")"
+		}
+		id := len(ids) + 1
+		ids[name] = id
+		return "(" + strconv.Itoa(id) + ") " + name
+	}
+	keys := make([]cgFunc, 0, len(funcs))
+	files := map[string]map[string]bool{} // name -> files
+	for k := range funcs {
+		keys = append(keys, k)
+		if files[k.name] == nil {
+			files[k.name] = map[string]bool{}
+		}
+		files[k.name][k.file] = true
+	}
+	// KCachegrind keys functions by name within an object, so "<module>"
+	// of two files would merge; such names get their file appended.
+	fnName := func(f cgFunc) string {
+		if len(files[f.name]) > 1 {
+			return f.name + " [" + f.file + "]"
+		}
+		return f.name
+	}
+	slices.SortFunc(keys, cmpCgFunc)
+	for _, k := range keys {
+		fc := funcs[k]
+		fmt.Fprintf(bw, "\nfl=%s\nfn=%s\n", ref(fileIDs, k.file), ref(fnIDs, fnName(k)))
+		lines := make([]int, 0, len(fc.self))
+		for l := range fc.self {
+			lines = append(lines, l)
+		}
+		slices.Sort(lines)
+		for _, l := range lines {
+			fmt.Fprintf(bw, "%d %d\n", l, fc.self[l])
+		}
+		calls := make([]cgCall, 0, len(fc.calls))
+		for c := range fc.calls {
+			calls = append(calls, c)
+		}
+		slices.SortFunc(calls, func(a, b cgCall) int {
+			return cmp.Or(cmp.Compare(a.line, b.line), cmpCgFunc(a.callee, b.callee))
+		})
+		for _, c := range calls {
+			cc := fc.calls[c]
+			// cfl= is written even for the caller's own file: readers differ
+			// on whether an omitted cfl= means the current fl= or the last
+			// cfl=.
+			fmt.Fprintf(bw, "cfl=%s\ncfn=%s\ncalls=%d %d\n%d %d\n", ref(fileIDs, c.callee.file), ref(fnIDs, fnName(c.callee)), cc.n, cc.calleeLine, c.line, cc.n)
+		}
+	}
+	return bw.Flush()
+}
+
+func cmpCgFunc(a, b cgFunc) int {
+	return cmp.Or(cmp.Compare(a.file, b.file), cmp.Compare(a.name, b.name))
+}

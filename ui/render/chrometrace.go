@@ -1,0 +1,171 @@
+package render
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/pyspyglass/pyspyglass/sampler/prof"
+)
+
+// ChromeTrace writes Chrome's trace event JSON
+// (https://docs.google.com/document/d/1CvAClvFfyA2R-PhYUmn5OOQtYMH4h6I0nSsKchNAySU),
+// which Perfetto and chrome://tracing open as a timeline. It needs the
+// profile's timeline; without one it returns ErrNoTimeline.
+//
+// Each thread's samples become nested B/E (begin/end) slices, one per stack
+// depth: a frame stays open while consecutive samples of that thread keep it
+// at the same depth under the same parents, and a sample is taken to last
+// until the thread's next one. A gap longer than gapIntervals sampling
+// intervals (the thread was idle, dropped or unreadable) closes everything
+// one interval after the last sample, rather than drawing a phantom call
+// across it. Timestamps are microseconds since Profile.Start. Threads sharing
+// a (pid, tid) (a renamed thread) share one track.
+type ChromeTrace struct{}
+
+func (ChromeTrace) Name() string { return "chrometrace" }
+func (ChromeTrace) Ext() string  { return ".trace.json" }
+
+// gapIntervals is how many mean sampling intervals without a sample end a
+// thread's open frames. Intervals are exponentially distributed, so a gap of
+// 10 means happens by chance with probability e^-10.
+const gapIntervals = 10
+
+// defaultInterval stands in for the sampling interval when the profile does
+// not say its rate: py-spy's and our default of 100 Hz.
+const defaultInterval = 10 * time.Millisecond
+
+type ctThread struct {
+	pid, tid int
+	name     string
+	samples  []prof.Sample
+}
+
+func (ChromeTrace) Write(w io.Writer, p *prof.Profile, o Options) error {
+	if len(p.Timeline) == 0 {
+		if p.Total() == 0 {
+			// Nothing recorded at all: an empty but valid trace.
+			return writeTrace(w, p, o, nil)
+		}
+		return fmt.Errorf("chrometrace: %w", ErrNoTimeline)
+	}
+	type key struct{ pid, tid int }
+	byKey := map[key]*ctThread{}
+	var threads []*ctThread
+	for _, s := range sortedTimeline(p) {
+		if err := checkIDs(p, s.Stack, s.Thread); err != nil {
+			return fmt.Errorf("chrometrace: timeline: %w", err)
+		}
+		t := p.Threads[s.Thread]
+		k := key{t.Pid, t.TID}
+		ct := byKey[k]
+		if ct == nil {
+			ct = &ctThread{pid: t.Pid, tid: t.TID}
+			byKey[k] = ct
+			threads = append(threads, ct)
+		}
+		if t.Name != "" {
+			ct.name = t.Name
+		}
+		ct.samples = append(ct.samples, s)
+	}
+	slices.SortFunc(threads, func(a, b *ctThread) int {
+		if a.pid != b.pid {
+			return a.pid - b.pid
+		}
+		return a.tid - b.tid
+	})
+	return writeTrace(w, p, o, threads)
+}
+
+func writeTrace(w io.Writer, p *prof.Profile, o Options, threads []*ctThread) error {
+	interval := defaultInterval
+	if r := p.Health.Rate; r > 0 {
+		interval = time.Duration(float64(time.Second) / r)
+	}
+	// Event lines are written by hand: a trace can hold millions of events
+	// and every one has the same shape.
+	bw := bufio.NewWriter(w)
+	str := jsonString
+	us := func(d time.Duration) string {
+		return strconv.FormatFloat(float64(d)/float64(time.Microsecond), 'f', -1, 64)
+	}
+	first := true
+	event := func(format string, args ...any) {
+		if !first {
+			bw.WriteString(",\n")
+		}
+		first = false
+		fmt.Fprintf(bw, format, args...)
+	}
+	title := o.Title
+	if title == "" {
+		title = p.Target
+	}
+	bw.WriteString(`{"displayTimeUnit":"ms","otherData":{"exporter":"pyspyglass","title":` + str(title) +
+		`,"target":` + str(p.Target) + `,"start":` + str(p.Start.UTC().Format(time.RFC3339Nano)) +
+		`,"health":` + str(healthLine(p)) + "},\n\"traceEvents\":[\n")
+	pids := map[int]bool{}
+	for _, t := range threads {
+		if !pids[t.pid] {
+			pids[t.pid] = true
+			event(`{"ph":"M","name":"process_name","pid":%d,"tid":0,"args":{"name":%s}}`, t.pid, str("pid "+strconv.Itoa(t.pid)))
+		}
+		name := t.name
+		if name == "" {
+			name = "tid " + strconv.Itoa(t.tid)
+		}
+		event(`{"ph":"M","name":"thread_name","pid":%d,"tid":%d,"args":{"name":%s}}`, t.pid, t.tid, str(name))
+	}
+	for _, t := range threads {
+		var open []prof.FrameID
+		closeTo := func(depth int, at time.Duration) {
+			for len(open) > depth {
+				f := p.Frames[open[len(open)-1]]
+				event(`{"ph":"E","name":%s,"pid":%d,"tid":%d,"ts":%s}`, str(f.Name), t.pid, t.tid, us(at))
+				open = open[:len(open)-1]
+			}
+		}
+		var last time.Duration
+		for i, s := range t.samples {
+			if i > 0 && s.At-last > gapIntervals*interval {
+				closeTo(0, last+interval)
+			}
+			stack := p.Stacks[s.Stack]
+			common := 0
+			for common < len(open) && common < len(stack) && open[common] == stack[common] {
+				common++
+			}
+			closeTo(common, s.At)
+			for _, id := range stack[common:] {
+				f := p.Frames[id]
+				event(`{"ph":"B","name":%s,"cat":%s,"pid":%d,"tid":%d,"ts":%s,"args":{"file":%s,"line":%d}}`,
+					str(f.Name), str(kindName(f.Kind)), t.pid, t.tid, us(s.At), str(f.File), f.Line)
+				open = append(open, id)
+			}
+			last = s.At
+		}
+		closeTo(0, last+interval)
+	}
+	bw.WriteString("\n]}\n")
+	return bw.Flush()
+}
+
+// kindName is a frame kind as a trace category.
+func kindName(k prof.Kind) string {
+	switch k {
+	case prof.KindPython:
+		return "python"
+	case prof.KindNative:
+		return "native"
+	case prof.KindProcess:
+		return "process"
+	case prof.KindThread:
+		return "thread"
+	default:
+		return "other"
+	}
+}

@@ -1,0 +1,107 @@
+package render
+
+import (
+	"io"
+	"math"
+	"slices"
+
+	"github.com/google/pprof/profile"
+
+	"github.com/pyspyglass/pyspyglass/sampler/prof"
+)
+
+// Pprof writes the gzipped profile.proto that go tool pprof, Pyroscope and
+// Parca read, built with google/pprof's profile package. Each (stack,
+// thread) aggregate is one sample with two values, samples/count and
+// cpu/nanoseconds (count × the requested sampling period), and labels
+// "thread" (name), "thread_id" and "pid", so pprof's -tagfocus can pick
+// threads. Each interned frame is one Location with one Line; functions are
+// shared by name and file. Target and health go into the comments.
+type Pprof struct{}
+
+func (Pprof) Name() string { return "pprof" }
+func (Pprof) Ext() string  { return ".pb.gz" }
+
+func (Pprof) Write(w io.Writer, p *prof.Profile, o Options) error {
+	pp, err := toPprof(p)
+	if err != nil {
+		return err
+	}
+	return pp.Write(w)
+}
+
+func toPprof(p *prof.Profile) (*profile.Profile, error) {
+	if err := checkCounts(p); err != nil {
+		return nil, err
+	}
+	var period int64
+	if r := p.Health.Rate; r > 0 && !math.IsInf(r, 0) {
+		period = int64(math.Round(1e9 / r))
+	}
+	pp := &profile.Profile{
+		SampleType: []*profile.ValueType{
+			{Type: "samples", Unit: "count"},
+			{Type: "cpu", Unit: "nanoseconds"},
+		},
+		PeriodType:    &profile.ValueType{Type: "cpu", Unit: "nanoseconds"},
+		Period:        period,
+		DurationNanos: int64(p.Health.Elapsed),
+	}
+	if period == 0 {
+		// Without a rate the time values are all zero; count is the
+		// meaningful default.
+		pp.DefaultSampleType = "samples"
+	}
+	if !p.Start.IsZero() {
+		pp.TimeNanos = p.Start.UnixNano()
+	}
+	if p.Target != "" {
+		pp.Comments = append(pp.Comments, "target: "+p.Target)
+	}
+	pp.Comments = append(pp.Comments, "pyspyglass: "+healthLine(p))
+
+	type fnKey struct{ name, file string }
+	funcs := map[fnKey]*profile.Function{}
+	locs := make([]*profile.Location, len(p.Frames))
+	for i, f := range p.Frames {
+		k := fnKey{f.Name, f.File}
+		fn := funcs[k]
+		if fn == nil {
+			// SystemName stays empty: pprof treats a function whose
+			// SystemName equals its Name as not yet demangled and strips
+			// "<...>" from it as if it were C++, which would turn Python's
+			// "<module>" and "<lambda>" into nothing.
+			name := f.Name
+			if name == "" {
+				name = "<unknown>"
+			}
+			fn = &profile.Function{ID: uint64(len(pp.Function) + 1), Name: name, Filename: f.File}
+			funcs[k] = fn
+			pp.Function = append(pp.Function, fn)
+		}
+		locs[i] = &profile.Location{ID: uint64(i + 1), Line: []profile.Line{{Function: fn, Line: int64(f.Line)}}}
+	}
+	pp.Location = locs
+
+	for _, c := range p.Counts() {
+		stack := p.Stacks[c.Stack]
+		s := &profile.Sample{
+			Location: make([]*profile.Location, 0, len(stack)),
+			Value:    []int64{c.N, c.N * period},
+		}
+		// pprof lists a sample's locations leaf first.
+		for _, f := range slices.Backward(stack) {
+			s.Location = append(s.Location, locs[f])
+		}
+		t := p.Threads[c.Thread]
+		if t.Name != "" {
+			s.Label = map[string][]string{"thread": {t.Name}}
+		}
+		s.NumLabel = map[string][]int64{"thread_id": {int64(t.TID)}, "pid": {int64(t.Pid)}}
+		pp.Sample = append(pp.Sample, s)
+	}
+	if err := pp.CheckValid(); err != nil {
+		return nil, err
+	}
+	return pp, nil
+}

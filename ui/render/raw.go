@@ -1,0 +1,370 @@
+package render
+
+import (
+	"bufio"
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/pyspyglass/pyspyglass/sampler/prof"
+)
+
+// Raw writes pyspyglass's own recording: everything in the Profile, so that
+// ReadRaw gives back a profile from which every other format comes out byte
+// for byte as it would have from the original.
+//
+// The file is gzip-compressed JSON lines (one JSON value per line), chosen
+// over a binary format because it is self-describing, can be inspected with
+// zcat, and compresses to a few bytes per timeline entry. Line 1 is a header
+// object:
+//
+//	{"format":"pyspyglass-raw","version":1,"start":RFC3339 time,"target":string,
+//	 "keep_timeline":bool,"health":{...},"frames":N,"stacks":N,"threads":N,
+//	 "counts":N,"timeline":N}
+//
+// health holds rate (float), samples, errors, late, total_lag_ns, elapsed_ns,
+// idle_drops and gil_samples. The N fields are record counts, checked at the
+// end so a truncated file is an error. Then one array per record, first
+// element a tag, in this order (ids are positions within their kind, from 0):
+//
+//	["f", name, file, line, kind]   a frame (kind: prof.Kind as a number)
+//	["s", frame id, ...]            a stack, root first
+//	["t", pid, tid, name]           a thread
+//	["c", stack id, thread, n]      an aggregate, as Profile.Counts returns them
+//	["e", at_ns, stack id, thread]  a timeline sample
+//
+// Readers reject a newer version; unknown header fields are ignored so
+// later versions may add some. Strings that are not valid UTF-8 are stored
+// with U+FFFD in place of bad bytes (JSON cannot hold them).
+type Raw struct{}
+
+func (Raw) Name() string { return "raw" }
+func (Raw) Ext() string  { return ".pyspyglass" }
+
+const (
+	rawMagic   = "pyspyglass-raw"
+	rawVersion = 1
+)
+
+type rawHeader struct {
+	Format       string    `json:"format"`
+	Version      int       `json:"version"`
+	Start        time.Time `json:"start"`
+	Target       string    `json:"target"`
+	KeepTimeline bool      `json:"keep_timeline"`
+	Health       rawHealth `json:"health"`
+	Frames       int       `json:"frames"`
+	Stacks       int       `json:"stacks"`
+	Threads      int       `json:"threads"`
+	Counts       int       `json:"counts"`
+	Timeline     int       `json:"timeline"`
+}
+
+type rawHealth struct {
+	Rate       float64 `json:"rate"`
+	Samples    int64   `json:"samples"`
+	Errors     int64   `json:"errors"`
+	Late       int64   `json:"late"`
+	TotalLagNs int64   `json:"total_lag_ns"`
+	ElapsedNs  int64   `json:"elapsed_ns"`
+	IdleDrops  int64   `json:"idle_drops"`
+	GILSamples int64   `json:"gil_samples"`
+}
+
+func (Raw) Write(w io.Writer, p *prof.Profile, o Options) error {
+	if err := checkCounts(p); err != nil {
+		return err
+	}
+	for _, s := range p.Timeline {
+		if err := checkIDs(p, s.Stack, s.Thread); err != nil {
+			return fmt.Errorf("timeline: %w", err)
+		}
+	}
+	counts := p.Counts()
+	h := p.Health
+	hdr := rawHeader{
+		Format: rawMagic, Version: rawVersion, Start: p.Start, Target: p.Target,
+		KeepTimeline: p.KeepTimeline,
+		Health: rawHealth{
+			Rate: h.Rate, Samples: h.Samples, Errors: h.Errors, Late: h.Late,
+			TotalLagNs: int64(h.TotalLag), ElapsedNs: int64(h.Elapsed),
+			IdleDrops: h.IdleDrops, GILSamples: h.GILSamples,
+		},
+		Frames: len(p.Frames), Stacks: len(p.Stacks), Threads: len(p.Threads),
+		Counts: len(counts), Timeline: len(p.Timeline),
+	}
+	zw := gzip.NewWriter(w)
+	bw := bufio.NewWriterSize(zw, 1<<16)
+	// The monotonic reading and the location are not part of a recording.
+	hdr.Start = hdr.Start.Round(0)
+	enc := json.NewEncoder(bw)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(hdr); err != nil { // one line, newline included
+		return fmt.Errorf("encode raw header: %w", err)
+	}
+	str := func(s string) {
+		bw.WriteString(jsonString(s))
+	}
+	num := func(n int64) {
+		bw.WriteByte(',')
+		bw.WriteString(strconv.FormatInt(n, 10))
+	}
+	for _, f := range p.Frames {
+		bw.WriteString(`["f",`)
+		str(f.Name)
+		bw.WriteByte(',')
+		str(f.File)
+		num(int64(f.Line))
+		num(int64(f.Kind))
+		bw.WriteString("]\n")
+	}
+	for _, s := range p.Stacks {
+		bw.WriteString(`["s"`)
+		for _, f := range s {
+			num(int64(f))
+		}
+		bw.WriteString("]\n")
+	}
+	for _, t := range p.Threads {
+		bw.WriteString(`["t"`)
+		num(int64(t.Pid))
+		num(int64(t.TID))
+		bw.WriteByte(',')
+		str(t.Name)
+		bw.WriteString("]\n")
+	}
+	for _, c := range counts {
+		bw.WriteString(`["c"`)
+		num(int64(c.Stack))
+		num(int64(c.Thread))
+		num(c.N)
+		bw.WriteString("]\n")
+	}
+	for _, s := range p.Timeline {
+		bw.WriteString(`["e"`)
+		num(int64(s.At))
+		num(int64(s.Stack))
+		num(int64(s.Thread))
+		bw.WriteString("]\n")
+	}
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	return zw.Close()
+}
+
+// ErrNotRaw is returned by ReadRaw for input that is not a pyspyglass raw
+// recording at all.
+var ErrNotRaw = errors.New("not a pyspyglass raw recording")
+
+// ReadRaw reads a recording written by Raw. It checks every id against the
+// tables read so far and the record counts against the header, so a
+// corrupted or truncated file is an error, never a panic or a silently
+// partial profile.
+func ReadRaw(r io.Reader) (*prof.Profile, error) {
+	zr, err := gzip.NewReader(r)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNotRaw, err)
+	}
+	p, err := decodeRaw(zr)
+	if err != nil {
+		return nil, err
+	}
+	// decodeRaw stops after the records the header announced; anything
+	// after them, or a bad gzip checksum, is corruption.
+	if n, err := io.Copy(io.Discard, zr); err != nil {
+		return nil, fmt.Errorf("raw recording: %w", err)
+	} else if n != 0 {
+		return nil, fmt.Errorf("raw recording: %d unexpected bytes after the last record", n)
+	}
+	return p, nil
+}
+
+// decodeRaw reads the uncompressed JSON lines.
+func decodeRaw(r io.Reader) (*prof.Profile, error) {
+	dec := json.NewDecoder(r)
+	var hdr rawHeader
+	if err := dec.Decode(&hdr); err != nil {
+		return nil, fmt.Errorf("%w: header: %w", ErrNotRaw, err)
+	}
+	if hdr.Format != rawMagic {
+		return nil, fmt.Errorf("%w: header format is %q", ErrNotRaw, hdr.Format)
+	}
+	if hdr.Version < 1 || hdr.Version > rawVersion {
+		return nil, fmt.Errorf("raw recording version %d is not supported (this build reads 1 to %d)", hdr.Version, rawVersion)
+	}
+	if hdr.Frames < 0 || hdr.Stacks < 0 || hdr.Threads < 0 || hdr.Counts < 0 || hdr.Timeline < 0 {
+		return nil, fmt.Errorf("raw recording: negative record count in header")
+	}
+	p := prof.New(hdr.Start)
+	p.Target = hdr.Target
+	h := hdr.Health
+	p.Health = prof.Health{
+		Rate: h.Rate, Samples: h.Samples, Errors: h.Errors, Late: h.Late,
+		TotalLag: time.Duration(h.TotalLagNs), Elapsed: time.Duration(h.ElapsedNs),
+		IdleDrops: h.IdleDrops, GILSamples: h.GILSamples,
+	}
+
+	var rec []json.RawMessage
+	next := func(tag string, i int) error {
+		rec = rec[:0]
+		if err := dec.Decode(&rec); err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return fmt.Errorf("raw recording: %q record %d: %w", tag, i, err)
+		}
+		var got string
+		if len(rec) == 0 || json.Unmarshal(rec[0], &got) != nil || got != tag {
+			return fmt.Errorf("raw recording: expected %q record %d, got %.40s", tag, i, rawText(rec))
+		}
+		return nil
+	}
+	// arg decodes field j of the current record into v.
+	arg := func(tag string, i, j int, v any) error {
+		if j >= len(rec) {
+			return fmt.Errorf("raw recording: %q record %d: missing field %d", tag, i, j)
+		}
+		if err := json.Unmarshal(rec[j], v); err != nil {
+			return fmt.Errorf("raw recording: %q record %d field %d: %w", tag, i, j, err)
+		}
+		return nil
+	}
+	args := func(tag string, i int, want int, vs ...any) error {
+		if len(rec) != want+1 {
+			return fmt.Errorf("raw recording: %q record %d has %d fields, want %d", tag, i, len(rec)-1, want)
+		}
+		for j, v := range vs {
+			if err := arg(tag, i, j+1, v); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+
+	for i := range hdr.Frames {
+		var f prof.Frame
+		var kind uint8
+		if err := next("f", i); err != nil {
+			return nil, err
+		}
+		if err := args("f", i, 4, &f.Name, &f.File, &f.Line, &kind); err != nil {
+			return nil, err
+		}
+		f.Kind = prof.Kind(kind)
+		if id := p.Frame(f); int(id) != i {
+			return nil, fmt.Errorf("raw recording: frame %d repeats frame %d", i, id)
+		}
+	}
+	var frames []prof.FrameID
+	for i := range hdr.Stacks {
+		if err := next("s", i); err != nil {
+			return nil, err
+		}
+		frames = frames[:0]
+		for j := 1; j < len(rec); j++ {
+			var f prof.FrameID
+			if err := arg("s", i, j, &f); err != nil {
+				return nil, err
+			}
+			if f < 0 || int(f) >= len(p.Frames) {
+				return nil, fmt.Errorf("raw recording: stack %d: frame id %d out of range (%d frames)", i, f, len(p.Frames))
+			}
+			frames = append(frames, f)
+		}
+		if id := p.Stack(frames); int(id) != i {
+			return nil, fmt.Errorf("raw recording: stack %d repeats stack %d", i, id)
+		}
+	}
+	for i := range hdr.Threads {
+		var t prof.Thread
+		if err := next("t", i); err != nil {
+			return nil, err
+		}
+		if err := args("t", i, 3, &t.Pid, &t.TID, &t.Name); err != nil {
+			return nil, err
+		}
+		if idx := p.Thread(t); idx != i {
+			return nil, fmt.Errorf("raw recording: thread %d repeats thread %d", i, idx)
+		}
+	}
+	ids := func(tag string, i int, stack prof.StackID, thread int) error {
+		if stack < 0 || int(stack) >= len(p.Stacks) {
+			return fmt.Errorf("raw recording: %q record %d: stack id %d out of range (%d stacks)", tag, i, stack, len(p.Stacks))
+		}
+		if thread < 0 || thread >= len(p.Threads) {
+			return fmt.Errorf("raw recording: %q record %d: thread %d out of range (%d threads)", tag, i, thread, len(p.Threads))
+		}
+		return nil
+	}
+	type countKey struct {
+		stack  prof.StackID
+		thread int
+	}
+	seen := map[countKey]bool{}
+	for i := range hdr.Counts {
+		var c prof.Count
+		if err := next("c", i); err != nil {
+			return nil, err
+		}
+		if err := args("c", i, 3, &c.Stack, &c.Thread, &c.N); err != nil {
+			return nil, err
+		}
+		if err := ids("c", i, c.Stack, c.Thread); err != nil {
+			return nil, err
+		}
+		if c.N < 0 {
+			return nil, fmt.Errorf("raw recording: count %d is negative (%d)", i, c.N)
+		}
+		k := countKey{c.Stack, c.Thread}
+		if seen[k] {
+			return nil, fmt.Errorf("raw recording: count %d repeats stack %d on thread %d", i, c.Stack, c.Thread)
+		}
+		seen[k] = true
+		// KeepTimeline is still false here, so Add touches only counts;
+		// the timeline is restored as recorded below.
+		p.Add(c.Stack, c.Thread, 0, c.N)
+	}
+	// Grow the timeline as records arrive rather than trusting the header
+	// for one huge allocation.
+	for i := range hdr.Timeline {
+		var s prof.Sample
+		var at int64
+		if err := next("e", i); err != nil {
+			return nil, err
+		}
+		if err := args("e", i, 3, &at, &s.Stack, &s.Thread); err != nil {
+			return nil, err
+		}
+		if err := ids("e", i, s.Stack, s.Thread); err != nil {
+			return nil, err
+		}
+		s.At = time.Duration(at)
+		p.Timeline = append(p.Timeline, s)
+	}
+	p.KeepTimeline = hdr.KeepTimeline
+	// The decoder may have buffered past the last record; whatever it holds
+	// must be blank.
+	if dec.More() {
+		return nil, fmt.Errorf("raw recording: more records than the header announces")
+	}
+	rest, err := io.ReadAll(dec.Buffered())
+	if err != nil {
+		return nil, err
+	}
+	for _, b := range rest {
+		if b != '\n' && b != ' ' && b != '\r' && b != '\t' {
+			return nil, fmt.Errorf("raw recording: unexpected data after the last record")
+		}
+	}
+	return p, nil
+}
+
+func rawText(rec []json.RawMessage) string {
+	b, _ := json.Marshal(rec)
+	return string(b)
+}

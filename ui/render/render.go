@@ -1,0 +1,331 @@
+// Package render writes a prof.Profile in every output format pyspyglass
+// offers, one file per format behind one Format interface, and reads back its
+// own raw recording so any format can be produced again later. It owns the
+// bytes of the output files and their atomic replacement on disk; it does not
+// sample, and it never changes the profile it is given.
+//
+// Every writer is deterministic: the same profile gives the same bytes, so
+// outputs can be compared with golden files and re-rendered from a raw
+// recording byte for byte. Nothing reads the clock; times come from
+// Profile.Start and Profile.Health.
+//
+// FromPath picks the format from the output file name (case-insensitive,
+// longest match first):
+//
+//	name                                        format
+//	*.svg                                       flamegraph   interactive SVG (zoom, search, tooltips)
+//	*.speedscope.json, *.speedscope, *.json     speedscope   https://www.speedscope.app
+//	*.pb.gz, *.pb, *.pprof                      pprof        gzipped profile.proto (go tool pprof, Pyroscope, Parca)
+//	*.txt, *.folded, *.collapsed                collapsed    Brendan Gregg's folded stacks
+//	callgrind.out, callgrind.out.*, *.callgrind callgrind    KCachegrind / QCachegrind
+//	*.trace.json, *.chrometrace, *.perfetto.json chrometrace Chrome trace events (Perfetto, chrome://tracing)
+//	*.pyspyglass, *.raw                         raw          our own recording, see raw.go
+package render
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/pyspyglass/pyspyglass/sampler/prof"
+)
+
+// Options are the knobs a caller may set; the zero value is fine for every
+// format.
+type Options struct {
+	// Title heads the flamegraph and names the speedscope and chrome trace
+	// documents. Empty means a default per format.
+	Title string
+	// FlameWidth is the flamegraph's width in pixels; 0 means 1200.
+	FlameWidth int
+	// MinWidth is the narrowest flamegraph frame drawn, in pixels; narrower
+	// frames are left out to keep the file small. 0 means 0.1; negative
+	// draws every frame.
+	MinWidth float64
+}
+
+// Format is one output format.
+type Format interface {
+	// Name is what --format accepts.
+	Name() string
+	// Ext is the usual file name ending, with its dot.
+	Ext() string
+	// Write writes p to w. It does not close w.
+	Write(w io.Writer, p *prof.Profile, o Options) error
+}
+
+// Formats returns every format in a stable order.
+func Formats() []Format {
+	return []Format{
+		Flamegraph{}, Speedscope{}, Pprof{}, Collapsed{},
+		Callgrind{}, ChromeTrace{}, Raw{},
+	}
+}
+
+// Names returns the names of all formats, in the order of Formats.
+func Names() []string {
+	var names []string
+	for _, f := range Formats() {
+		names = append(names, f.Name())
+	}
+	return names
+}
+
+// ByName returns the format called name.
+func ByName(name string) (Format, error) {
+	for _, f := range Formats() {
+		if f.Name() == name {
+			return f, nil
+		}
+	}
+	return nil, fmt.Errorf("unknown output format %q (valid: %s)", name, strings.Join(Names(), ", "))
+}
+
+// suffixes maps file name endings to formats; longer endings are tried first
+// so that "x.trace.json" is a chrome trace, not speedscope.
+var suffixes = []struct {
+	suffix string
+	format Format
+}{
+	{".speedscope.json", Speedscope{}},
+	{".perfetto.json", ChromeTrace{}},
+	{".trace.json", ChromeTrace{}},
+	{".chrometrace", ChromeTrace{}},
+	{".speedscope", Speedscope{}},
+	{".json", Speedscope{}},
+	{".svg", Flamegraph{}},
+	{".pb.gz", Pprof{}},
+	{".pprof", Pprof{}},
+	{".pb", Pprof{}},
+	{".txt", Collapsed{}},
+	{".folded", Collapsed{}},
+	{".collapsed", Collapsed{}},
+	{".callgrind", Callgrind{}},
+	{".pyspyglass", Raw{}},
+	{".raw", Raw{}},
+}
+
+// FromPath picks a format from the file name (see the package comment).
+func FromPath(path string) (Format, error) {
+	base := strings.ToLower(filepath.Base(path))
+	// valgrind's own naming is a prefix: callgrind.out.<pid>.
+	if base == "callgrind.out" || strings.HasPrefix(base, "callgrind.out.") {
+		return Callgrind{}, nil
+	}
+	best := -1
+	for i, s := range suffixes {
+		if strings.HasSuffix(base, s.suffix) && (best < 0 || len(s.suffix) > len(suffixes[best].suffix)) {
+			best = i
+		}
+	}
+	if best < 0 {
+		var known []string
+		for _, s := range suffixes {
+			known = append(known, s.suffix)
+		}
+		slices.Sort(known)
+		return nil, fmt.Errorf("cannot tell the output format from file name %q (known endings: %s, callgrind.out.*; or name a format: %s)",
+			path, strings.Join(known, " "), strings.Join(Names(), ", "))
+	}
+	return suffixes[best].format, nil
+}
+
+// WriteFile writes p to path in format f atomically: the output goes to a
+// temporary file in the same directory, is synced, and is renamed over path
+// only when complete, so a reader never sees half a file and a failed write
+// leaves any previous file untouched.
+func WriteFile(path string, f Format, p *prof.Profile, o Options) (err error) {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("create temporary file for %s: %w", path, err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	bw := bufio.NewWriterSize(tmp, 1<<16)
+	if err := f.Write(bw, p, o); err != nil {
+		return fmt.Errorf("write %s as %s: %w", path, f.Name(), err)
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	// CreateTemp makes the file 0600; an output is meant to be shared.
+	if err := tmp.Chmod(0o644); err != nil {
+		return fmt.Errorf("chmod %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", tmp.Name(), err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("rename %s to %s: %w", tmp.Name(), path, err)
+	}
+	// Make the rename itself durable; some file systems cannot sync a
+	// directory, which does not make the output any less complete.
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// CheckWritable reports, before any sampling starts, whether WriteFile can
+// later create path: its directory must exist and accept new files, and path
+// must not be a directory. It tries a real file rather than checking mode
+// bits, which say nothing for root, read-only mounts or ACLs.
+func CheckWritable(path string) error {
+	dir := filepath.Dir(path)
+	st, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("output directory %s: %w", dir, err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("output directory %s is not a directory", dir)
+	}
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return fmt.Errorf("output %s is a directory", path)
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".check*")
+	if err != nil {
+		return fmt.Errorf("output directory %s is not writable: %w", dir, err)
+	}
+	name := tmp.Name()
+	tmp.Close()
+	if err := os.Remove(name); err != nil {
+		return fmt.Errorf("remove probe file %s: %w", name, err)
+	}
+	return nil
+}
+
+// ErrNoTimeline is returned by formats that need individual samples in time
+// order when the profile kept only aggregates.
+var ErrNoTimeline = errors.New("the profile was recorded without a timeline (record with the timeline kept, e.g. --format chrometrace)")
+
+// frameLabel is how a frame is shown in text outputs: "name (file:line)"
+// like py-spy, the line left out when unknown and the parentheses when there
+// is no file (synthetic frames).
+func frameLabel(f prof.Frame) string {
+	name := f.Name
+	if name == "" {
+		name = "<unknown>"
+	}
+	switch {
+	case f.File == "":
+		return name
+	case f.Line > 0:
+		return name + " (" + f.File + ":" + strconv.Itoa(f.Line) + ")"
+	default:
+		return name + " (" + f.File + ")"
+	}
+}
+
+// oneLine replaces line breaks, which would split a record in the line
+// oriented formats.
+func oneLine(s string) string {
+	if !strings.ContainsAny(s, "\r\n") {
+		return s
+	}
+	return strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(s)
+}
+
+// stackCount is the count of one stack summed over threads.
+type stackCount struct {
+	Stack prof.StackID
+	N     int64
+}
+
+// countsByStack sums p.Counts over threads, sorted by stack id. Outputs
+// that do not split by thread read this; thread roots, when wanted, are
+// already frames in the stacks.
+func countsByStack(p *prof.Profile) []stackCount {
+	sum := map[prof.StackID]int64{}
+	for _, c := range p.Counts() {
+		sum[c.Stack] += c.N
+	}
+	out := make([]stackCount, 0, len(sum))
+	for s, n := range sum {
+		out = append(out, stackCount{s, n})
+	}
+	slices.SortFunc(out, func(a, b stackCount) int { return int(a.Stack - b.Stack) })
+	return out
+}
+
+// checkIDs reports a count or sample that points outside the profile's
+// tables, which would otherwise panic a writer.
+func checkIDs(p *prof.Profile, stack prof.StackID, thread int) error {
+	if stack < 0 || int(stack) >= len(p.Stacks) {
+		return fmt.Errorf("stack id %d out of range (%d stacks)", stack, len(p.Stacks))
+	}
+	if thread < 0 || thread >= len(p.Threads) {
+		return fmt.Errorf("thread index %d out of range (%d threads)", thread, len(p.Threads))
+	}
+	for _, f := range p.Stacks[stack] {
+		if f < 0 || int(f) >= len(p.Frames) {
+			return fmt.Errorf("stack %d: frame id %d out of range (%d frames)", stack, f, len(p.Frames))
+		}
+	}
+	return nil
+}
+
+// checkCounts runs checkIDs over every aggregate.
+func checkCounts(p *prof.Profile) error {
+	for _, c := range p.Counts() {
+		if err := checkIDs(p, c.Stack, c.Thread); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// healthLine is the one-line summary of the recorder's health shown in the
+// outputs that have room for free text.
+func healthLine(p *prof.Profile) string {
+	h := p.Health
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d thread samples in %d rounds", p.Total(), h.Samples)
+	if h.Elapsed > 0 {
+		fmt.Fprintf(&b, " over %s, %s Hz achieved", h.Elapsed.Round(1e6), strconv.FormatFloat(h.AchievedRate(), 'f', 1, 64))
+	}
+	if h.Rate > 0 {
+		fmt.Fprintf(&b, " of %s Hz requested", strconv.FormatFloat(h.Rate, 'f', -1, 64))
+	}
+	fmt.Fprintf(&b, ", %d errors", h.Errors)
+	if h.Late > 0 {
+		fmt.Fprintf(&b, ", %d late", h.Late)
+	}
+	if h.IdleDrops > 0 {
+		fmt.Fprintf(&b, ", %d idle dropped", h.IdleDrops)
+	}
+	return b.String()
+}
+
+// threadName is a thread's display name.
+func threadName(t prof.Thread) string {
+	if t.Name != "" {
+		return fmt.Sprintf("%s (tid %d)", t.Name, t.TID)
+	}
+	return fmt.Sprintf("tid %d", t.TID)
+}
+
+// jsonString quotes s as a JSON string, leaving <, > and & readable
+// (encoding/json escapes them for HTML by default).
+func jsonString(s string) string {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.Encode(s) // a string always encodes
+	return strings.TrimSuffix(b.String(), "\n")
+}
