@@ -1,0 +1,487 @@
+package attach
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/pyspyglass/pyspyglass/procmem"
+)
+
+// Pauser stops and resumes every thread of a process, for blocking mode:
+// a stack read while the target runs can be torn, one read while it is
+// stopped cannot. It attaches with PTRACE_SEIZE, which, unlike
+// PTRACE_ATTACH, does not stop the target, so between Pause and Resume
+// the target runs as if we were not there.
+//
+// Every ptrace request is made by one goroutine locked to its OS thread.
+// Linux makes the thread that attached the tracer: ptrace requests and
+// wait calls for a tracee from any other thread fail with ESRCH or ECHILD.
+// The Go scheduler moves goroutines between threads at will, so calls
+// from an ordinary goroutine would work or fail depending on where it
+// happened to run. Pauser's methods therefore send their work to that
+// goroutine over a channel and wait for the answer (delve does the same).
+// When the goroutine ends it stays locked, so its thread exits, and the
+// kernel detaches whatever might still be attached.
+//
+// While seized, a signal sent to the target stops the receiving thread
+// until the tracer lets it through. The ptrace goroutine listens for
+// SIGCHLD and passes such signals on at once, and re-injects any that
+// arrive while the target is paused, so the target's signals are delayed
+// by microseconds but never lost.
+//
+// The methods are safe for concurrent use; Close must be called on every
+// path, also after an error.
+type Pauser struct {
+	pid       int
+	reqs      chan request
+	done      chan struct{} // closed when the ptrace goroutine has ended
+	closeOnce sync.Once
+	closeErr  error
+}
+
+type request struct {
+	fn    func(*tracer) error
+	reply chan error
+}
+
+// tracer is the state owned by the ptrace goroutine.
+type tracer struct {
+	pid int
+	// ownChild: the target is our child (from Launch). Its exit status
+	// then belongs to Child.Wait and must not be consumed here.
+	ownChild bool
+	threads  map[int]*tracee
+	exited   bool
+	closed   bool
+}
+
+// tracee is one seized thread.
+type tracee struct {
+	stopped bool // in a ptrace stop that Resume must end
+	// groupStop: the stop is job control (SIGSTOP, SIGTSTP, ...), so
+	// Resume uses PTRACE_LISTEN and leaves the thread stopped as job
+	// control wants, instead of continuing it.
+	groupStop bool
+}
+
+// NewPauser seizes every thread of pid without stopping it. A refusal is
+// a *PermissionError whose Remedy says how to get access.
+func NewPauser(pid int) (*Pauser, error) {
+	if pid <= 0 {
+		return nil, fmt.Errorf("pid %d: %w", pid, procmem.ErrNoProcess)
+	}
+	p := &Pauser{pid: pid, reqs: make(chan request), done: make(chan struct{})}
+	started := make(chan error, 1)
+	go p.serve(started)
+	if err := <-started; err != nil {
+		<-p.done
+		return nil, err
+	}
+	return p, nil
+}
+
+// serve is the ptrace goroutine.
+func (p *Pauser) serve(started chan<- error) {
+	runtime.LockOSThread()
+	// No UnlockOSThread: see the type comment.
+	defer close(p.done)
+	sigchld := make(chan os.Signal, 1)
+	signal.Notify(sigchld, unix.SIGCHLD)
+	defer signal.Stop(sigchld)
+
+	t := &tracer{pid: p.pid, threads: make(map[int]*tracee)}
+	if err := t.seizeAll(); err != nil {
+		started <- err
+		return
+	}
+	started <- nil
+	for !t.closed {
+		select {
+		case r := <-p.reqs:
+			r.reply <- r.fn(t)
+		case <-sigchld:
+			t.passSignals()
+		}
+	}
+}
+
+// do runs fn on the ptrace goroutine.
+func (p *Pauser) do(fn func(*tracer) error) error {
+	r := request{fn: fn, reply: make(chan error, 1)}
+	select {
+	case p.reqs <- r:
+		return <-r.reply
+	case <-p.done:
+		return fmt.Errorf("pid %d: pauser is closed", p.pid)
+	}
+}
+
+// Pause stops every thread of the target, seizing threads started since
+// the last call. It returns when all are stopped. If the target has
+// exited the error wraps procmem.ErrExited.
+func (p *Pauser) Pause() error { return p.do((*tracer).pause) }
+
+// Resume lets every thread run again; threads stopped by job control
+// stay stopped.
+func (p *Pauser) Resume() error { return p.do((*tracer).resume) }
+
+// Close resumes and detaches every thread. It is safe to call more than
+// once; later calls return the first result.
+func (p *Pauser) Close() error {
+	p.closeOnce.Do(func() {
+		err := p.do((*tracer).close)
+		if err != nil && !errors.Is(err, procmem.ErrExited) {
+			p.closeErr = err
+		}
+	})
+	<-p.done
+	return p.closeErr
+}
+
+func (t *tracer) exitedErr() error { return fmt.Errorf("pid %d: %w", t.pid, procmem.ErrExited) }
+
+// seizeAll attaches to the threads present now, the leader first so
+// that a refusal is reported as such.
+func (t *tracer) seizeAll() error {
+	ppid, err := parentOf(t.pid)
+	if err != nil {
+		return err
+	}
+	t.ownChild = ppid == os.Getpid()
+	if err := ptrace(unix.PTRACE_SEIZE, t.pid, 0, 0); err != nil {
+		return t.seizeErr(err)
+	}
+	t.threads[t.pid] = &tracee{}
+	tids, err := procmem.Threads(t.pid)
+	if err != nil {
+		return err
+	}
+	for _, tid := range tids {
+		t.seize(tid)
+	}
+	return nil
+}
+
+func (t *tracer) seizeErr(err error) error {
+	switch {
+	case errors.Is(err, unix.ESRCH):
+		return fmt.Errorf("pid %d: %w", t.pid, procmem.ErrNoProcess)
+	case errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES):
+		// An exiting process also refuses with EPERM.
+		if state, serr := processState(t.pid); serr == nil && (state == 'Z' || state == 'X') {
+			return t.exitedErr()
+		}
+		return permissionFromErrno(t.pid, "ptrace seize", err)
+	}
+	return fmt.Errorf("pid %d: ptrace seize: %w", t.pid, err)
+}
+
+// seize attaches to a thread not yet known. A thread that is exiting
+// refuses (ESRCH, EPERM); it is simply not tracked.
+func (t *tracer) seize(tid int) {
+	if _, ok := t.threads[tid]; ok {
+		return
+	}
+	if ptrace(unix.PTRACE_SEIZE, tid, 0, 0) == nil {
+		t.threads[tid] = &tracee{}
+	}
+}
+
+func (t *tracer) pause() error {
+	if t.exited {
+		return t.exitedErr()
+	}
+	// Threads can start until every thread is stopped, so list them again
+	// after each round until a listing shows nothing running.
+	for {
+		tids, err := procmem.Threads(t.pid)
+		if errors.Is(err, procmem.ErrNoProcess) {
+			t.exited = true
+			return t.exitedErr()
+		}
+		if err != nil {
+			return err
+		}
+		t.forget(tids)
+		for _, tid := range tids {
+			t.seize(tid)
+		}
+		running := t.running()
+		if len(running) == 0 {
+			break
+		}
+		var interrupted []int
+		for _, tid := range running {
+			if err := ptrace(unix.PTRACE_INTERRUPT, tid, 0, 0); err != nil {
+				delete(t.threads, tid) // ESRCH: gone already
+				continue
+			}
+			interrupted = append(interrupted, tid)
+		}
+		for _, tid := range interrupted {
+			if err := t.waitStop(tid); err != nil {
+				return err
+			}
+		}
+	}
+	if t.exited || len(t.threads) == 0 {
+		t.exited = true
+		return t.exitedErr()
+	}
+	return nil
+}
+
+// running lists the threads not in a ptrace stop, the leader last: a
+// dying leader's exit is reported only after every other thread's, so
+// waiting for it first could block forever. A zombie leader whose other
+// threads live on (it called pthread_exit) never stops; it is left out.
+func (t *tracer) running() []int {
+	var tids []int
+	leader := false
+	for tid, th := range t.threads {
+		switch {
+		case th.stopped:
+		case tid == t.pid:
+			leader = true
+		default:
+			tids = append(tids, tid)
+		}
+	}
+	slices.Sort(tids)
+	if leader {
+		if state, err := processState(t.pid); err != nil || (state != 'Z' && state != 'X') {
+			tids = append(tids, t.pid)
+		} else if len(t.threads) == 1 {
+			// A zombie leader alone: the process is ending.
+			t.exited = true
+			delete(t.threads, t.pid)
+		}
+	}
+	return tids
+}
+
+// forget drops threads that are no longer listed, collecting the exit
+// status of any that is still waiting for us.
+func (t *tracer) forget(tids []int) {
+	for tid := range t.threads {
+		if !slices.Contains(tids, tid) {
+			t.consumeExit(tid)
+			delete(t.threads, tid)
+		}
+	}
+}
+
+// waitStop waits until tid, just interrupted, reports its ptrace stop.
+// Signal-delivery stops on the way are re-injected at once: the
+// interrupt stays pending and traps right after the signal is delivered,
+// before any user code of the target runs.
+func (t *tracer) waitStop(tid int) error {
+	th := t.threads[tid]
+	for {
+		// Peek first (WNOWAIT) so that an exit is seen without being
+		// consumed: our child's exit status belongs to Child.Wait.
+		info, err := waitid(tid, unix.WEXITED|unix.WSTOPPED|unix.WNOWAIT|unix.WALL)
+		if errors.Is(err, unix.ECHILD) {
+			t.gone(tid) // reaped by Child.Wait
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("pid %d tid %d: wait: %w", t.pid, tid, err)
+		}
+		if isExit(info.code) {
+			t.consumeExit(tid)
+			t.gone(tid)
+			return nil
+		}
+		// Consume the stop, and only a stop: without WEXITED an exit
+		// that happened since the peek stays for the next peek.
+		info, err = waitid(tid, unix.WSTOPPED|unix.WNOHANG|unix.WALL)
+		if err != nil && !errors.Is(err, unix.ECHILD) {
+			return fmt.Errorf("pid %d tid %d: wait: %w", t.pid, tid, err)
+		}
+		if err != nil || info.pid == 0 {
+			continue
+		}
+		sig, event := info.stopSignal()
+		if event == unix.PTRACE_EVENT_STOP {
+			th.stopped, th.groupStop = true, sig != int(unix.SIGTRAP)
+			return nil
+		}
+		if err := ptrace(unix.PTRACE_CONT, tid, 0, uintptr(sig)); err != nil {
+			t.gone(tid)
+			return nil
+		}
+	}
+}
+
+// passSignals handles what running threads reported (we were sent
+// SIGCHLD): signals for the target are passed on, job-control stops are
+// let happen, exits are noted. It never blocks.
+func (t *tracer) passSignals() {
+	for tid, th := range t.threads {
+		if th.stopped {
+			continue
+		}
+		info, err := waitid(tid, unix.WEXITED|unix.WSTOPPED|unix.WNOWAIT|unix.WNOHANG|unix.WALL)
+		if err != nil || info.pid == 0 {
+			continue
+		}
+		if isExit(info.code) {
+			t.consumeExit(tid)
+			t.gone(tid)
+			continue
+		}
+		info, err = waitid(tid, unix.WSTOPPED|unix.WNOHANG|unix.WALL)
+		if err != nil || info.pid == 0 {
+			continue
+		}
+		sig, event := info.stopSignal()
+		switch {
+		case event == unix.PTRACE_EVENT_STOP && sig != int(unix.SIGTRAP):
+			// A group stop (someone sent SIGSTOP): stay stopped, as
+			// without us, until SIGCONT.
+			ptrace(unix.PTRACE_LISTEN, tid, 0, 0)
+		case event == unix.PTRACE_EVENT_STOP:
+			// The end of a group stop reported to a listening tracee.
+			ptrace(unix.PTRACE_CONT, tid, 0, 0)
+		default:
+			ptrace(unix.PTRACE_CONT, tid, 0, uintptr(sig))
+		}
+	}
+}
+
+// gone forgets a thread that exited; the leader's exit is the process's.
+func (t *tracer) gone(tid int) {
+	delete(t.threads, tid)
+	if tid == t.pid {
+		t.exited = true
+	}
+}
+
+// consumeExit collects the exit status of a thread so the kernel can
+// release it, except for our own child's leader, whose status
+// Child.Wait collects.
+func (t *tracer) consumeExit(tid int) {
+	if tid == t.pid && t.ownChild {
+		return
+	}
+	waitid(tid, unix.WEXITED|unix.WNOHANG|unix.WALL)
+}
+
+func (t *tracer) resume() error {
+	var errs []error
+	for tid, th := range t.threads {
+		if !th.stopped {
+			continue
+		}
+		req := unix.PTRACE_CONT
+		if th.groupStop {
+			req = unix.PTRACE_LISTEN
+		}
+		th.stopped = false
+		err := ptrace(req, tid, 0, 0)
+		switch {
+		case errors.Is(err, unix.ESRCH):
+			// Killed while stopped; its exit is collected later.
+		case err != nil:
+			errs = append(errs, fmt.Errorf("pid %d tid %d: resume: %w", t.pid, tid, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// close stops everything, because PTRACE_DETACH works only on a stopped
+// tracee and because stopping collects signals still waiting to be
+// passed on, then detaches every thread, which lets it run.
+func (t *tracer) close() error {
+	t.closed = true
+	err := t.pause()
+	var errs []error
+	if err != nil {
+		errs = append(errs, err)
+	}
+	for tid, th := range t.threads {
+		if !th.stopped {
+			continue
+		}
+		if err := ptrace(unix.PTRACE_DETACH, tid, 0, 0); err != nil && !errors.Is(err, unix.ESRCH) {
+			errs = append(errs, fmt.Errorf("pid %d tid %d: detach: %w", t.pid, tid, err))
+		}
+	}
+	t.threads = nil
+	return errors.Join(errs...)
+}
+
+// si_code values of SIGCHLD (include/uapi/asm-generic/siginfo.h).
+const (
+	cldExited = 1
+	cldKilled = 2
+	cldDumped = 3
+)
+
+func isExit(code int32) bool { return code == cldExited || code == cldKilled || code == cldDumped }
+
+// childInfo is the SIGCHLD layout of the kernel's 128-byte siginfo_t on
+// 64-bit Linux; unix.Siginfo hides the fields we need.
+type childInfo struct {
+	signo, errno, code, _ int32
+	pid                   int32
+	uid                   uint32
+	// status is the exit code for an exit; for a ptrace stop waitid
+	// reports the tracee's whole exit_code, signal | event<<8
+	// (kernel/exit.c, wait_task_stopped), which wait4 would give as
+	// status>>8.
+	status int32
+	_      [100]byte
+}
+
+// stopSignal splits a ptrace stop's status.
+func (c childInfo) stopSignal() (sig, event int) {
+	return int(c.status & 0xff), int(c.status >> 8)
+}
+
+// waitid waits for tid, retrying on EINTR. With WNOHANG and nothing to
+// report, the kernel leaves pid 0.
+func waitid(tid int, options int) (childInfo, error) {
+	for {
+		var info childInfo
+		_, _, e := unix.Syscall6(unix.SYS_WAITID, unix.P_PID, uintptr(tid), uintptr(unsafe.Pointer(&info)), uintptr(options), 0, 0)
+		switch e {
+		case 0:
+			return info, nil
+		case unix.EINTR:
+			continue
+		}
+		return info, e
+	}
+}
+
+func ptrace(req, tid int, addr, data uintptr) error {
+	_, _, e := unix.Syscall6(unix.SYS_PTRACE, uintptr(req), uintptr(tid), addr, data, 0, 0)
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
+// parentOf returns the parent pid of pid.
+func parentOf(pid int) (int, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, fmt.Errorf("pid %d: %w", pid, procmem.ErrNoProcess)
+	}
+	ppid, err := parsePPid(string(b))
+	if err != nil {
+		return 0, fmt.Errorf("pid %d: %w", pid, err)
+	}
+	return ppid, nil
+}
