@@ -54,6 +54,10 @@ type Interpreter struct {
 	// thread state on 2.7/3.6 (_PyThreadState_Current) and 3.7-3.11
 	// (_PyRuntime.gilstate.tstate_current); 0 where the GIL state is used.
 	tstateCurrent uint64
+	// gilInline is the offset of the interpreter's own inline
+	// _gil_runtime_state (3.14+ _gil, from _Py_DebugOffsets) when no
+	// ceval.gil pointer offset is known; Absent otherwise.
+	gilInline int
 
 	r        procmem.Reader
 	model    frameModel
@@ -70,7 +74,7 @@ type Interpreter struct {
 
 // newInterpreter fixes the per-version strategies for layout l.
 func newInterpreter(r procmem.Reader, v Version, l Layout) *Interpreter {
-	in := &Interpreter{Version: v, Layout: l, r: r, codec: codecFor(v), lastiMul: 1, codeMask: ^uint64(0), shimMin: -1}
+	in := &Interpreter{Version: v, Layout: l, r: r, codec: codecFor(v), lastiMul: 1, codeMask: ^uint64(0), shimMin: -1, gilInline: Absent}
 	if in.codec == Linetable310 {
 		in.lastiMul = 2 // 3.10's f_lasti counts code units, not bytes
 	}
@@ -216,12 +220,15 @@ func (in *Interpreter) GILHolder() (uint64, error) {
 		return procmem.Ptr(in.r, in.tstateCurrent)
 	}
 	l := in.Layout
-	if l.Interp.GILPtr == Absent || l.GIL.Locked == Absent {
+	if l.GIL.Locked == Absent || l.GIL.LastHolder == Absent || (l.Interp.GILPtr == Absent && in.gilInline == Absent) {
 		return 0, errors.New("GIL state not known for this version")
 	}
-	gil, err := procmem.Ptr(in.r, in.Head+uint64(l.Interp.GILPtr))
-	if err != nil {
-		return 0, fmt.Errorf("interpreter %#x: gil: %w", in.Head, err)
+	gil := in.Head + uint64(in.gilInline)
+	if l.Interp.GILPtr != Absent {
+		var err error
+		if gil, err = procmem.Ptr(in.r, in.Head+uint64(l.Interp.GILPtr)); err != nil {
+			return 0, fmt.Errorf("interpreter %#x: gil: %w", in.Head, err)
+		}
 	}
 	locked, err := procmem.I32(in.r, gil+uint64(l.GIL.Locked))
 	if err != nil || locked == 0 {

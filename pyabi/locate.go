@@ -73,7 +73,7 @@ func Locate(r procmem.Reader, images []Image, log *slog.Logger) (*Interpreter, e
 	return nil, fmt.Errorf("%w (%s)", ErrNotPython, strings.Join(why, "; "))
 }
 
-func locateIn(r procmem.Reader, im Image, log *slog.Logger) (*Interpreter, error) {
+func locateIn(r procmem.Reader, im Image, log *slog.Logger) (in *Interpreter, err error) {
 	runtime, hasRuntime := im.symbol("_PyRuntime")
 	if !hasRuntime {
 		if a, _, ok := im.section(".PyRuntime"); ok {
@@ -88,19 +88,38 @@ func locateIn(r procmem.Reader, im Image, log *slog.Logger) (*Interpreter, error
 		return nil, errors.New("no _PyRuntime or interp_head symbol, no .PyRuntime section, not named python")
 	}
 
-	v, err := detectVersion(r, im, runtime, log)
-	if err != nil {
+	dbg := readDebugOffsets(r, runtime, log)
+	var v Version
+	if dbg != nil {
+		v = dbg.Version
+	} else if v, err = detectVersion(r, im, log); err != nil {
 		return nil, err
 	}
 	l, guessed, err := LookupLayout(v)
-	if err != nil {
+	switch {
+	case dbg != nil && err == nil:
+		// The target's own offsets win; the table fills what they lack.
+		l = dbg.Merged(l)
+	case dbg != nil:
+		// A version without a static table (3.14+, free-threaded): the
+		// debug offsets alone, with the one size they do not carry.
+		l, guessed = dbg.Layout, dbg.Guessed
+		if l.Unicode.CompactData == Absent && l.Unicode.ASCIIData != Absent {
+			// PyCompactUnicodeObject adds utf8_length and utf8 to
+			// PyASCIIObject (Include/cpython/unicodeobject.h, v3.12.0+).
+			l.Unicode.CompactData = l.Unicode.ASCIIData + 16
+		}
+	case err != nil:
 		return nil, err
 	}
 	if guessed {
-		log.Warn("no offset table for this exact patch release; using the nearest", "version", v)
+		log.Warn("no offset table for this exact release; using the nearest", "version", v)
 	}
-	in := newInterpreter(r, v, l)
+	in = newInterpreter(r, v, l)
 	in.Guessed = guessed
+	if dbg != nil && l.Interp.GILPtr == Absent && dbg.Interp.OwnGIL != Absent {
+		in.gilInline = dbg.Interp.OwnGIL
+	}
 
 	switch {
 	case hasRuntime && l.Runtime.InterpretersHead != Absent:
@@ -185,17 +204,34 @@ func (in *Interpreter) scanForHead(im Image) error {
 // reliable in the file: linkers merge it into longer strings.
 var versionRE = regexp.MustCompile(`([23])\.(\d{1,2})\.(\d{1,2})(?:(?:a|b|rc|c)\d{1,2})?\+? \(`)
 
-// detectVersion tries, in order: _Py_DebugOffsets (3.13+), Py_Version
-// (3.11+), sys.version's text in the image's data, the file name.
-func detectVersion(r procmem.Reader, im Image, runtime uint64, log *slog.Logger) (Version, error) {
-	if runtime != 0 {
-		var cookie [16]byte
-		if err := procmem.ReadFull(r, cookie[:], runtime); err == nil && bytes.Equal(cookie[:8], []byte("xdebugpy")) {
-			v := FromHex(le64(cookie[8:]))
-			log.Debug("version from _Py_DebugOffsets", "version", v)
-			return v, nil
-		}
+// readDebugOffsets decodes the _Py_DebugOffsets at the start of a 3.13+
+// _PyRuntime; nil when there are none (older versions) or they do not
+// decode, in which case the static tables are used.
+func readDebugOffsets(r procmem.Reader, runtime uint64, log *slog.Logger) *DebugOffsets {
+	if runtime == 0 {
+		return nil
 	}
+	buf := make([]byte, DebugOffsetsReadSize)
+	if err := procmem.ReadFull(r, buf[:len(DebugOffsetsCookie)], runtime); err != nil ||
+		!bytes.Equal(buf[:len(DebugOffsetsCookie)], []byte(DebugOffsetsCookie)) {
+		return nil
+	}
+	if err := procmem.ReadFull(r, buf, runtime); err != nil {
+		log.Debug("cannot read _Py_DebugOffsets", "addr", runtime, "err", err)
+		return nil
+	}
+	d, err := DecodeDebugOffsets(buf)
+	if err != nil {
+		log.Warn("cannot decode _Py_DebugOffsets; using static tables", "err", err)
+		return nil
+	}
+	log.Debug("layout from _Py_DebugOffsets", "version", d.Version, "free_threaded", d.FreeThreaded, "guessed", d.Guessed)
+	return d
+}
+
+// detectVersion tries, in order: Py_Version (3.11+), sys.version's text in
+// the image's data, the file name.
+func detectVersion(r procmem.Reader, im Image, log *slog.Logger) (Version, error) {
 	if a, ok := im.symbol("Py_Version"); ok {
 		if x, err := procmem.U32(r, a); err == nil && x>>24 == 3 {
 			v := FromHex(uint64(x))
@@ -224,7 +260,7 @@ func detectVersion(r procmem.Reader, im Image, runtime uint64, log *slog.Logger)
 	if m := regexp.MustCompile(`python(\d)\.(\d{1,2})`).FindStringSubmatch(filepath.Base(im.Path)); m != nil {
 		v, err := ParseVersion(m[1] + "." + m[2])
 		if err == nil {
-			log.Warn("version guessed from the file name only", "path", im.Path, "version", v)
+			log.Debug("version guessed from the file name only", "path", im.Path, "version", v)
 			return v, nil
 		}
 	}

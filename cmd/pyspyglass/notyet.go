@@ -5,10 +5,4 @@ import (
 	"io"
 )
 
-func runRecord(args []string, stdout, stderr io.Writer) error {
-	return errors.New("record: not yet")
-}
 func runTop(args []string, stdout, stderr io.Writer) error { return errors.New("top: not yet") }
-func runRender(args []string, stdout, stderr io.Writer) error {
-	return errors.New("render: not yet")
-}

@@ -1,0 +1,27 @@
+# One command to set up and see the main job, one to test.
+GO ?= go
+BIN := bin/pyspyglass
+PYTHON ?= $(shell ls -d /root/.pyenv/versions/3.12*/bin/python 2>/dev/null | head -1 || command -v python3)
+
+.PHONY: setup build demo test bench clean
+
+setup:
+	bash .ci/setup
+
+build:
+	$(GO) build -o $(BIN) ./cmd/pyspyglass
+
+# Record a flamegraph of a known workload from its first line.
+demo: setup build
+	$(BIN) record --duration 5 -o demo.svg -- $(PYTHON) testdata/cpu_split.py 5
+	@echo "open demo.svg in a browser"
+
+test:
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 30m ./...
+
+bench: build
+	$(GO) run ./bench
+
+clean:
+	rm -rf bin demo.svg

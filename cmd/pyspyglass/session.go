@@ -1,0 +1,197 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/pyspyglass/pyspyglass/attach"
+	"github.com/pyspyglass/pyspyglass/procmem"
+	"github.com/pyspyglass/pyspyglass/pyabi"
+	"github.com/pyspyglass/pyspyglass/sampler"
+	"github.com/pyspyglass/pyspyglass/sampler/prof"
+	"github.com/spf13/pflag"
+)
+
+// targetFlags are the flags record and top share: what to sample and how.
+type targetFlags struct {
+	pids         []int
+	rate         rateValue
+	subprocesses bool
+	blocking     bool
+	nonblocking  bool
+	idle         bool
+	gil          bool
+	log          string
+}
+
+func (tf *targetFlags) bind(fs *pflag.FlagSet) {
+	tf.rate = 100
+	fs.IntSliceVarP(&tf.pids, "pid", "p", nil, "PID of a running Python process (repeatable)")
+	fs.VarP(&tf.rate, "rate", "r", "samples per second")
+	fs.BoolVarP(&tf.subprocesses, "subprocesses", "s", false, "profile child processes too (fork, multiprocessing, workers)")
+	fs.BoolVar(&tf.blocking, "blocking", false, "stop the target while reading each sample (consistent stacks, slows the target)")
+	fs.BoolVar(&tf.nonblocking, "nonblocking", false, "never stop the target (the default)")
+	fs.BoolVarP(&tf.idle, "idle", "i", false, "include idle threads (not running on a CPU)")
+	fs.BoolVarP(&tf.gil, "gil", "g", false, "only sample the thread holding the GIL")
+	fs.StringVar(&tf.log, "log", "warn", "log level: debug, info, warn, error")
+}
+
+// session is a set of sampled processes: given pids, or a launched
+// command and, with --subprocesses, their descendants.
+type session struct {
+	tf      *targetFlags
+	log     *slog.Logger
+	child   *attach.Child // launched command, or nil
+	roots   []int         // pids whose descendants are followed
+	sampler *sampler.Sampler
+	pausers map[int]*attach.Pauser
+	opened  map[int]bool
+}
+
+// openSession attaches to the pids or launches argv, and builds the
+// sampler. A launched child is waited for until its interpreter is up, so
+// that sampling starts before its first line of Python.
+func openSession(ctx context.Context, tf *targetFlags, argv []string, p *prof.Profile, o sampler.Options, log *slog.Logger) (*session, error) {
+	if len(tf.pids) == 0 && len(argv) == 0 {
+		return nil, errors.New("nothing to sample: give --pid PID or a command after --")
+	}
+	if len(tf.pids) > 0 && len(argv) > 0 {
+		return nil, errors.New("give either --pid or a command, not both")
+	}
+	if tf.blocking && tf.nonblocking {
+		return nil, errors.New("--blocking and --nonblocking exclude each other")
+	}
+	s := &session{tf: tf, log: log, pausers: map[int]*attach.Pauser{}, opened: map[int]bool{}}
+	var targets []*sampler.Target
+	if len(argv) > 0 {
+		child, err := attach.Launch(argv, attach.LaunchOptions{})
+		if err != nil {
+			return nil, err
+		}
+		s.child = child
+		s.roots = []int{child.Pid}
+		t, err := s.openWhenReady(ctx, child.Pid, child.Exited())
+		if err != nil {
+			return s, err
+		}
+		targets = append(targets, t)
+	}
+	for _, pid := range tf.pids {
+		if slices.Contains(s.roots, pid) {
+			continue // --pid given twice
+		}
+		if err := attach.Check(pid); err != nil {
+			s.Close()
+			return nil, err
+		}
+		t, err := sampler.Open(pid, log)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.roots = append(s.roots, pid)
+		targets = append(targets, t)
+	}
+	var desc []string
+	for _, t := range targets {
+		s.opened[t.Pid] = true
+		desc = append(desc, fmt.Sprintf("pid %d %s (Python %s)", t.Pid, strings.Join(t.Cmdline, " "), t.Interp.Version))
+	}
+	p.Target = strings.Join(desc, "; ")
+	o.ProcessRoots = o.ProcessRoots || len(targets) > 1 || tf.subprocesses
+	if tf.blocking {
+		o.Pause, o.Resume = s.pause, s.resume
+	}
+	s.sampler = sampler.New(targets, p, o)
+	return s, nil
+}
+
+// openWhenReady retries until the launched process has an interpreter to
+// read, it exits, or ctx ends.
+func (s *session) openWhenReady(ctx context.Context, pid int, exited <-chan struct{}) (*sampler.Target, error) {
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	var last error
+	for {
+		t, err := sampler.Open(pid, s.log)
+		if err == nil {
+			return t, nil
+		}
+		var unsup *pyabi.UnsupportedVersionError
+		var perm *procmem.PermissionError
+		if errors.As(err, &unsup) || errors.As(err, &perm) {
+			return nil, err
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("interrupted before the interpreter started: %w", last)
+		case <-exited:
+			return nil, fmt.Errorf("process %d exited before its interpreter could be read: %w", pid, last)
+		case <-tick.C:
+		}
+	}
+}
+
+// follow adds new descendants of the root processes as they appear.
+func (s *session) follow(ctx context.Context) {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	tries := map[int]int{}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.sampler.Done():
+			return
+		case <-tick.C:
+		}
+		for _, root := range s.roots {
+			kids, err := attach.Descendants(root)
+			if err != nil {
+				continue
+			}
+			for _, pid := range kids {
+				// A child may exec Python a little after fork; give up on
+				// a process that is still no Python after a few seconds.
+				if s.opened[pid] || tries[pid] > 50 {
+					continue
+				}
+				t, err := sampler.Open(pid, s.log)
+				if err != nil {
+					tries[pid]++
+					continue
+				}
+				s.opened[pid] = true
+				s.sampler.AddTarget(t)
+			}
+		}
+	}
+}
+
+func (s *session) pause(pid int) error {
+	p, ok := s.pausers[pid]
+	if !ok {
+		var err error
+		if p, err = attach.NewPauser(pid); err != nil {
+			return err
+		}
+		s.pausers[pid] = p
+	}
+	return p.Pause()
+}
+
+func (s *session) resume(pid int) error { return s.pausers[pid].Resume() }
+
+// Close detaches from everything; the targets keep running.
+func (s *session) Close() {
+	for pid, p := range s.pausers {
+		p.Close()
+		delete(s.pausers, pid)
+	}
+}

@@ -1,0 +1,335 @@
+package sampler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pyspyglass/pyspyglass/procmem"
+	"github.com/pyspyglass/pyspyglass/pyabi"
+	"github.com/pyspyglass/pyspyglass/sampler/prof"
+)
+
+// Options say what to sample and how to aggregate it.
+type Options struct {
+	Rate          float64       // samples per second (mean)
+	Duration      time.Duration // 0: until the context ends or every target exits
+	Idle          bool          // include threads the OS reports as not running
+	GILOnly       bool          // keep only the thread holding the GIL
+	ThreadRoots   bool          // a root frame per thread (id and name)
+	ProcessRoots  bool          // a root frame per process (pid and command line)
+	Function      bool          // lines are each function's first line
+	NoLineNo      bool          // no line numbers at all
+	FullFilenames bool          // do not shorten file paths
+	// Pause and Resume, when set, stop and restart the target around each
+	// read (--blocking); Resume is always called after a successful Pause.
+	Pause, Resume func(pid int) error
+}
+
+// refreshEvery is how often the thread list is re-read: threads come and
+// go far less often than samples are taken.
+const refreshEvery = 100 * time.Millisecond
+
+// Sampler samples targets into one profile. Its View/Reset/SetIdle/Done/Err
+// methods may be called from another goroutine (the live view).
+type Sampler struct {
+	o       Options
+	mu      sync.Mutex // guards p and targets
+	p       *prof.Profile
+	targets []*Target
+	idle    atomic.Bool
+	done    chan struct{}
+	err     error
+
+	frameIDs  map[frameKey]prof.FrameID
+	threadIDs map[threadKey]int
+	roots     map[int]prof.FrameID // pid -> process root frame
+	frames    []pyabi.Frame
+	stack     []prof.FrameID
+	start     time.Time
+}
+
+type frameKey struct {
+	code *pyabi.Code
+	line int
+	cwd  string // file names are shortened relative to the target's directory
+}
+
+type threadKey struct {
+	pid  int
+	id   uint64
+	name string
+}
+
+// New makes a sampler over targets writing into p.
+func New(targets []*Target, p *prof.Profile, o Options) *Sampler {
+	s := &Sampler{
+		o: o, p: p, targets: targets, done: make(chan struct{}),
+		frameIDs: map[frameKey]prof.FrameID{}, threadIDs: map[threadKey]int{}, roots: map[int]prof.FrameID{},
+		frames: make([]pyabi.Frame, 0, 256), stack: make([]prof.FrameID, 0, 256),
+	}
+	s.idle.Store(o.Idle)
+	p.Health.Rate = o.Rate
+	return s
+}
+
+// AddTarget adds a process found later (a new child with --subprocesses).
+func (s *Sampler) AddTarget(t *Target) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.targets = append(s.targets, t)
+}
+
+// Pids lists the processes being sampled.
+func (s *Sampler) Pids() []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var pids []int
+	for _, t := range s.targets {
+		pids = append(pids, t.Pid)
+	}
+	return pids
+}
+
+// View runs f with the profile while no sample is being added.
+func (s *Sampler) View(f func(p *prof.Profile)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f(s.p)
+}
+
+// Reset starts a new window.
+func (s *Sampler) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	s.p.Reset(now)
+	s.start = now
+}
+
+// SetIdle includes or excludes idle threads from now on.
+func (s *Sampler) SetIdle(include bool) { s.idle.Store(include) }
+
+// Done is closed when Run has returned.
+func (s *Sampler) Done() <-chan struct{} { return s.done }
+
+// Err is why sampling ended; nil for a clean end (duration, cancel, exit).
+func (s *Sampler) Err() error {
+	select {
+	case <-s.done:
+		return s.err
+	default:
+		return nil
+	}
+}
+
+// Run samples until ctx ends, the duration passes or every target exits.
+// Targets that exit are closed and dropped; their samples stay.
+func (s *Sampler) Run(ctx context.Context) (err error) {
+	defer func() {
+		s.err = err
+		close(s.done)
+	}()
+	if s.o.Rate <= 0 {
+		return fmt.Errorf("sampling rate must be positive, got %v", s.o.Rate)
+	}
+	mean := time.Duration(float64(time.Second) / s.o.Rate)
+	s.mu.Lock()
+	s.start = s.p.Start
+	s.mu.Unlock()
+	var deadline <-chan time.Time
+	if s.o.Duration > 0 {
+		dt := time.NewTimer(s.o.Duration)
+		defer dt.Stop()
+		deadline = dt.C
+	}
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	next := time.Now()
+	lastRefresh := time.Time{}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-deadline:
+			return nil
+		case <-timer.C:
+		}
+		now := time.Now()
+		refresh := now.Sub(lastRefresh) >= refreshEvery
+		if refresh {
+			lastRefresh = now
+		}
+		if s.sampleAll(now, next, mean, refresh) == 0 {
+			return nil // every target has exited
+		}
+		// Exponential gaps around the mean: samples cannot lock step with
+		// periodic work in the target (aliasing), and the mean rate holds.
+		next = next.Add(time.Duration(rand.ExpFloat64() * float64(mean)))
+		if wait := time.Until(next); wait > 0 {
+			timer.Reset(wait)
+		} else {
+			if -wait > 10*mean {
+				next = time.Now() // far behind: do not burst to catch up
+			}
+			timer.Reset(0)
+		}
+	}
+}
+
+// sampleAll takes one round over every target and returns how many remain.
+func (s *Sampler) sampleAll(now, scheduled time.Time, mean time.Duration, refresh bool) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h := &s.p.Health
+	h.Samples++
+	if lag := now.Sub(scheduled); lag > mean {
+		h.Late++
+		h.TotalLag += lag
+	}
+	h.Elapsed = now.Sub(s.start)
+	at := now.Sub(s.p.Start)
+	kept := s.targets[:0]
+	for _, t := range s.targets {
+		if err := s.sampleTarget(t, at, refresh); errors.Is(err, procmem.ErrExited) {
+			t.Close()
+			continue
+		} else if err != nil {
+			h.Errors++
+		}
+		kept = append(kept, t)
+	}
+	clear(s.targets[len(kept):])
+	s.targets = kept
+	return len(kept)
+}
+
+func (s *Sampler) sampleTarget(t *Target, at time.Duration, refresh bool) (err error) {
+	if s.o.Pause != nil {
+		if err := s.o.Pause(t.Pid); err != nil {
+			return t.wrap(err)
+		}
+		defer func() {
+			if rerr := s.o.Resume(t.Pid); rerr != nil && err == nil {
+				err = t.wrap(rerr)
+			}
+		}()
+	}
+	if refresh || t.names == nil {
+		if err := t.Refresh(); err != nil {
+			return err
+		}
+	}
+	holder, _ := t.Interp.GILHolder()
+	includeIdle := s.idle.Load()
+	h := &s.p.Health
+	for i := range t.threads {
+		th := &t.threads[i]
+		hasGIL := holder != 0 && holder == th.Addr
+		if s.o.GILOnly && !hasGIL {
+			continue
+		}
+		if !includeIdle && !hasGIL && th.NativeID != 0 {
+			if st, err := t.stat.State(th.NativeID); err == nil && st != 'R' {
+				h.IdleDrops++
+				continue
+			}
+		}
+		frames, err := t.Interp.Stack(th, s.frames[:0])
+		s.frames = frames[:0]
+		if errors.Is(err, pyabi.ErrNoFrames) {
+			continue
+		}
+		if err != nil {
+			if werr := t.wrap(err); errors.Is(werr, procmem.ErrExited) {
+				return werr
+			}
+			h.Errors++
+			continue
+		}
+		if hasGIL {
+			h.GILSamples++
+		}
+		s.record(t, th, frames, at)
+	}
+	return nil
+}
+
+// record interns one stack (innermost first in frames) root first.
+func (s *Sampler) record(t *Target, th *pyabi.Thread, frames []pyabi.Frame, at time.Duration) {
+	st := s.stack[:0]
+	if s.o.ProcessRoots {
+		st = append(st, s.processRoot(t))
+	}
+	name := t.ThreadName(*th)
+	if s.o.ThreadRoots {
+		st = append(st, s.p.Frame(prof.Frame{Name: fmt.Sprintf("thread %d %q", th.NativeID, name), Kind: prof.KindThread}))
+	}
+	for i := len(frames) - 1; i >= 0; i-- {
+		st = append(st, s.frameID(t, frames[i]))
+	}
+	s.stack = st
+	tk := threadKey{pid: t.Pid, id: th.ThreadID, name: name}
+	ti, ok := s.threadIDs[tk]
+	if !ok {
+		ti = s.p.Thread(prof.Thread{Pid: t.Pid, TID: th.NativeID, Name: name})
+		s.threadIDs[tk] = ti
+	}
+	s.p.Add(s.p.Stack(st), ti, at, 1)
+}
+
+func (s *Sampler) frameID(t *Target, f pyabi.Frame) prof.FrameID {
+	line := f.Line
+	switch {
+	case s.o.NoLineNo:
+		line = 0
+	case s.o.Function:
+		line = f.Code.FirstLine
+	}
+	k := frameKey{code: f.Code, line: line, cwd: t.Cwd}
+	if id, ok := s.frameIDs[k]; ok {
+		return id
+	}
+	file := f.Code.File
+	if !s.o.FullFilenames {
+		file = ShortenPath(file, t.Cwd)
+	}
+	id := s.p.Frame(prof.Frame{Name: f.Code.Name, File: file, Line: line, Kind: prof.KindPython})
+	s.frameIDs[k] = id
+	return id
+}
+
+func (s *Sampler) processRoot(t *Target) prof.FrameID {
+	if id, ok := s.roots[t.Pid]; ok {
+		return id
+	}
+	name := fmt.Sprintf("process %d: %s", t.Pid, strings.Join(t.Cmdline, " "))
+	id := s.p.Frame(prof.Frame{Name: name, Kind: prof.KindProcess})
+	s.roots[t.Pid] = id
+	return id
+}
+
+// ShortenPath drops the part of a path that says where Python is installed
+// (…/site-packages/, …/lib/python3.X/) or the target's working directory
+// cwd, as py-spy does, so that frames read as module paths.
+func ShortenPath(path, cwd string) string {
+	for _, marker := range []string{"/site-packages/", "/dist-packages/"} {
+		if i := strings.LastIndex(path, marker); i >= 0 {
+			return path[i+len(marker):]
+		}
+	}
+	if i := strings.LastIndex(path, "/lib/python"); i >= 0 {
+		if j := strings.IndexByte(path[i+len("/lib/python"):], '/'); j >= 0 {
+			return path[i+len("/lib/python")+j+1:]
+		}
+	}
+	if cwd != "" && strings.HasPrefix(path, cwd+"/") {
+		return path[len(cwd)+1:]
+	}
+	return path
+}
