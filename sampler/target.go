@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -20,6 +21,7 @@ import (
 type Target struct {
 	Pid     int
 	Cmdline []string
+	Cwd     string // the target's working directory, for shortening paths
 	Proc    *procmem.Process
 	Interp  *pyabi.Interpreter
 
@@ -46,6 +48,7 @@ func Open(pid int, log *slog.Logger) (*Target, error) {
 	}
 	t := &Target{Pid: pid, Proc: proc, stat: procmem.NewStatReader(pid)}
 	t.Cmdline, _ = procmem.Cmdline(pid)
+	t.Cwd, _ = os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
 	t.Interp, err = locate(proc, pid, log)
 	if err != nil {
 		t.Close()
@@ -126,7 +129,7 @@ func (t *Target) Refresh() error {
 		tids = append(tids, th.NativeID)
 	}
 	t.stat.Retain(tids)
-	if names, err := map[uint64]string{}, error(nil); err == nil {
+	if names, err := t.Interp.ThreadNames(); err == nil {
 		t.names = names
 	} else if t.names == nil {
 		t.names = map[uint64]string{}
