@@ -3,6 +3,7 @@ package attach
 import (
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // sudoIDs returns the uid and gid of the user who ran sudo, from the
@@ -26,4 +27,16 @@ func sudoIDs(getenv func(string) string, euid int) (uid, gid int, ok bool, err e
 		return 0, 0, false, nil // root ran sudo: nothing to drop
 	}
 	return uid, gid, true, nil
+}
+
+// setEnv returns env with key set to value, replacing every earlier
+// setting, in a new slice.
+func setEnv(env []string, key, value string) []string {
+	out := make([]string, 0, len(env)+1)
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, key+"=") {
+			out = append(out, kv)
+		}
+	}
+	return append(out, key+"="+value)
 }

@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"os/user"
 	"strconv"
-	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -112,18 +111,6 @@ func asUser(uid, gid int, env []string) (*syscall.Credential, []string) {
 	env = setEnv(env, "USER", u.Username)
 	env = setEnv(env, "LOGNAME", u.Username)
 	return cred, env
-}
-
-// setEnv returns env with key set to value, replacing every earlier
-// setting, in a new slice.
-func setEnv(env []string, key, value string) []string {
-	out := make([]string, 0, len(env)+1)
-	for _, kv := range env {
-		if !strings.HasPrefix(kv, key+"=") {
-			out = append(out, kv)
-		}
-	}
-	return append(out, key+"="+value)
 }
 
 // Wait blocks until the child has exited and returns its exit code, or
