@@ -104,11 +104,7 @@ func locateIn(r procmem.Reader, im Image, log *slog.Logger) (in *Interpreter, er
 		// A version without a static table (3.14+, free-threaded): the
 		// debug offsets alone, with the one size they do not carry.
 		l, guessed = dbg.Layout, dbg.Guessed
-		if l.Unicode.CompactData == Absent && l.Unicode.ASCIIData != Absent {
-			// PyCompactUnicodeObject adds utf8_length and utf8 to
-			// PyASCIIObject (Include/cpython/unicodeobject.h, v3.12.0+).
-			l.Unicode.CompactData = l.Unicode.ASCIIData + 16
-		}
+		fillDebugGaps(&l, v)
 	case err != nil:
 		return nil, err
 	}

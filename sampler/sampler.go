@@ -210,6 +210,13 @@ func (s *Sampler) sampleAll(now, scheduled time.Time, mean time.Duration, refres
 }
 
 func (s *Sampler) sampleTarget(t *Target, at time.Duration, refresh bool) (err error) {
+	// Memory that changes under us must not crash the profiler: a panic
+	// in a decoder is one failed sample, like any other bad read.
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("pid %d: reading a sample failed: %v", t.Pid, r)
+		}
+	}()
 	if s.o.Pause != nil {
 		if err := s.o.Pause(t.Pid); err != nil {
 			return t.wrap(err)

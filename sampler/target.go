@@ -170,12 +170,17 @@ type ThreadStack struct {
 }
 
 // Snapshot reads every thread's stack once.
-func (t *Target) Snapshot() ([]ThreadStack, error) {
+func (t *Target) Snapshot() (out []ThreadStack, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, fmt.Errorf("pid %d: reading the stacks failed: %v", t.Pid, r)
+		}
+	}()
 	if err := t.Refresh(); err != nil {
 		return nil, err
 	}
 	holder, _ := t.Interp.GILHolder()
-	out := make([]ThreadStack, 0, len(t.threads))
+	out = make([]ThreadStack, 0, len(t.threads))
 	for _, th := range t.threads {
 		ts := ThreadStack{Thread: th, Name: t.ThreadName(th), HasGIL: holder != 0 && holder == th.Addr}
 		if th.NativeID != 0 {

@@ -1,0 +1,35 @@
+package pyabi
+
+// Hand-written facts for versions without a generated table (no headers on
+// this machine: 3.14). _Py_DebugOffsets gives the walk; these give what it
+// lacks, used only for thread names and string sizes. Each number is from
+// the header named beside it, and the 3.14 ones are checked live against
+// the python-build-standalone 3.14.6 by TestThreadNamesLive.
+func fillDebugGaps(l *Layout, v Version) {
+	set := func(p *int, val int) {
+		if *p == Absent {
+			*p = val
+		}
+	}
+	if v.FreeThreaded || !v.AtLeast(3, 14) {
+		return // the free-threaded object header shifts all of these
+	}
+	// Include/cpython/unicodeobject.h v3.14.0: PyCompactUnicodeObject is
+	// PyASCIIObject plus utf8_length and utf8.
+	if l.Unicode.ASCIIData != Absent {
+		set(&l.Unicode.CompactData, l.Unicode.ASCIIData+16)
+	}
+	// Include/cpython/object.h v3.14.0: tp_basicsize follows PyVarObject
+	// and tp_name; tp_dictoffset and ht_cached_keys are where 3.13 has them.
+	set(&l.Type.BasicSize, 32)
+	set(&l.Type.DictOffset, 288)
+	set(&l.HeapType.CachedKeys, 880)
+	// Include/cpython/dictobject.h and Include/internal/pycore_dict.h
+	// v3.14.0: PyDictObject and PyDictKeysObject as in 3.13 (default build).
+	set(&l.Dict.Used, 16)
+	set(&l.DictKeys.Log2Size, 8)
+	set(&l.DictKeys.Log2IndexBytes, 9)
+	set(&l.DictKeys.Kind, 10)
+	set(&l.DictKeys.NEntries, 24)
+	set(&l.DictKeys.Indices, 32)
+}
