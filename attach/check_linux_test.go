@@ -37,10 +37,23 @@ type helperResult struct {
 	Facts      Facts
 }
 
-func checkHelper(pidText string) {
+// checkHelper runs "check:PID" (Check) or "pause:PID" (NewPauser) and
+// prints the outcome as JSON.
+func checkHelper(arg string) {
+	op, pidText, _ := strings.Cut(arg, ":")
 	pid, _ := strconv.Atoi(pidText)
 	var res helperResult
-	if err := Check(pid); err != nil {
+	var err error
+	switch op {
+	case "check":
+		err = Check(pid)
+	case "pause":
+		var p *Pauser
+		if p, err = NewPauser(pid); err == nil {
+			p.Close()
+		}
+	}
+	if err != nil {
 		res.Err = err.Error()
 		var perr *PermissionError
 		if errors.As(err, &perr) {
@@ -106,9 +119,9 @@ func TestCheckZombie(t *testing.T) {
 	}
 }
 
-// TestCheckPermission runs Check as nobody against this (root) process,
-// the everyday "other user" refusal.
-func TestCheckPermission(t *testing.T) {
+// TestPermission runs Check and NewPauser as nobody against this (root)
+// process, the everyday "other user" refusal.
+func TestPermission(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to run a helper as another user")
 	}
@@ -124,30 +137,34 @@ func TestCheckPermission(t *testing.T) {
 	if err := copyFile(exe, os.Args[0]); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), helperEnv+"="+strconv.Itoa(os.Getpid()))
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534, Groups: []uint32{65534}}}
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("helper as nobody: %v (output %q)", err, out)
-	}
-	var res helperResult
-	if err := json.Unmarshal(out, &res); err != nil {
-		t.Fatalf("helper output %q: %v", out, err)
-	}
-	if !res.Permission {
-		t.Fatalf("Check as nobody = %q, want a *PermissionError", res.Err)
-	}
-	t.Logf("as nobody: %s\nremedy: %s", res.Err, res.Remedy)
-	f := res.Facts
-	if f.Root || f.CapSysPtrace || !f.OtherUser || f.TargetUID != 0 {
-		t.Errorf("facts = %+v, want not root, no CAP_SYS_PTRACE, other user, target uid 0", f)
-	}
-	if !strings.Contains(res.Remedy, "sudo") || !strings.Contains(res.Remedy, "uid 0") {
-		t.Errorf("Remedy() = %q, want sudo advice naming uid 0", res.Remedy)
-	}
-	if !strings.Contains(res.Err, fmt.Sprint(os.Getpid())) {
-		t.Errorf("error %q does not name the pid", res.Err)
+	for _, op := range []string{"check", "pause"} {
+		t.Run(op, func(t *testing.T) {
+			cmd := exec.Command(exe)
+			cmd.Env = append(os.Environ(), helperEnv+"="+op+":"+strconv.Itoa(os.Getpid()))
+			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534, Groups: []uint32{65534}}}
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("helper as nobody: %v (output %q)", err, out)
+			}
+			var res helperResult
+			if err := json.Unmarshal(out, &res); err != nil {
+				t.Fatalf("helper output %q: %v", out, err)
+			}
+			if !res.Permission {
+				t.Fatalf("%s as nobody = %q, want a *PermissionError", op, res.Err)
+			}
+			t.Logf("as nobody: %s\nremedy: %s", res.Err, res.Remedy)
+			f := res.Facts
+			if f.Root || f.CapSysPtrace || !f.OtherUser || f.TargetUID != 0 {
+				t.Errorf("facts = %+v, want not root, no CAP_SYS_PTRACE, other user, target uid 0", f)
+			}
+			if !strings.Contains(res.Remedy, "sudo") || !strings.Contains(res.Remedy, "uid 0") {
+				t.Errorf("Remedy() = %q, want sudo advice naming uid 0", res.Remedy)
+			}
+			if !strings.Contains(res.Err, fmt.Sprint(os.Getpid())) {
+				t.Errorf("error %q does not name the pid", res.Err)
+			}
+		})
 	}
 }
 

@@ -47,7 +47,9 @@ type Child struct {
 }
 
 // Launch starts argv with our standard files (unless o replaces them)
-// and returns at once; the target runs from its first instruction.
+// and returns as soon as it runs, so sampling can begin while Python is
+// still starting. A child that a Pauser will trace must come from here:
+// see reap.
 func Launch(argv []string, o LaunchOptions) (*Child, error) {
 	if len(argv) == 0 {
 		return nil, errors.New("launch: no command given")

@@ -23,8 +23,8 @@ import (
 // the target runs as if we were not there.
 //
 // Every ptrace request is made by one goroutine locked to its OS thread.
-// Linux makes the thread that attached the tracer: ptrace requests and
-// wait calls for a tracee from any other thread fail with ESRCH or ECHILD.
+// Linux makes the thread that attached, not the process, the tracer:
+// ptrace requests for the tracee from any other thread fail with ESRCH.
 // The Go scheduler moves goroutines between threads at will, so calls
 // from an ordinary goroutine would work or fail depending on where it
 // happened to run. Pauser's methods therefore send their work to that

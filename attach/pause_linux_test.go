@@ -1,8 +1,10 @@
 package attach
 
 import (
+	"bufio"
 	"errors"
 	"os"
+	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -297,5 +299,50 @@ func TestNewPauserNoProcess(t *testing.T) {
 	_, err := NewPauser(1 << 30)
 	if !errors.Is(err, procmem.ErrNoProcess) || !strings.Contains(err.Error(), "1073741824") {
 		t.Errorf("NewPauser(missing) = %v, want ErrNoProcess naming the pid", err)
+	}
+}
+
+// TestPauseGrandchild seizes a process that is not our child, as with
+// --pid: its exit must reach its real parent (here a sh waiting for it)
+// while we are still attached.
+func TestPauseGrandchild(t *testing.T) {
+	py := findPython(t)
+	cmd := exec.Command("sh", "-c", `"$0" -c "$1" & wait $!; echo "status $?"`, py, busyScript)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	out := bufio.NewReader(stdout)
+	if line, err := out.ReadString('\n'); err != nil || line != "ready\n" {
+		t.Fatalf("readiness line = %q, %v", line, err)
+	}
+	kids, err := Descendants(cmd.Process.Pid)
+	if err != nil || len(kids) != 1 {
+		t.Fatalf("Descendants(sh) = %v, %v; want the python", kids, err)
+	}
+	pid := kids[0]
+	p := newPauser(t, pid)
+	if err := p.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Pause(); !errors.Is(err, procmem.ErrExited) {
+		t.Errorf("Pause after kill = %v, want ErrExited", err)
+	}
+	// Still attached (no Close yet): sh must nevertheless see the exit.
+	if line, err := out.ReadString('\n'); err != nil || line != "status 137\n" {
+		t.Errorf("sh reported %q, %v; want status 137", line, err)
+	}
+	if err := p.Close(); err != nil {
+		t.Errorf("Close: %v", err)
 	}
 }
