@@ -2,6 +2,7 @@ package pyabi
 
 import (
 	"bufio"
+	"bytes"
 	"io"
 	"os"
 	"os/exec"
@@ -18,7 +19,9 @@ import (
 
 // threadsScript starts a spinning and a waiting thread, prints each
 // thread's name and ident, then "ready", and blocks until stdin closes.
-// It runs unchanged on 2.7 and 3.x.
+// With the argument "dict" it first asks for each Thread's __dict__, which
+// on 3.11+ turns the instance's inline values into a dict object. It runs
+// unchanged on 2.7 and 3.x.
 const threadsScript = `
 import sys, threading
 stop = threading.Event()
@@ -33,7 +36,10 @@ threads = [threading.Thread(target=busy, name="busy-worker"),
 for t in threads:
     t.daemon = True
     t.start()
-for t in [threading.current_thread()] + threads:
+everyone = [threading.current_thread()] + threads
+if sys.argv[1:] == ["dict"]:
+    dicts = [vars(t) for t in everyone]
+for t in everyone:
     sys.stdout.write("thread %s %d\n" % (t.name, t.ident))
 sys.stdout.write("ready\n")
 sys.stdout.flush()
@@ -76,9 +82,9 @@ func liveInterpreters(t *testing.T) []liveInterpreter {
 
 // startThreads runs threadsScript under python and returns the pid and
 // the ident printed for each thread name.
-func startThreads(t *testing.T, py string) (int, map[string]uint64) {
+func startThreads(t *testing.T, py string, args ...string) (int, map[string]uint64) {
 	t.Helper()
-	cmd := exec.Command(py, "-u", "-c", threadsScript)
+	cmd := exec.Command(py, append([]string{"-u", "-c", threadsScript}, args...)...)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -166,35 +172,42 @@ func TestThreadNamesLive(t *testing.T) {
 		t.Skip("live tests read /proc")
 	}
 	for _, py := range liveInterpreters(t) {
-		t.Run(py.name, func(t *testing.T) {
-			pid, idents := startThreads(t, py.path)
-			in := locateLive(t, pid)
-			counter := &countingReader{r: in.r}
-			in.r = counter
-			got, err := in.ThreadNames()
-			if err != nil {
-				t.Fatalf("%s (%v): ThreadNames: %v", py.name, in.Version, err)
-			}
-			want := map[uint64]string{}
-			for name, id := range idents {
-				want[id] = name
-			}
-			if len(want) != 3 || !mapsEqual(got, want) {
-				t.Fatalf("%s: ThreadNames = %v, want %v", py.name, got, want)
-			}
-			// Every thread name must also match a thread state.
-			threads, err := in.Threads(nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, th := range threads {
-				if _, ok := got[th.ThreadID]; !ok {
-					t.Errorf("%s: thread state %#x (id %#x) has no name", py.name, th.Addr, th.ThreadID)
-				}
-			}
-			t.Logf("%s (%v): %d reads, %d bytes", py.name, in.Version, counter.reads, counter.bytes)
-		})
+		for _, mode := range []string{"values", "dict"} {
+			t.Run(py.name+"/"+mode, func(t *testing.T) {
+				pid, idents := startThreads(t, py.path, mode)
+				checkThreadNames(t, locateLive(t, pid), idents)
+			})
+		}
 	}
+}
+
+// checkThreadNames compares ThreadNames with the idents the script printed
+// and with the interpreter's thread states.
+func checkThreadNames(t *testing.T, in *Interpreter, idents map[string]uint64) {
+	t.Helper()
+	counter := &countingReader{r: in.r}
+	in.r = counter
+	got, err := in.ThreadNames()
+	if err != nil {
+		t.Fatalf("%v: ThreadNames: %v", in.Version, err)
+	}
+	want := map[uint64]string{}
+	for name, id := range idents {
+		want[id] = name
+	}
+	if len(want) != 3 || !mapsEqual(got, want) {
+		t.Fatalf("%v: ThreadNames = %v, want %v", in.Version, got, want)
+	}
+	threads, err := in.Threads(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, th := range threads {
+		if _, ok := got[th.ThreadID]; !ok {
+			t.Errorf("%v: thread state %#x (id %#x) has no name", in.Version, th.Addr, th.ThreadID)
+		}
+	}
+	t.Logf("%v: %d reads, %d bytes", in.Version, counter.reads, counter.bytes)
 }
 
 func mapsEqual(a, b map[uint64]string) bool {
@@ -221,3 +234,31 @@ func (c *countingReader) ReadAt(p []byte, addr uint64) (int, error) {
 	return c.r.ReadAt(p, addr)
 }
 
+// FuzzThreadNames patches a valid image, or reads pure garbage, and checks
+// that ThreadNames ends with a map or an error: no panic, no endless loop.
+func FuzzThreadNames(f *testing.F) {
+	f.Add(uint8(0), uint16(0), []byte{})
+	f.Add(uint8(1), uint16(64), []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f})
+	f.Add(uint8(0x87), uint16(900), []byte{8, 0, 0, 0, 0, 0, 0, 0})
+	f.Add(uint8(0x46), uint16(0), bytes.Repeat([]byte{0x10, 0, 1, 0, 0, 0, 0, 0}, 64))
+	names := map[uint64]string{1: "MainThread", 0x7f0000802000: "worker"}
+	vs := imageVersions()
+	f.Fuzz(func(t *testing.T, mode uint8, off uint16, patch []byte) {
+		v := vs[int(mode&0x3f)%len(vs)]
+		if mode&0x40 != 0 {
+			// Garbage: the interpreter and everything it points to come
+			// from the fuzzer's bytes.
+			l, _, err := LookupLayout(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			in := newInterpreter(procmem.Bytes{Base: imageBase, Data: patch}, v, l)
+			in.Head = imageBase + uint64(off)%64
+			in.ThreadNames()
+			return
+		}
+		m, in := threadsImage(t, v, names, mode&0x80 != 0)
+		copy(m.data[int(off)%len(m.data):], patch)
+		in.ThreadNames()
+	})
+}
