@@ -82,9 +82,9 @@ func (ChromeTrace) Write(w io.Writer, p *prof.Profile, o Options) error {
 }
 
 func writeTrace(w io.Writer, p *prof.Profile, o Options, threads []*ctThread) error {
-	interval := defaultInterval
-	if r := p.Health.Rate; r > 0 {
-		interval = time.Duration(float64(time.Second) / r)
+	interval := samplingPeriod(p)
+	if interval == 0 {
+		interval = defaultInterval
 	}
 	// Event lines are written by hand: a trace can hold millions of events
 	// and every one has the same shape.

@@ -2,7 +2,6 @@ package render
 
 import (
 	"io"
-	"math"
 	"slices"
 
 	"github.com/google/pprof/profile"
@@ -34,10 +33,7 @@ func toPprof(p *prof.Profile) (*profile.Profile, error) {
 	if err := checkCounts(p); err != nil {
 		return nil, err
 	}
-	var period int64
-	if r := p.Health.Rate; r > 0 && !math.IsInf(r, 0) {
-		period = int64(math.Round(1e9 / r))
-	}
+	period := int64(samplingPeriod(p))
 	pp := &profile.Profile{
 		SampleType: []*profile.ValueType{
 			{Type: "samples", Unit: "count"},

@@ -28,11 +28,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pyspyglass/pyspyglass/sampler/prof"
 )
@@ -328,4 +330,19 @@ func jsonString(s string) string {
 	enc.SetEscapeHTML(false)
 	enc.Encode(s) // a string always encodes
 	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// samplingPeriod is the mean interval between samples from the requested
+// rate, or 0 when the profile gives no usable rate (missing, or so extreme
+// that the interval is below a nanosecond or above an hour).
+func samplingPeriod(p *prof.Profile) time.Duration {
+	r := p.Health.Rate
+	if !(r > 0) {
+		return 0
+	}
+	iv := float64(time.Second) / r
+	if !(iv >= 1 && iv <= float64(time.Hour)) {
+		return 0
+	}
+	return time.Duration(math.Round(iv))
 }
