@@ -205,6 +205,9 @@ func TestPprof(t *testing.T) {
 		t.Errorf("time %d duration %d", pp.TimeNanos, pp.DurationNanos)
 	}
 
+	if testing.Short() {
+		t.Skip("go tool pprof may have to build itself first")
+	}
 	goTool, err := exec.LookPath("go")
 	if err != nil {
 		t.Skip("go not in PATH; skipping go tool pprof")

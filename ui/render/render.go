@@ -12,14 +12,16 @@
 // FromPath picks the format from the output file name (case-insensitive,
 // longest match first):
 //
-//	name                                        format
-//	*.svg                                       flamegraph   interactive SVG (zoom, search, tooltips)
-//	*.speedscope.json, *.speedscope, *.json     speedscope   https://www.speedscope.app
-//	*.pb.gz, *.pb, *.pprof                      pprof        gzipped profile.proto (go tool pprof, Pyroscope, Parca)
-//	*.txt, *.folded, *.collapsed                collapsed    Brendan Gregg's folded stacks
-//	callgrind.out, callgrind.out.*, *.callgrind callgrind    KCachegrind / QCachegrind
-//	*.trace.json, *.chrometrace, *.perfetto.json chrometrace Chrome trace events (Perfetto, chrome://tracing)
-//	*.pyspyglass, *.raw                         raw          our own recording, see raw.go
+//	name                                          format       what reads it
+//	*.svg                                         flamegraph   a browser: zoom, search, tooltips
+//	*.speedscope.json, *.speedscope, *.json       speedscope   https://www.speedscope.app
+//	*.pb.gz, *.pb, *.pprof                        pprof        go tool pprof, Pyroscope, Parca
+//	*.txt, *.folded, *.collapsed                  collapsed    flamegraph.pl, inferno, speedscope
+//	callgrind.out, callgrind.out.*, *.callgrind   callgrind    KCachegrind, QCachegrind
+//	*.trace.json, *.perfetto.json, *.chrometrace  chrometrace  Perfetto, chrome://tracing
+//	*.pyspyglass, *.raw                           raw          ReadRaw ("pyspyglass render"); see Raw
+//
+// Each format's type documents what it writes and what it leaves out.
 package render
 
 import (
@@ -213,8 +215,9 @@ func CheckWritable(path string) error {
 }
 
 // ErrNoTimeline is returned by formats that need individual samples in time
-// order when the profile kept only aggregates.
-var ErrNoTimeline = errors.New("the profile was recorded without a timeline (record with the timeline kept, e.g. --format chrometrace)")
+// order (chrometrace) when the profile kept only aggregates; the recorder
+// keeps them when Profile.KeepTimeline is set before sampling.
+var ErrNoTimeline = errors.New("the profile was recorded without a timeline")
 
 // frameLabel is how a frame is shown in text outputs: "name (file:line)"
 // like py-spy, the line left out when unknown and the parentheses when there
