@@ -8,8 +8,8 @@ import (
 func TestParseStat(t *testing.T) {
 	tests := []struct {
 		name, line, comm string
-		state           byte
-		wantErr         bool
+		state            byte
+		wantErr          bool
 	}{
 		{name: "plain", line: "1234 (python3.12) S 1 1234 1234 0 -1 4194560 ...", comm: "python3.12", state: 'S'},
 		{name: "spaces", line: "7 (my worker 1) R 1 7", comm: "my worker 1", state: 'R'},
