@@ -138,11 +138,20 @@ func (o *objReader) readKeys(addr uint64) (keysTable, error) {
 	return k, nil
 }
 
-// eachEntry calls fn with every live (key, value) of table k, in table
-// order (insertion order from 3.6). values, if not 0, is a split table's
-// values array: value i belongs to entry i. fn returns errStop to end the
-// scan early; its other errors are returned as they are.
-func (o *objReader) eachEntry(k keysTable, values uint64, fn func(key, value uint64) error) error {
+// entryChunk is one chunk of a table's live entries: entry ix[i] has key
+// keys[i] and value vals[i].
+type entryChunk struct {
+	ix         []int
+	keys, vals []uint64
+}
+
+// eachEntry calls fn with the live entries of table k, in table order
+// (insertion order from 3.6), one chunk at a time. values, if not 0, is a
+// split table's values array: value i belongs to entry i. keysOnly keeps
+// entries without a value, for scanning shared keys by themselves. fn
+// returns errStop to end the scan early; its other errors are returned as
+// they are. The chunk is reused after fn returns.
+func (o *objReader) eachEntry(k keysTable, values uint64, keysOnly bool, fn func(c *entryChunk) error) error {
 	n := k.n
 	if values != 0 && o.valuesHdr != 0 {
 		// 3.13+: the header's first byte is the values' capacity; entries
@@ -159,6 +168,7 @@ func (o *objReader) eachEntry(k keysTable, values uint64, fn func(key, value uin
 	// takes its own buffer from the free list and returns it after.
 	buf := o.takeBuf(chunk * (k.size + 8))
 	defer o.putBuf(buf)
+	c := &entryChunk{ix: make([]int, 0, chunk), keys: make([]uint64, 0, chunk), vals: make([]uint64, 0, chunk)}
 	for start := 0; start < n; start += chunk {
 		m := min(chunk, n-start)
 		ents := buf[:m*k.size]
@@ -166,27 +176,29 @@ func (o *objReader) eachEntry(k keysTable, values uint64, fn func(key, value uin
 		if err := procmem.ReadFull(o.r, ents, at); err != nil {
 			return fmt.Errorf("dict entries at %#x: %w", at, err)
 		}
-		var vals []byte
+		var split []byte
 		if values != 0 {
-			vals = buf[chunk*k.size : chunk*k.size+m*8]
+			split = buf[chunk*k.size : chunk*k.size+m*8]
 			at := values + uint64(start*8)
-			if err := procmem.ReadFull(o.r, vals, at); err != nil {
+			if err := procmem.ReadFull(o.r, split, at); err != nil {
 				return fmt.Errorf("dict values at %#x: %w", at, err)
 			}
 		}
+		c.ix, c.keys, c.vals = c.ix[:0], c.keys[:0], c.vals[:0]
 		for i := range m {
 			e := ents[i*k.size:]
 			key, value := le64(e[k.keyOff:]), le64(e[k.valOff:])
-			if vals != nil {
-				value = le64(vals[i*8:])
+			if split != nil {
+				value = le64(split[i*8:])
 			}
 			// Deleted entries have a NULL key (3.x) or value (2.7 dummy).
-			if key == 0 || value == 0 {
+			if key == 0 || value == 0 && !keysOnly {
 				continue
 			}
-			if err := fn(key, value); err != nil {
-				return err
-			}
+			c.ix, c.keys, c.vals = append(c.ix, start+i), append(c.keys, key), append(c.vals, value)
+		}
+		if err := fn(c); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -198,7 +210,15 @@ func (o *objReader) eachItem(addr uint64, fn func(key, value uint64) error) erro
 	if err != nil {
 		return err
 	}
-	if err := o.eachEntry(k, values, fn); err != nil && err != errStop {
+	err = o.eachEntry(k, values, false, func(c *entryChunk) error {
+		for i, key := range c.keys {
+			if err := fn(key, c.vals[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil && err != errStop {
 		return err
 	}
 	return nil
@@ -210,29 +230,77 @@ func (o *objReader) dictGetStr(addr uint64, key string) (uint64, bool, error) {
 	if err != nil {
 		return 0, false, err
 	}
-	return o.lookupStr(k, values, key)
+	_, v, err := o.findStr(k, values, false, key)
+	return v, v != 0, err
 }
 
-// lookupStr scans table k for the str key. Without the target's hash
-// secret the probe sequence cannot be followed, so this compares keys in
-// turn; strEquals reads only length-matching keys' data.
-func (o *objReader) lookupStr(k keysTable, values uint64, key string) (uint64, bool, error) {
-	var found uint64
-	err := o.eachEntry(k, values, func(kaddr, v uint64) error {
-		eq, err := o.strEquals(kaddr, key)
-		if err != nil {
-			return err
-		}
-		if eq {
-			found = v
-			return errStop
+// findStr scans table k for the str key and returns its entry index and
+// value; ix is -1 when the key is absent (and value is then 0). Without
+// the target's hash secret the probe sequence cannot be followed, so this
+// compares keys in turn, fetching each chunk's key headers in one batch
+// where the reader can; only length-matching keys cost a further read.
+func (o *objReader) findStr(k keysTable, values uint64, keysOnly bool, key string) (ix int, value uint64, err error) {
+	ix = -1
+	err = o.eachEntry(k, values, keysOnly, func(c *entryChunk) error {
+		o.prefetchStrs(c.keys, key)
+		defer clear(o.strHdrs)
+		for i, kaddr := range c.keys {
+			eq, err := o.strEquals(kaddr, key)
+			if err != nil {
+				return err
+			}
+			if eq {
+				ix, value = c.ix[i], c.vals[i]
+				return errStop
+			}
 		}
 		return nil
 	})
 	if err == errStop {
-		return found, true, nil
+		err = nil
 	}
-	return 0, false, err
+	if err != nil {
+		return -1, 0, err
+	}
+	return ix, value, nil
+}
+
+// prefetchStrs reads the start of each key not yet compared with want in
+// one batch into o.strHdrs. It is only an optimisation: when the reader
+// cannot batch or one span fails, nothing is kept and strEquals reads each
+// key itself, reporting the failing address.
+func (o *objReader) prefetchStrs(keys []uint64, want string) {
+	br, ok := o.r.(procmem.BatchReader)
+	if !ok || len(keys) < 2 {
+		return
+	}
+	// The header and the bytes a matching key would hold: most keys are
+	// then decided without another read. A key shorter than want near
+	// the end of a mapping fails the batch; strEquals then reads alone.
+	n := o.strHeaderSize() + len(want)
+	if !o.py2 {
+		n = max(n, o.l.Unicode.ASCIIData+len(want))
+	} else {
+		n = max(n, o.l.Bytes.Data+len(want))
+	}
+	o.spans = o.spans[:0]
+	for _, a := range keys {
+		if _, done := o.strEq[strKey{a, want}]; !done && a != 0 {
+			o.spans = append(o.spans, procmem.Span{Addr: a})
+		}
+	}
+	if need := len(o.spans) * n; cap(o.slab) < need {
+		o.slab = make([]byte, need)
+	}
+	for i := range o.spans {
+		o.spans[i].Buf = o.slab[i*n : (i+1)*n]
+	}
+	if br.ReadBatch(o.spans) != nil {
+		return
+	}
+	for _, s := range o.spans {
+		o.strHdrs[s.Addr] = s.Buf
+	}
 }
 
 func (o *objReader) takeBuf(n int) []byte {

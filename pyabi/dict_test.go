@@ -50,10 +50,20 @@ func newObjImage(t testing.TB, v Version) *objImage {
 // was made.
 func (m *objImage) reader() procmem.Reader { return m }
 
-// ReadAt reads through procmem.Bytes, the image reader of the real code.
+// ReadAt and ReadBatch read through procmem.Bytes, the image reader of
+// the real code.
 func (m *objImage) ReadAt(p []byte, addr uint64) (int, error) {
 	return procmem.Bytes{Base: m.base, Data: m.data}.ReadAt(p, addr)
 }
+
+func (m *objImage) ReadBatch(spans []procmem.Span) error {
+	return procmem.Bytes{Base: m.base, Data: m.data}.ReadBatch(spans)
+}
+
+// plainReader hides ReadBatch, for the path without batched reads.
+type plainReader struct{ r procmem.Reader }
+
+func (p plainReader) ReadAt(b []byte, addr uint64) (int, error) { return p.r.ReadAt(b, addr) }
 
 // alloc returns n zeroed bytes, 16-aligned like CPython's allocator.
 func (m *objImage) alloc(n int) uint64 {
@@ -334,11 +344,12 @@ func imageVersions() []Version { return SupportedVersions() }
 
 func TestDictImage(t *testing.T) {
 	for _, v := range imageVersions() {
-		for _, unicode := range []bool{false, true} {
+		for _, c := range []struct{ unicode, batch bool }{{false, true}, {false, false}, {true, true}, {true, false}} {
+			unicode := c.unicode
 			if unicode && !v.AtLeast(3, 11) {
 				continue
 			}
-			t.Run(fmt.Sprintf("%v/unicode=%v", v, unicode), func(t *testing.T) {
+			t.Run(fmt.Sprintf("%v/unicode=%v/batch=%v", v, unicode, c.batch), func(t *testing.T) {
 				m := newObjImage(t, v)
 				alpha, beta, gamma := m.str("alpha"), m.str("beta"), m.str("gamma")
 				items := []item{
@@ -352,7 +363,11 @@ func TestDictImage(t *testing.T) {
 					items = append(items, item{m.int(7), 0x5555}) // a non-str key
 				}
 				d := m.dict(items, unicode)
-				o := newObjReader(m.reader(), v, m.l)
+				r := m.reader()
+				if !c.batch {
+					r = plainReader{r}
+				}
+				o := newObjReader(r, v, m.l)
 
 				var got []item
 				err := o.eachItem(d, func(k, v uint64) error {

@@ -75,15 +75,25 @@ type objReader struct {
 	types map[uint64]typeInfo
 	strEq map[strKey]bool
 	bufs  [][]byte // free list of entry and value chunk buffers
-	hdr   []byte   // headers of single objects
-	data  []byte   // string data being compared
+	// strHdrs holds str headers prefetched for one chunk of dict keys
+	// (see prefetchStrs); spans and slab back the batch read.
+	strHdrs map[uint64][]byte
+	// typeKeys caches ht_cached_keys by type, sharedIx a name's entry
+	// index in shared keys by (keys, name); -1 for absent.
+	typeKeys map[uint64]uint64
+	sharedIx map[strKey]int
+	spans    []procmem.Span
+	slab     []byte
+	hdr      []byte // headers of single objects
+	data     []byte // string data being compared
 }
 
 func newObjReader(r procmem.Reader, v Version, l Layout) *objReader {
 	o := &objReader{
 		r: r, l: l, py2: v.Major == 2, lvTag: v.AtLeast(3, 12),
 		strFlag: tpflagsUnicodeSub, kindShift: 2,
-		types: map[uint64]typeInfo{}, strEq: map[strKey]bool{},
+		types: map[uint64]typeInfo{}, strEq: map[strKey]bool{}, strHdrs: map[uint64][]byte{},
+		typeKeys: map[uint64]uint64{}, sharedIx: map[strKey]int{},
 	}
 	switch {
 	case l.Dict.Table != Absent:
@@ -164,6 +174,9 @@ func (o *objReader) typeInfo(typ uint64) (typeInfo, error) {
 // cachedKeys returns ht_cached_keys of a heap type: the keys its instances
 // share (3.6+), which 3.11+ instances without a dict index into.
 func (o *objReader) cachedKeys(typ uint64, ti typeInfo) (uint64, error) {
+	if keys, ok := o.typeKeys[typ]; ok {
+		return keys, nil
+	}
 	if ti.flags&tpflagsHeapType == 0 || o.l.HeapType.CachedKeys == Absent {
 		return 0, fmt.Errorf("type %#x: instance values without a heap type's cached keys", typ)
 	}
@@ -174,6 +187,7 @@ func (o *objReader) cachedKeys(typ uint64, ti typeInfo) (uint64, error) {
 	if keys == 0 {
 		return 0, fmt.Errorf("type %#x: instance values but ht_cached_keys is NULL", typ)
 	}
+	o.typeKeys[typ] = keys
 	return keys, nil
 }
 
@@ -280,16 +294,45 @@ func (o *objReader) inlineAttr(obj, typ uint64, ti typeInfo, name string) (uint6
 
 // valuesAttr finds name in the type's shared keys and reads its value
 // from the instance's values array (split table without a dict object).
+// Every instance of a type shares the keys, so the name's index is looked
+// up once per objReader.
 func (o *objReader) valuesAttr(typ uint64, ti typeInfo, values uint64, name string) (uint64, bool, error) {
 	keys, err := o.cachedKeys(typ, ti)
 	if err != nil {
 		return 0, false, err
 	}
-	k, err := o.readKeys(keys)
-	if err != nil {
-		return 0, false, err
+	ix, ok := o.sharedIx[strKey{keys, name}]
+	if !ok {
+		k, err := o.readKeys(keys)
+		if err != nil {
+			return 0, false, err
+		}
+		// Shared keys hold no values of their own: keysOnly.
+		if ix, _, err = o.findStr(k, 0, true, name); err != nil {
+			return 0, false, err
+		}
+		o.sharedIx[strKey{keys, name}] = ix
 	}
-	return o.lookupStr(k, values, name)
+	if ix < 0 {
+		return 0, false, nil
+	}
+	if o.valuesHdr != 0 {
+		// 3.13+: a key added to the shared keys after this instance's
+		// values were sized has no slot (capacity, pycore_dict.h v3.13.0).
+		h, err := o.header(values, 1, "dict values")
+		if err != nil {
+			return 0, false, err
+		}
+		if ix >= int(h[0]) {
+			return 0, false, nil
+		}
+	}
+	at := values + o.valuesHdr + uint64(ix)*8
+	v, err := procmem.Ptr(o.r, at)
+	if err != nil {
+		return 0, false, fmt.Errorf("dict values at %#x: %w", at, err)
+	}
+	return v, v != 0, nil
 }
 
 // isStr reports whether obj is a str (2.7: a byte string).
@@ -314,24 +357,30 @@ func (o *objReader) strEquals(addr uint64, want string) (bool, error) {
 	return eq, nil
 }
 
-func (o *objReader) compareStr(addr uint64, want string) (bool, error) {
-	var typ, data uint64
-	var n int64
+// strHeaderSize is how much of a str object compareStr needs.
+func (o *objReader) strHeaderSize() int {
 	if o.py2 {
-		b := o.l.Bytes
-		h, err := o.header(addr, maxOffset(o.l.Object.Type, b.Size)+8, "str")
-		if err != nil {
+		return maxOffset(o.l.Object.Type, o.l.Bytes.Size) + 8
+	}
+	return maxOffset(o.l.Object.Type, o.l.Unicode.Length, o.l.Unicode.State) + 8
+}
+
+func (o *objReader) compareStr(addr uint64, want string) (bool, error) {
+	h, prefetched := o.strHdrs[addr]
+	if !prefetched {
+		var err error
+		if h, err = o.header(addr, o.strHeaderSize(), "str"); err != nil {
 			return false, err
 		}
-		typ, n = le64(h[o.l.Object.Type:]), int64(le64(h[b.Size:]))
-		data = addr + uint64(b.Data)
+	}
+	typ := le64(h[o.l.Object.Type:])
+	var n int64
+	var data uint64
+	if o.py2 {
+		n, data = int64(le64(h[o.l.Bytes.Size:])), addr+uint64(o.l.Bytes.Data)
 	} else {
 		u := o.l.Unicode
-		h, err := o.header(addr, maxOffset(o.l.Object.Type, u.Length, u.State)+8, "str")
-		if err != nil {
-			return false, err
-		}
-		typ, n = le64(h[o.l.Object.Type:]), int64(le64(h[u.Length:]))
+		n, data = int64(le64(h[u.Length:])), addr+uint64(u.ASCIIData)
 		state := le32(h[u.State:])
 		// Only compact ASCII strings can equal an ASCII want: PEP 393
 		// stores every all-ASCII str that way (Include/cpython/unicodeobject.h).
@@ -340,7 +389,6 @@ func (o *objReader) compareStr(addr uint64, want string) (bool, error) {
 		if !compact || !ascii {
 			return false, nil
 		}
-		data = addr + uint64(u.ASCIIData)
 	}
 	if n != int64(len(want)) {
 		return false, nil
@@ -349,6 +397,9 @@ func (o *objReader) compareStr(addr uint64, want string) (bool, error) {
 	// and the str type itself is read once per objReader.
 	if ok, err := o.typeHas(typ, o.strFlag); !ok || err != nil {
 		return false, err
+	}
+	if off := int(data - addr); prefetched && len(h) >= off+len(want) {
+		return string(h[off:off+len(want)]) == want, nil
 	}
 	if cap(o.data) < len(want) {
 		o.data = make([]byte, len(want))

@@ -228,10 +228,19 @@ func mapsEqual(a, b map[uint64]string) bool {
 	return true
 }
 
-// countingReader counts the reads ThreadNames costs.
+// countingReader counts the reads ThreadNames costs: system calls, as a
+// batch is one process_vm_readv (up to 1024 spans).
 type countingReader struct {
 	r            procmem.Reader
 	reads, bytes int
+}
+
+func (c *countingReader) ReadBatch(spans []procmem.Span) error {
+	c.reads += (len(spans) + 1023) / 1024
+	for _, s := range spans {
+		c.bytes += len(s.Buf)
+	}
+	return c.r.(procmem.BatchReader).ReadBatch(spans)
 }
 
 func (c *countingReader) ReadAt(p []byte, addr uint64) (int, error) {
