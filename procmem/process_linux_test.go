@@ -202,3 +202,29 @@ func BenchmarkReadBatch(b *testing.B) {
 		})
 	}
 }
+
+// TestErrorMapping checks how errnos become our errors; as root the
+// kernel never refuses us, so EPERM cannot be provoked for real here.
+func TestErrorMapping(t *testing.T) {
+	p := &Process{pid: 42}
+	var perr *PermissionError
+	for _, errno := range []unix.Errno{unix.EPERM, unix.EACCES} {
+		err := p.sysErr(0x1000, errno)
+		if !errors.As(err, &perr) || perr.Pid != 42 || perr.Op != "process_vm_readv" || !errors.Is(err, os.ErrPermission) {
+			t.Errorf("%v became %v", errno, err)
+		}
+	}
+	if err := p.sysErr(0x1000, unix.ESRCH); !errors.Is(err, ErrExited) {
+		t.Errorf("ESRCH became %v", err)
+	}
+	pathErr := &os.PathError{Op: "open", Path: "/proc/42/maps", Err: unix.EACCES}
+	if err := procErr(42, "open maps", pathErr); !errors.As(err, &perr) || perr.Err != unix.EACCES || perr.Op != "open maps" {
+		t.Errorf("EACCES on open became %v", err)
+	}
+	if err := procErr(42, "open maps", &os.PathError{Err: unix.ENOENT}); !errors.Is(err, ErrNoProcess) {
+		t.Errorf("ENOENT on open became %v", err)
+	}
+	if got := (&PermissionError{Pid: 7, Op: "process_vm_readv", Err: unix.EPERM}).Error(); got != "pid 7: process_vm_readv: permission denied: operation not permitted" {
+		t.Errorf("message %q", got)
+	}
+}
