@@ -70,6 +70,13 @@ type Interpreter struct {
 
 	tspan, fspan int
 	tbuf, fbuf   []byte
+	pending      []pendingFrame
+}
+
+// pendingFrame is a frame seen on the walk whose code is not resolved yet.
+type pendingFrame struct {
+	code uint64 // the code object's address
+	pos  int    // position in its bytecode, as LineCodec.Line takes it
 }
 
 // newInterpreter fixes the per-version strategies for layout l.
@@ -170,7 +177,10 @@ func (in *Interpreter) Stack(t *Thread, dst []Frame) ([]Frame, error) {
 	if frame == 0 {
 		return dst, ErrNoFrames
 	}
-	start := len(dst)
+	// First follow the frame chain, noting each frame's code object and
+	// position; then read every code object's header in one batch, which
+	// both fills and validates the code cache.
+	in.pending = in.pending[:0]
 	f := in.Layout.Frame
 	for n := 0; frame != 0; n++ {
 		if n >= MaxDepth {
@@ -179,20 +189,22 @@ func (in *Interpreter) Stack(t *Thread, dst []Frame) ([]Frame, error) {
 		if err := procmem.ReadFull(in.r, in.fbuf, frame); err != nil {
 			return dst, fmt.Errorf("frame %#x: %w", frame, err)
 		}
-		addr := frame
 		frame = le64(in.fbuf[f.Previous:])
 		if in.shimMin >= 0 && int(in.fbuf[f.Owner]) >= in.shimMin {
 			continue
 		}
 		codeAddr := le64(in.fbuf[f.Code:]) & in.codeMask
-		code, err := in.codes.Get(in.r, codeAddr)
-		if err != nil {
-			return dst, fmt.Errorf("frame %#x: %w", addr, err)
-		}
-		dst = append(dst, Frame{Code: code, Line: code.Line(in.position(codeAddr))})
+		in.pending = append(in.pending, pendingFrame{code: codeAddr, pos: in.position(codeAddr)})
 	}
-	if len(dst) == start {
+	if len(in.pending) == 0 {
 		return dst, ErrNoFrames
+	}
+	codes, err := in.codes.GetAll(in.r, in.pending)
+	if err != nil {
+		return dst, fmt.Errorf("thread state %#x: %w", t.Addr, err)
+	}
+	for i, p := range in.pending {
+		dst = append(dst, Frame{Code: codes[i], Line: codes[i].Line(p.pos)})
 	}
 	return dst, nil
 }

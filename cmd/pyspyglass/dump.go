@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/pyspyglass/pyspyglass/attach"
 	"github.com/pyspyglass/pyspyglass/sampler"
 )
 
@@ -31,6 +32,9 @@ func runDump(args []string, stdout, stderr io.Writer) error {
 	}
 	log, err := newLogger(o.log, stderr)
 	if err != nil {
+		return err
+	}
+	if err := attach.Check(o.pid); err != nil {
 		return err
 	}
 	t, err := sampler.Open(o.pid, log)

@@ -1,0 +1,375 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/pprof/profile"
+	"github.com/pyspyglass/pyspyglass/internal/testutil"
+	"github.com/pyspyglass/pyspyglass/ui/render"
+)
+
+// bin is the pyspyglass binary under test, built once: the CLI is tested
+// as a user runs it, exit codes and all.
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "pyspyglass-cli")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	bin = filepath.Join(dir, "pyspyglass")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+func pyspyglass(t *testing.T, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	r := result{stdout: out.String(), stderr: errb.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run %v: %v", args, err)
+	}
+	if strings.Contains(r.stderr, "panic:") || strings.Contains(r.stderr, "goroutine ") {
+		t.Fatalf("pyspyglass %v panicked:\n%s", args, r.stderr)
+	}
+	return r
+}
+
+func qual(in testutil.Interpreter, class, method string) string {
+	if in.AtLeast(3, 11) {
+		return class + "." + method
+	}
+	return method
+}
+
+// TestDumpEveryInterpreter runs `dump` and `dump --json` on the sleepers
+// script and checks every thread's header and frames.
+func TestDumpEveryInterpreter(t *testing.T) {
+	testutil.ForEach(t, testutil.Interpreters(t), func(t *testing.T, in testutil.Interpreter) {
+		proc := testutil.Spawn(t, in, "sleepers.py")
+		const s = "sleepers.py"
+		line := func(m string) int { return testutil.Mark(t, s, m) }
+		file := testutil.TestdataPath(s)
+		wantText := []string{
+			fmt.Sprintf("Python v%s", in.Version),
+			fmt.Sprintf(": \"MainThread\"\n    inner (%s:%d)\n    outer (%s:%d)\n    main (%s:%d)\n    <module> (%s:%d)\n",
+				s, line("inner-sleep"), s, line("outer-call-inner"), s, line("main-call-outer"), s, line("module-call-main")),
+			fmt.Sprintf("(active+gil): \"busy-worker\"\n    spin (%s:%d)\n    worker (%s:%d)\n", s, line("spin-loop"), s, line("worker-call-spin")),
+			fmt.Sprintf("(idle): \"idle-worker\"\n    %s (%s:%d)\n    idle_wait (%s:%d)\n", qual(in, "Holder", "method"), s, line("holder-sleep"), s, line("idle-call-method")),
+		}
+		// The readiness line comes just before the threads park: retry
+		// until the dump shows the parked state (the deadline bounds a failure).
+		var r result
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			r = pyspyglass(t, "dump", "--pid", strconv.Itoa(proc.Pid))
+			text := strings.ReplaceAll(r.stdout, file, s)
+			missing := ""
+			for _, w := range wantText {
+				if !strings.Contains(text, w) {
+					missing = w
+				}
+			}
+			if r.code == 0 && missing == "" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("exit %d; dump lacks %q:\n%s\n%s", r.code, missing, r.stdout, r.stderr)
+			}
+		}
+		r = pyspyglass(t, "dump", "--json", "--pid", strconv.Itoa(proc.Pid))
+		var doc struct {
+			Pid     int    `json:"pid"`
+			Version string `json:"python_version"`
+			Threads []struct {
+				Name   string `json:"name"`
+				Frames []struct {
+					Name, File string
+					Line       int
+				} `json:"frames"`
+			} `json:"threads"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+			t.Fatalf("dump --json: %v\n%s", err, r.stdout)
+		}
+		if doc.Pid != proc.Pid || doc.Version != in.Version || len(doc.Threads) != 3 {
+			t.Fatalf("dump --json: pid %d version %s threads %d", doc.Pid, doc.Version, len(doc.Threads))
+		}
+		for _, th := range doc.Threads {
+			if th.Name == "busy-worker" && (len(th.Frames) < 2 || th.Frames[0].Name != "spin" || th.Frames[0].Line != line("spin-loop")) {
+				t.Errorf("dump --json busy-worker frames: %+v", th.Frames)
+			}
+		}
+	})
+}
+
+// TestErrors checks that bad input gives a clear message and a non-zero
+// exit, never a panic.
+func TestErrors(t *testing.T) {
+	sleep := testutil.SpawnCmd(t, "sleep", "600")
+	gone := testutil.SpawnCmd(t, "true")
+	gone.Wait(t)
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no such pid", []string{"dump", "--pid", "999999999"}, "no such process"},
+		{"exited pid", []string{"dump", "--pid", strconv.Itoa(gone.Pid)}, "no such process"},
+		{"not python", []string{"dump", "--pid", strconv.Itoa(sleep.Pid)}, "not a python process"},
+		{"no pid", []string{"dump"}, "needs --pid"},
+		{"bad pid", []string{"dump", "--pid", "abc"}, "invalid argument"},
+		{"zero rate", []string{"record", "--rate", "0", "--pid", "1"}, "out of range"},
+		{"bad rate", []string{"record", "--rate", "fast", "--pid", "1"}, "not a number"},
+		{"bad duration", []string{"record", "--duration", "-1", "--pid", "1"}, "positive"},
+		{"unwritable output", []string{"record", "-o", "/nonexistent/dir/out.svg", "--pid", "1"}, "/nonexistent/dir"},
+		{"unknown format", []string{"record", "--format", "png", "--pid", "1"}, "unknown output format"},
+		{"unknown command", []string{"frobnicate"}, "unknown command"},
+		{"nothing to sample", []string{"record", "-o", filepath.Join(t.TempDir(), "x.svg")}, "nothing to sample"},
+		{"missing program", []string{"record", "-o", filepath.Join(t.TempDir(), "x.svg"), "--", "/nonexistent/python"}, "/nonexistent/python"},
+		{"render garbage", []string{"render", "/dev/null", "-o", filepath.Join(t.TempDir(), "x.svg")}, "/dev/null"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := pyspyglass(t, c.args...)
+			if r.code == 0 {
+				t.Fatalf("exit 0, want an error\n%s", r.stderr)
+			}
+			if !strings.Contains(r.stderr, c.want) {
+				t.Fatalf("stderr lacks %q:\n%s", c.want, r.stderr)
+			}
+		})
+	}
+}
+
+// TestRecordLaunchExitCode: the launched child's exit code becomes ours,
+// and what was recorded is written.
+func TestRecordLaunchExitCode(t *testing.T) {
+	ins := testutil.Interpreters(t)
+	if len(ins) == 0 {
+		t.Skip("no Python interpreter found")
+	}
+	out := filepath.Join(t.TempDir(), "exit.txt")
+	r := pyspyglass(t, "record", "-o", out, "--", ins[len(ins)-1].Path, testutil.TestdataPath("exitcode.py"), "7")
+	if r.code != 7 {
+		t.Fatalf("exit %d, want 7\n%s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(out); err != nil {
+		t.Fatalf("no output written: %v", err)
+	}
+}
+
+// split is the share of heavy among heavy+light samples.
+func split(heavy, light float64) float64 { return heavy / (heavy + light) }
+
+// TestRecordSplitEveryFormat records the 3:1 workload on every interpreter
+// from its first line, renders the recording in every format, parses each
+// back and checks that heavy() has 75% ± 10 points of the two functions.
+func TestRecordSplitEveryFormat(t *testing.T) {
+	testutil.ForEach(t, testutil.Interpreters(t), func(t *testing.T, in testutil.Interpreter) {
+		dir := t.TempDir()
+		raw := filepath.Join(dir, "split.raw")
+		r := pyspyglass(t, "record", "--rate", "250", "--duration", "3", "-o", raw, "--", in.Path, testutil.TestdataPath("cpu_split.py"), "3")
+		if r.code != 0 {
+			t.Fatalf("record: exit %d\n%s", r.code, r.stderr)
+		}
+		for _, f := range render.Formats() {
+			out := raw
+			if f.Name() != "raw" {
+				out = filepath.Join(dir, "split"+f.Ext())
+				if r := pyspyglass(t, "render", raw, "-o", out, "--format", f.Name()); r.code != 0 {
+					t.Fatalf("render %s: exit %d\n%s", f.Name(), r.code, r.stderr)
+				}
+			}
+			heavy, light := measure(t, f.Name(), out)
+			if heavy+light < 100 {
+				t.Errorf("%s: only %v samples in heavy and light; record said:\n%s", f.Name(), heavy+light, r.stderr)
+				continue
+			}
+			if s := split(heavy, light); s < 0.65 || s > 0.85 {
+				t.Errorf("%s: heavy share %.2f (heavy %v, light %v), want 0.75 ± 0.10", f.Name(), s, heavy, light)
+			}
+		}
+	})
+}
+
+// measure parses one output and returns the samples (or time) of heavy()
+// and light() as the innermost frame.
+func measure(t *testing.T, format, path string) (heavy, light float64) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	add := func(name string, v float64) {
+		switch {
+		case name == "heavy" || strings.HasPrefix(name, "heavy "):
+			heavy += v
+		case name == "light" || strings.HasPrefix(name, "light "):
+			light += v
+		}
+	}
+	switch format {
+	case "collapsed":
+		for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+			i := strings.LastIndexByte(l, ' ')
+			if i < 0 {
+				continue
+			}
+			n, _ := strconv.ParseFloat(l[i+1:], 64)
+			frames := strings.Split(l[:i], ";")
+			add(frames[len(frames)-1], n)
+		}
+	case "flamegraph":
+		dec := xml.NewDecoder(bytes.NewReader(data))
+		for {
+			if _, err := dec.Token(); err == io.EOF {
+				break
+			} else if err != nil {
+				t.Fatalf("svg is not well-formed XML: %v", err)
+			}
+		}
+		// The frames' titles carry "name (file:line)\nN samples"; a
+		// leaf function has no children, so its count is its own.
+		re := regexp.MustCompile(`<title>((?:heavy|light) \([^<]*\))\n(\d+) samples`)
+		for _, m := range re.FindAllStringSubmatch(string(data), -1) {
+			n, _ := strconv.ParseFloat(m[2], 64)
+			add(m[1], n)
+		}
+	case "speedscope":
+		var doc struct {
+			Shared   struct{ Frames []struct{ Name string } }
+			Profiles []struct {
+				Samples [][]int
+				Weights []float64
+			}
+		}
+		if err := json.Unmarshal(data, &doc); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range doc.Profiles {
+			for i, s := range p.Samples {
+				add(doc.Shared.Frames[s[len(s)-1]].Name, p.Weights[i])
+			}
+		}
+	case "pprof":
+		p, err := profile.Parse(bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.CheckValid(); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range p.Sample {
+			add(s.Location[0].Line[0].Function.Name, float64(s.Value[0]))
+		}
+	case "callgrind":
+		// Self costs are the "line cost" rows of an fn= block that do not
+		// follow a calls= line.
+		fn, afterCalls := "", false
+		names := map[string]string{}
+		for _, l := range strings.Split(string(data), "\n") {
+			switch {
+			case strings.HasPrefix(l, "fn="):
+				fn = compressed(names, l[3:])
+			case strings.HasPrefix(l, "calls="):
+				afterCalls = true
+			case len(l) > 0 && l[0] >= '0' && l[0] <= '9':
+				if !afterCalls {
+					f := strings.Fields(l)
+					n, _ := strconv.ParseFloat(f[len(f)-1], 64)
+					add(fn, n)
+				}
+				afterCalls = false
+			}
+		}
+	case "chrometrace":
+		var doc struct {
+			TraceEvents []struct {
+				Ph, Name string
+				Tid      int
+				Ts       float64
+			}
+		}
+		if err := json.Unmarshal(data, &doc); err != nil {
+			t.Fatal(err)
+		}
+		open := map[int][]float64{}
+		for _, e := range doc.TraceEvents {
+			switch e.Ph {
+			case "B":
+				open[e.Tid] = append(open[e.Tid], e.Ts)
+			case "E":
+				st := open[e.Tid]
+				if len(st) == 0 {
+					t.Fatal("chrome trace: E without B")
+				}
+				// Time, in sampling intervals of 4 ms at 250 Hz.
+				add(e.Name, (e.Ts-st[len(st)-1])/4000)
+				open[e.Tid] = st[:len(st)-1]
+			}
+		}
+	case "raw":
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		p, err := render.ReadRaw(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range p.Counts() {
+			st := p.Stacks[c.Stack]
+			add(p.Frames[st[len(st)-1]].Name, float64(c.N))
+		}
+	default:
+		t.Fatalf("no parser for format %s", format)
+	}
+	return heavy, light
+}
+
+// compressed resolves callgrind's "(id) name" / "(id)" name compression.
+func compressed(names map[string]string, s string) string {
+	if strings.HasPrefix(s, "(") {
+		if i := strings.IndexByte(s, ')'); i > 0 {
+			id, rest := s[:i+1], strings.TrimSpace(s[i+1:])
+			if rest != "" {
+				names[id] = rest
+			}
+			return names[id]
+		}
+	}
+	return s
+}
