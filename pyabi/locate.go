@@ -47,6 +47,10 @@ func (im Image) section(name string) (addr, size uint64, ok bool) {
 // ErrNotPython says no image looked like a CPython interpreter.
 var ErrNotPython = errors.New("not a python process")
 
+// ErrNotReady says the process has a CPython runtime whose interpreter is
+// not initialised yet (or is already finalised); try again later.
+var ErrNotReady = errors.New("python interpreter not initialised")
+
 // Locate finds the interpreter in a process from its mapped images. The
 // images are tried in order; put libpython before the executable. log
 // receives each discovery step at debug level so a failure can be traced.
@@ -61,7 +65,7 @@ func Locate(r procmem.Reader, images []Image, log *slog.Logger) (*Interpreter, e
 			return in, nil
 		}
 		var unsup *UnsupportedVersionError
-		if errors.As(err, &unsup) {
+		if errors.As(err, &unsup) || errors.Is(err, ErrNotReady) {
 			return nil, err
 		}
 		log.Debug("no interpreter in image", "path", im.Path, "err", err)
@@ -133,7 +137,14 @@ func locateIn(r procmem.Reader, im Image, log *slog.Logger) (in *Interpreter, er
 		}
 		in.Head = head
 	}
-	if in.Head == 0 || !in.validHead(in.Head) {
+	switch {
+	case in.Head != 0 && in.validHead(in.Head):
+	case hasRuntime || hasInterpHead:
+		// The symbols are there but the interpreter is not (yet): a
+		// process still starting up. A scan now could only find a stale
+		// or false match.
+		return nil, ErrNotReady
+	default:
 		log.Debug("no interpreter from symbols; scanning .data and .bss", "path", im.Path)
 		if err := in.scanForHead(im); err != nil {
 			return nil, err
@@ -167,6 +178,28 @@ func (in *Interpreter) validHead(interp uint64) bool {
 	return err == nil && back == interp
 }
 
+// trialWalk accepts a candidate interpreter only if every thread state
+// points back to it and each thread's stack reads (or has no frames).
+func (in *Interpreter) trialWalk(interp uint64) bool {
+	saved := in.Head
+	in.Head = interp
+	defer func() { in.Head = saved }()
+	threads, err := in.Threads(nil)
+	if err != nil || len(threads) == 0 {
+		return false
+	}
+	for i := range threads {
+		back, err := procmem.Ptr(in.r, threads[i].Addr+uint64(in.Layout.Thread.Interp))
+		if err != nil || back != interp {
+			return false
+		}
+		if _, err := in.Stack(&threads[i], nil); err != nil && !errors.Is(err, ErrNoFrames) {
+			return false
+		}
+	}
+	return true
+}
+
 // scanForHead looks through the image's writable data for a pointer to a
 // valid interpreter state (stripped binaries without symbols). On 3.7+ the
 // word may be _PyRuntime.interpreters.head inside the data itself.
@@ -182,7 +215,7 @@ func (in *Interpreter) scanForHead(im Image) error {
 		}
 		for off := 0; off+8 <= len(buf); off += 8 {
 			p := le64(buf[off:])
-			if p == 0 || p%8 != 0 || !in.validHead(p) {
+			if p == 0 || p%8 != 0 || !in.validHead(p) || !in.trialWalk(p) {
 				continue
 			}
 			in.Head = p

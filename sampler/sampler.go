@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -26,6 +27,9 @@ type Options struct {
 	Function      bool          // lines are each function's first line
 	NoLineNo      bool          // no line numbers at all
 	FullFilenames bool          // do not shorten file paths
+	// Log receives failed samples at debug level (the first few, then
+	// every thousandth), so --log debug explains an error count.
+	Log *slog.Logger
 	// Pause and Resume, when set, stop and restart the target around each
 	// read (--blocking); Resume is always called after a successful Pause.
 	Pause, Resume func(pid int) error
@@ -141,7 +145,11 @@ func (s *Sampler) Run(ctx context.Context) (err error) {
 	mean := time.Duration(float64(time.Second) / s.o.Rate)
 	s.mu.Lock()
 	s.start = s.p.Start
+	none := len(s.targets) == 0
 	s.mu.Unlock()
+	if none {
+		return nil
+	}
 	var deadline <-chan time.Time
 	if s.o.Duration > 0 {
 		dt := time.NewTimer(s.o.Duration)
@@ -200,7 +208,7 @@ func (s *Sampler) sampleAll(now, scheduled time.Time, mean time.Duration, refres
 			t.Close()
 			continue
 		} else if err != nil {
-			h.Errors++
+			s.failed(err)
 		}
 		kept = append(kept, t)
 	}
@@ -256,7 +264,7 @@ func (s *Sampler) sampleTarget(t *Target, at time.Duration, refresh bool) (err e
 			if werr := t.wrap(err); errors.Is(werr, procmem.ErrExited) {
 				return werr
 			}
-			h.Errors++
+			s.failed(err)
 			continue
 		}
 		if hasGIL {
@@ -265,6 +273,15 @@ func (s *Sampler) sampleTarget(t *Target, at time.Duration, refresh bool) (err e
 		s.record(t, th, frames, at)
 	}
 	return nil
+}
+
+// failed counts a failed read and logs some of them.
+func (s *Sampler) failed(err error) {
+	h := &s.p.Health
+	h.Errors++
+	if s.o.Log != nil && (h.Errors <= 5 || h.Errors%1000 == 0) {
+		s.o.Log.Debug("sample failed", "errors", h.Errors, "err", err)
+	}
 }
 
 // record interns one stack (innermost first in frames) root first.

@@ -191,4 +191,3 @@ func (pr *progress) end() {
 		fmt.Fprint(pr.w, "\r\033[K")
 	}
 }
-

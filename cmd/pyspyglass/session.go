@@ -76,10 +76,15 @@ func openSession(ctx context.Context, tf *targetFlags, argv []string, p *prof.Pr
 		s.child = child
 		s.roots = []int{child.Pid}
 		t, err := s.openWhenReady(ctx, child.Pid, child.Exited())
-		if err != nil {
+		switch {
+		case errors.Is(err, errExitedEarly):
+			// Nothing to sample, but still an output and the exit code.
+			log.Warn("the command exited before its interpreter could be sampled", "pid", child.Pid)
+		case err != nil:
 			return s, err
+		default:
+			targets = append(targets, t)
 		}
-		targets = append(targets, t)
 	}
 	for _, pid := range tf.pids {
 		if slices.Contains(s.roots, pid) {
@@ -103,6 +108,7 @@ func openSession(ctx context.Context, tf *targetFlags, argv []string, p *prof.Pr
 		desc = append(desc, fmt.Sprintf("pid %d %s (Python %s)", t.Pid, strings.Join(t.Cmdline, " "), t.Interp.Version))
 	}
 	p.Target = strings.Join(desc, "; ")
+	o.Log = log
 	o.ProcessRoots = o.ProcessRoots || len(targets) > 1 || tf.subprocesses
 	if tf.blocking {
 		o.Pause, o.Resume = s.pause, s.resume
@@ -110,6 +116,8 @@ func openSession(ctx context.Context, tf *targetFlags, argv []string, p *prof.Pr
 	s.sampler = sampler.New(targets, p, o)
 	return s, nil
 }
+
+var errExitedEarly = errors.New("exited before its interpreter could be read")
 
 // openWhenReady retries until the launched process has an interpreter to
 // read, it exits, or ctx ends.
@@ -132,7 +140,7 @@ func (s *session) openWhenReady(ctx context.Context, pid int, exited <-chan stru
 		case <-ctx.Done():
 			return nil, fmt.Errorf("interrupted before the interpreter started: %w", last)
 		case <-exited:
-			return nil, fmt.Errorf("process %d exited before its interpreter could be read: %w", pid, last)
+			return nil, fmt.Errorf("process %d: %w (%v)", pid, errExitedEarly, last)
 		case <-tick.C:
 		}
 	}
