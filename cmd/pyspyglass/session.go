@@ -51,6 +51,8 @@ type session struct {
 	sampler *sampler.Sampler
 	pausers map[int]*attach.Pauser
 	opened  map[int]bool
+	// command and python describe the first target, for headers.
+	command, python string
 }
 
 // openSession attaches to the pids or launches argv, and builds the
@@ -103,6 +105,9 @@ func openSession(ctx context.Context, tf *targetFlags, argv []string, p *prof.Pr
 		targets = append(targets, t)
 	}
 	var desc []string
+	if len(targets) > 0 {
+		s.command, s.python = strings.Join(targets[0].Cmdline, " "), targets[0].Interp.Version.String()
+	}
 	for _, t := range targets {
 		s.opened[t.Pid] = true
 		desc = append(desc, fmt.Sprintf("pid %d %s (Python %s)", t.Pid, strings.Join(t.Cmdline, " "), t.Interp.Version))
