@@ -144,7 +144,10 @@ func (s *Sampler) Run(ctx context.Context) (err error) {
 	}
 	mean := time.Duration(float64(time.Second) / s.o.Rate)
 	s.mu.Lock()
-	s.start = s.p.Start
+	// The clock starts now, not when the profile was made: attaching
+	// (reading ELF files, finding the interpreter) is not sampling time.
+	s.start = time.Now()
+	s.p.Start = s.start
 	none := len(s.targets) == 0
 	s.mu.Unlock()
 	if none {
