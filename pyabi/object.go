@@ -72,20 +72,23 @@ type objReader struct {
 	strFlag   uint64 // the tp_flags bit that marks str and its subclasses
 	kindShift uint   // see stringDecoder.kindShift
 
-	types map[uint64]typeInfo
-	strEq map[strKey]bool
-	bufs  [][]byte // free list of entry and value chunk buffers
-	// strHdrs holds str headers prefetched for one chunk of dict keys
-	// (see prefetchStrs); spans and slab back the batch read.
-	strHdrs map[uint64][]byte
-	// typeKeys caches ht_cached_keys by type, sharedIx a name's entry
-	// index in shared keys by (keys, name); -1 for absent.
+	// Caches for one walk: type facts, str comparisons, ht_cached_keys by
+	// type, and a name's entry index in shared keys by (keys, name), -1
+	// when absent.
+	types    map[uint64]typeInfo
+	strEq    map[strKey]bool
 	typeKeys map[uint64]uint64
 	sharedIx map[strKey]int
-	spans    []procmem.Span
-	slab     []byte
-	hdr      []byte // headers of single objects
-	data     []byte // string data being compared
+
+	// strHdrs holds the str starts prefetched for one chunk of dict keys
+	// (see prefetchStrs); spans and slab back that batch read.
+	strHdrs map[uint64][]byte
+	spans   []procmem.Span
+	slab    []byte
+
+	bufs [][]byte // free list of entry and value chunk buffers
+	hdr  []byte   // headers of single objects
+	data []byte   // string data being compared
 }
 
 func newObjReader(r procmem.Reader, v Version, l Layout) *objReader {

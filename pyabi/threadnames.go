@@ -46,8 +46,11 @@ func (in *Interpreter) ThreadNames() (map[uint64]string, error) {
 	if o.py2 {
 		nameAttr = "_Thread__name"
 	}
+	// Count entries, not names: a torn table can repeat one entry many
+	// times, and each costs a few reads.
+	entries := 0
 	err = o.eachItem(active, func(key, thread uint64) error {
-		if len(names) >= MaxThreads {
+		if entries++; entries > MaxThreads {
 			return fmt.Errorf("more than %d threads", MaxThreads)
 		}
 		id, ok, err := o.intValue(key)
