@@ -88,7 +88,7 @@ func WriteText(w io.Writer, p *prof.Profile, o Options) error {
 	m.Update(p)
 	var b strings.Builder
 	st := m.Stats()
-	for _, line := range headerLines(st, o.Header, viewState{showIdle: o.ShowIdle, lines: o.Lines}) {
+	for _, line := range headerLines(st, o.Header, viewState{showIdle: o.ShowIdle}) {
 		for _, s := range line {
 			b.WriteString(s.text)
 		}
@@ -170,8 +170,6 @@ type span struct {
 // model.
 type viewState struct {
 	showIdle bool
-	lines    bool
-	filter   string
 }
 
 // headerLines returns the three header lines: the target, the recorder's
@@ -221,22 +219,14 @@ func headerLines(st Stats, hi HeaderInfo, vs viewState) [][]span {
 	if vs.showIdle {
 		l3 = append(l3, span{"shown", toneValue})
 	} else {
-		l3 = append(l3, span{pctOrDash(st.IdlePct), toneValue}, span{" hidden", toneLabel})
+		l3 = append(l3, span{pctOrDash(st.IdlePct), toneValue})
 	}
 	l3 = append(l3, span{"  │ ", toneDim})
 	if st.ThreadSelected {
 		l3 = append(l3, span{threadLabel(st.Thread, st.MultiPid), toneAccent},
-			span{" " + fmtCount(st.ViewSamples) + " samples", toneLabel})
+			span{": " + fmtCount(st.ViewSamples) + " samples", toneLabel})
 	} else {
 		l3 = append(l3, span{"all threads", toneValue})
-	}
-	mode := " · by function"
-	if vs.lines {
-		mode = " · by line"
-	}
-	l3 = append(l3, span{mode, toneLabel})
-	if vs.filter != "" {
-		l3 = append(l3, span{" · filter ", toneLabel}, span{strconv.Quote(vs.filter), toneAccent})
 	}
 	return [][]span{l1, l2, l3}
 }

@@ -1,6 +1,7 @@
 package top
 
 import (
+	"strconv"
 	"strings"
 	"time"
 
@@ -266,7 +267,7 @@ func (v *view) draw() {
 	blank := h >= 16
 	y := 0
 
-	hdr := headerLines(st, v.o.Header, viewState{showIdle: v.showIdle, lines: v.m.Lines(), filter: v.m.Filter()})
+	hdr := headerLines(st, v.o.Header, viewState{showIdle: v.showIdle})
 	badge, badgeStyle := v.badge()
 	for i := 0; i < headerN; i++ {
 		right := 0
@@ -360,6 +361,10 @@ func (v *view) drawColumnHeader(y, w int, cols []column) {
 		title = "Function (file:line)"
 	}
 	v.put(x, y, title, stColHead.Bold(true), w-x)
+	if f := v.m.Filter(); f != "" && !v.editing {
+		x += width(title)
+		v.put(x, y, "  filter "+strconv.Quote(f), stColSort, w-x)
+	}
 }
 
 func (v *view) drawRows(top, bottom, w int, cols []column) {
