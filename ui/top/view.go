@@ -303,7 +303,7 @@ func (v *view) draw() {
 func (v *view) badge() (string, tcell.Style) {
 	switch {
 	case v.ended && v.src.Err() != nil:
-		return " sampling stopped: " + firstLine(v.src.Err().Error()) + " ", stExited
+		return " sampling stopped ", stExited
 	case v.ended:
 		return " target exited ", stExited
 	case v.paused:
@@ -463,7 +463,13 @@ func (v *view) drawFooter(y, w int) {
 	v.fill(0, y, w, stDefault)
 	switch {
 	case v.ended:
-		v.put(0, y, " Sampling has ended; press any key to leave ", stExited, w)
+		msg := "target exited"
+		if err := v.src.Err(); err != nil {
+			msg = "sampling stopped: " + firstLine(err.Error())
+		}
+		// The hint matters more than the end of a long error.
+		hint := " · any key leaves "
+		v.put(0, y, " "+clip(msg, w-1-width(hint))+hint, stExited, w)
 		return
 	case v.editing:
 		prompt := "Filter: "
@@ -488,14 +494,14 @@ func (v *view) drawFooter(y, w int) {
 	}
 	x := 0
 	for _, k := range keys {
-		need := width(k.key) + width(k.label) + 1
+		need := width(k.key) + width(k.label) + 2
 		if x+need > w {
 			break
 		}
 		v.put(x, y, k.key, stKey, w-x)
 		x += width(k.key)
-		v.put(x, y, k.label+" ", stDefault, w-x)
-		x += width(k.label) + 1
+		v.put(x, y, " "+k.label+" ", stDefault, w-x)
+		x += width(k.label) + 2
 	}
 }
 

@@ -193,14 +193,26 @@ func (hs *harness) mustNotShow(s string) {
 }
 
 func TestRenderLooksRight(t *testing.T) {
-	// Not an assertion: the log is there to be read when the layout changes.
-	hs := start(t, 80, 24, newFakeSource(fixture()), Options{Header: testHeader})
+	// Not an assertion: the log is there to be read (go test -v -run
+	// Render) whenever the layout changes.
+	src := newFakeSource(fixture())
+	hs := start(t, 80, 24, src, Options{Header: testHeader})
 	t.Logf("80x24:\n%s", hs.screen())
 	hs.resize(40, 10)
 	t.Logf("40x10:\n%s", hs.screen())
+	hs.resize(10, 3)
+	t.Logf("10x3:\n%s", hs.screen())
 	hs.resize(80, 24)
 	hs.press("?")
 	t.Logf("help:\n%s", hs.screen())
+	hs.press("xtL/ap")
+	t.Logf("thread, lines, typing a filter:\n%s", hs.screen())
+	hs.key(tcell.KeyEnter, 0)
+	hs.press(" ")
+	t.Logf("filter applied, paused:\n%s", hs.screen())
+	src.finish(errors.New("read pid 100 thread state at 0x7f00dead: no such process"))
+	hs.wait(func(st step) bool { return st.end })
+	t.Logf("ended with an error:\n%s", hs.screen())
 }
 
 func TestViewShowsHeaderAndTable(t *testing.T) {
@@ -223,7 +235,7 @@ func TestViewShowsHeaderAndTable(t *testing.T) {
 	if got, want := hs.tableRows(), []string{"inner", "compute", "fib", "run", "main"}; !slices.Equal(got, want) {
 		t.Errorf("rows = %q, want %q", got, want)
 	}
-	if !strings.HasPrefix(lines[23], "1-4Sort LLines tThread /Filter") {
+	if !strings.HasPrefix(lines[23], "1-4 Sort L Lines t Thread / Filter") {
 		t.Errorf("footer = %q", lines[23])
 	}
 	// The sorted column and the file are styled apart from the rest.
@@ -471,7 +483,7 @@ func TestViewTargetExit(t *testing.T) {
 		note string
 	}{
 		{"clean", nil, "target exited"},
-		{"error", boom, "sampling stopped: read pid 100"},
+		{"error", boom, "sampling stopped: read pid 100 thread list: no such process"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src := newFakeSource(fixture())
@@ -481,7 +493,7 @@ func TestViewTargetExit(t *testing.T) {
 			src.finish(tc.err)
 			hs.wait(func(st step) bool { return st.end })
 			hs.mustShow(tc.note)
-			hs.mustShow("press any key to leave")
+			hs.mustShow("any key leaves")
 			if got := hs.tableRows(); got[0] != "late" {
 				t.Errorf("rows after exit = %q", got)
 			}
