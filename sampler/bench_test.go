@@ -1,0 +1,144 @@
+package sampler
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/pyspyglass/pyspyglass/internal/testutil"
+	"github.com/pyspyglass/pyspyglass/pyabi"
+	"github.com/pyspyglass/pyspyglass/sampler/prof"
+)
+
+// The benchmarks walk live targets from testdata: a 30-frame CPU-bound
+// stack (stack30.py), a 500-deep recursion parked in sleep (deep.py 500)
+// and 50 threads, half spinning (threads_many.py). They run only with
+// -bench; `go test` alone compiles them and nothing more. Each one reports
+// ns/walk (one thread's stack) or ns/sample (one sampling round over the
+// process) and allocs/op, which must be 0 once caches are warm:
+//
+//	go test -run '^$' -bench . -benchmem ./sampler
+//	go test -run '^$' -bench 'Stack/stack30/pyenv-3.12' -benchmem ./sampler
+
+type benchWorkload struct {
+	name   string
+	script string
+	args   []string
+	frames int // at least this many frames on the thread walked
+}
+
+var benchWorkloads = []benchWorkload{
+	{"stack30", "stack30.py", nil, 31},
+	{"deep500", "deep.py", []string{"500"}, 502},
+}
+
+// benchInterpreters are the interpreters the benchmarks run on: every one
+// found (filter with -bench, e.g. 'Stack/stack30/pyenv-3.12').
+func benchInterpreters(b *testing.B) []testutil.Interpreter {
+	all := testutil.Interpreters(b)
+	if len(all) == 0 {
+		b.Skip("no Python interpreter found on this machine")
+	}
+	return all
+}
+
+// openBench starts script and opens it; the thread with the most frames is
+// the one a walk benchmark reads.
+func openBench(b *testing.B, in testutil.Interpreter, w benchWorkload) (*Target, *pyabi.Thread) {
+	b.Helper()
+	proc := testutil.Spawn(b, in, w.script, w.args...)
+	tg, err := Open(proc.Pid, nil)
+	if err != nil {
+		b.Fatalf("open pid %d: %v", proc.Pid, err)
+	}
+	b.Cleanup(func() { tg.Close() })
+	// The readiness line comes just before the thread reaches its marked
+	// line; wait (bounded) until the walk sees the whole stack.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if err := tg.Refresh(); err != nil {
+			b.Fatal(err)
+		}
+		var best *pyabi.Thread
+		most := 0
+		for i := range tg.threads {
+			frames, err := tg.Interp.Stack(&tg.threads[i], nil)
+			if err == nil && len(frames) > most {
+				best, most = &tg.threads[i], len(frames)
+			}
+		}
+		if most >= w.frames {
+			return tg, best
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("%s: deepest stack has %d frames, want %d", w.script, most, w.frames)
+		}
+	}
+}
+
+// BenchmarkStack measures one thread's walk: re-reading its thread state,
+// its frames and the headers of their code objects.
+func BenchmarkStack(b *testing.B) {
+	for _, w := range benchWorkloads {
+		b.Run(w.name, func(b *testing.B) {
+			for _, in := range benchInterpreters(b) {
+				b.Run(in.Name, func(b *testing.B) {
+					tg, th := openBench(b, in, w)
+					frames := make([]pyabi.Frame, 0, 1024)
+					var failed int
+					b.ReportAllocs()
+					b.ResetTimer()
+					for b.Loop() {
+						var err error
+						// A torn read of a running target is a failed
+						// sample, as in the sampler; count, do not stop.
+						if frames, err = tg.Interp.Stack(th, frames[:0]); err != nil {
+							failed++
+						}
+					}
+					b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/walk")
+					b.ReportMetric(float64(len(frames)), "frames")
+					b.ReportMetric(float64(failed)/float64(b.N), "failed/walk")
+				})
+			}
+		})
+	}
+}
+
+// BenchmarkSample measures one whole sampling round of the sampler over a
+// target: GIL holder, idle checks, every thread's walk and the aggregation
+// into the profile.
+func BenchmarkSample(b *testing.B) {
+	workloads := append(benchWorkloads[:len(benchWorkloads):len(benchWorkloads)],
+		benchWorkload{"threads50", "threads_many.py", []string{"50"}, 2})
+	for _, w := range workloads {
+		b.Run(w.name, func(b *testing.B) {
+			for _, in := range benchInterpreters(b) {
+				b.Run(in.Name, func(b *testing.B) {
+					tg, _ := openBench(b, in, w)
+					p := prof.New(time.Now())
+					s := New([]*Target{tg}, p, Options{Rate: 100})
+					s.start = time.Now()
+					mean := 10 * time.Millisecond
+					// Warm the caches: code objects, frames, stacks, names.
+					for range 100 {
+						s.sampleAll(time.Now(), time.Now(), mean, false)
+					}
+					b.ReportAllocs()
+					b.ResetTimer()
+					for b.Loop() {
+						now := time.Now()
+						s.sampleAll(now, now, mean, false)
+					}
+					b.StopTimer()
+					b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/sample")
+					h := p.Health
+					b.ReportMetric(float64(h.Errors)/float64(h.Samples), "errors/sample")
+					if p.Total() == 0 {
+						b.Error(errors.New("no thread sample recorded"))
+					}
+				})
+			}
+		})
+	}
+}
