@@ -35,9 +35,10 @@ type Target struct {
 	Ready  string      // the readiness line's payload after "ready ", once WaitReady returned
 	Interp Interpreter // the interpreter Spawn used; zero for SpawnCmd
 
-	readyCh chan string   // gets the payload of the first readiness line
-	eofCh   chan struct{} // closed at the end of the child's stdout
-	exitCh  chan struct{} // closed when the process has terminated
+	readyCh    chan string   // gets the payload of the first readiness line
+	eofCh      chan struct{} // closed at the end of the child's stdout
+	stderrDone chan struct{} // closed at the end of the child's stderr
+	exitCh     chan struct{} // closed when the process has terminated
 
 	mu     sync.Mutex
 	stdout []string   // lines other than the readiness line
@@ -101,11 +102,12 @@ func start(t testing.TB, argv []string) *Target {
 		t.Fatalf("spawn %q: %v", argv, err)
 	}
 	tg := &Target{
-		Pid:     cmd.Process.Pid,
-		Cmd:     cmd,
-		readyCh: make(chan string, 1),
-		eofCh:   make(chan struct{}),
-		exitCh:  make(chan struct{}),
+		Pid:        cmd.Process.Pid,
+		Cmd:        cmd,
+		readyCh:    make(chan string, 1),
+		eofCh:      make(chan struct{}),
+		stderrDone: make(chan struct{}),
+		exitCh:     make(chan struct{}),
 	}
 	go tg.readStdout(outR)
 	go tg.readStderr(errR)
@@ -126,13 +128,25 @@ func (tg *Target) WaitReady(t testing.TB) string {
 		tg.Ready = payload
 		return payload
 	case <-tg.eofCh:
+		// select picks at random among ready cases, and a short script may
+		// print its line and exit before this runs.
+		select {
+		case payload := <-tg.readyCh:
+			tg.Ready = payload
+			return payload
+		default:
+		}
 		// The child closed stdout without the line; it has almost always
-		// exited, and its status belongs in the message.
+		// exited, and its status and complete stderr belong in the message.
 		status := "stdout closed"
 		select {
 		case <-tg.exitCh:
 			state, err := tg.wait()
 			status = fmt.Sprintf("exited (%v, %v)", state, err)
+			select {
+			case <-tg.stderrDone:
+			case <-timer.C:
+			}
 		case <-timer.C:
 		}
 		t.Fatalf("pid %d %q %s before printing ready\n%s", tg.Pid, tg.Cmd.Args, status, tg.output())
@@ -271,6 +285,7 @@ func (tg *Target) readStdout(r *os.File) {
 
 func (tg *Target) readStderr(r *os.File) {
 	defer r.Close()
+	defer close(tg.stderrDone)
 	buf := make([]byte, 4096)
 	for {
 		n, err := r.Read(buf)
