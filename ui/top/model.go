@@ -77,6 +77,13 @@ type Model struct {
 	rate    float64
 
 	snap snapshot
+
+	// Copies of the profile's interned frames and stacks, grown by each
+	// capture; from identifies the profile they belong to.
+	from     *prof.Profile
+	frames   []frameInfo
+	stacks   [][]prof.FrameID
+	lineNums bool
 }
 
 // NewModel returns a model sorted by %Own, aggregating by line when lines
@@ -116,30 +123,78 @@ type snapshot struct {
 }
 
 // Update replaces the snapshot with the aggregates of p. It copies what it
-// needs: p is not referenced after Update returns.
-func (m *Model) Update(p *prof.Profile) {
-	s := snapshot{
+// needs: p is not read after Update returns.
+func (m *Model) Update(p *prof.Profile) { m.apply(m.capture(p)) }
+
+// captured is what Update copies out of a profile. Taking it is cheap, so
+// the view holds the sampler's lock only for this and aggregates after.
+type captured struct {
+	fresh     bool // frames and stacks start over (another profile)
+	target    string
+	health    prof.Health
+	threads   []prof.Thread
+	counts    []prof.Count
+	newFrames []prof.Frame
+	newStacks [][]prof.FrameID
+}
+
+// capture copies p's header, counts, and the frames and stacks interned
+// since the last capture. Interned frames and stacks never change and
+// survive Reset (prof's contract), so only the new ones are copied.
+func (m *Model) capture(p *prof.Profile) captured {
+	c := captured{
 		target:  p.Target,
 		health:  p.Health,
 		threads: slices.Clone(p.Threads),
-		perThr:  map[int]*threadAgg{},
+		counts:  p.Counts(),
 	}
-	// Interning the keys per frame first keeps the per-sample walk to
-	// integer lookups and one map access per frame.
-	type frameKeys struct {
-		fn, ln key
-		skip   bool
+	// The pointer is compared, never followed, outside this call.
+	if p != m.from || len(p.Frames) < len(m.frames) || len(p.Stacks) < len(m.stacks) {
+		c.fresh = true
+		m.from = p
 	}
-	fk := make([]frameKeys, len(p.Frames))
-	for i, f := range p.Frames {
-		fk[i] = frameKeys{
+	nf, ns := len(m.frames), len(m.stacks)
+	if c.fresh {
+		nf, ns = 0, 0
+	}
+	c.newFrames = slices.Clone(p.Frames[nf:])
+	c.newStacks = make([][]prof.FrameID, len(p.Stacks)-ns)
+	for i, st := range p.Stacks[ns:] {
+		c.newStacks[i] = slices.Clone(st)
+	}
+	return c
+}
+
+// frameInfo is a frame's row keys, computed once per interned frame.
+type frameInfo struct {
+	fn, ln key
+	kind   prof.Kind
+	skip   bool // synthetic process/thread roots are not rows
+}
+
+func (m *Model) apply(c captured) {
+	if c.fresh {
+		m.frames, m.stacks, m.lineNums = m.frames[:0], m.stacks[:0], false
+	}
+	for _, f := range c.newFrames {
+		m.frames = append(m.frames, frameInfo{
 			fn:   key{Name: f.Name, File: f.File},
 			ln:   key{Name: f.Name, File: f.File, Line: f.Line},
+			kind: f.Kind,
 			skip: f.Kind == prof.KindProcess || f.Kind == prof.KindThread,
-		}
+		})
 		if f.Line != 0 {
-			s.lineNums = true
+			m.lineNums = true
 		}
+	}
+	m.stacks = append(m.stacks, c.newStacks...)
+
+	s := snapshot{
+		target:   c.target,
+		health:   c.health,
+		threads:  c.threads,
+		perThr:   map[int]*threadAgg{},
+		lineNums: m.lineNums,
 	}
 	add := func(mp map[key]*cell, k key, kind prof.Kind) *cell {
 		c := mp[k]
@@ -149,41 +204,41 @@ func (m *Model) Update(p *prof.Profile) {
 		}
 		return c
 	}
-	for ci, c := range p.Counts() {
-		if c.N <= 0 {
+	for ci, cnt := range c.counts {
+		if cnt.N <= 0 {
 			continue
 		}
-		t := s.perThr[c.Thread]
+		t := s.perThr[cnt.Thread]
 		if t == nil {
 			t = &threadAgg{funcs: map[key]*cell{}, lines: map[key]*cell{}}
-			s.perThr[c.Thread] = t
+			s.perThr[cnt.Thread] = t
 		}
-		t.samples += c.N
-		s.samples += c.N
-		if int(c.Stack) < 0 || int(c.Stack) >= len(p.Stacks) {
+		t.samples += cnt.N
+		s.samples += cnt.N
+		if int(cnt.Stack) < 0 || int(cnt.Stack) >= len(m.stacks) {
 			continue
 		}
 		var leafFn, leafLn *cell
-		for _, id := range p.Stacks[c.Stack] {
-			if int(id) < 0 || int(id) >= len(fk) || fk[id].skip {
+		for _, id := range m.stacks[cnt.Stack] {
+			if int(id) < 0 || int(id) >= len(m.frames) || m.frames[id].skip {
 				continue
 			}
-			kind := p.Frames[id].Kind
-			fc := add(t.funcs, fk[id].fn, kind)
+			f := &m.frames[id]
+			fc := add(t.funcs, f.fn, f.kind)
 			if fc.seen != ci {
 				fc.seen = ci
-				fc.total += c.N
+				fc.total += cnt.N
 			}
-			lc := add(t.lines, fk[id].ln, kind)
+			lc := add(t.lines, f.ln, f.kind)
 			if lc.seen != ci {
 				lc.seen = ci
-				lc.total += c.N
+				lc.total += cnt.N
 			}
 			leafFn, leafLn = fc, lc
 		}
 		if leafFn != nil {
-			leafFn.own += c.N
-			leafLn.own += c.N
+			leafFn.own += cnt.N
+			leafLn.own += cnt.N
 		}
 	}
 	m.snap = s

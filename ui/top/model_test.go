@@ -263,3 +263,47 @@ func TestModelEdgeCases(t *testing.T) {
 		}
 	})
 }
+
+func TestModelFollowsTheProfile(t *testing.T) {
+	p := fixture()
+	m := NewModel(false, 0)
+	m.Update(p)
+	// New frames and stacks interned after the first update are picked up.
+	th := p.Thread(prof.Thread{Pid: 100, TID: 100, Name: "MainThread"})
+	p.Add(p.Stack([]prof.FrameID{p.Frame(prof.Frame{Name: "late", File: "late.py"})}), th, 0, 100)
+	m.Update(p)
+	if got := rowTexts(m.Rows())[0]; got != "late (late.py) own=100 total=100 50.0% 50.0% 1.00s 1.00s" {
+		t.Errorf("first row after new samples = %q", got)
+	}
+	// Another profile replaces the copies instead of extending them.
+	q := prof.New(time.Time{})
+	q.Health.Rate = 100
+	q.Add(q.Stack([]prof.FrameID{q.Frame(prof.Frame{Name: "other", File: "o.py"})}), q.Thread(prof.Thread{TID: 9}), 0, 1)
+	m.Update(q)
+	if got := rowTexts(m.Rows()); !slices.Equal(got, []string{"other (o.py) own=1 total=1 100.0% 100.0% 0.01s 0.01s"}) {
+		t.Errorf("rows of another profile = %q", got)
+	}
+}
+
+func TestThreadLabel(t *testing.T) {
+	p := prof.New(time.Time{})
+	f := p.Stack([]prof.FrameID{p.Frame(prof.Frame{Name: "f"})})
+	p.Add(f, p.Thread(prof.Thread{Pid: 1, TID: 1, Name: "MainThread"}), 0, 1)
+	p.Add(f, p.Thread(prof.Thread{Pid: 2, TID: 5}), 0, 1)
+	m := NewModel(false, 0)
+	m.Update(p)
+	var got []string
+	for range 3 {
+		m.NextThread()
+		st := m.Stats()
+		if !st.ThreadSelected {
+			got = append(got, "all")
+			continue
+		}
+		got = append(got, threadLabel(st.Thread, st.MultiPid))
+	}
+	want := []string{"MainThread (pid 1 tid 1)", "thread (pid 2 tid 5)", "all"}
+	if !slices.Equal(got, want) {
+		t.Errorf("labels = %q, want %q", got, want)
+	}
+}

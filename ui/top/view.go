@@ -143,8 +143,12 @@ func (v *view) run(tick <-chan time.Time, hook func(step)) error {
 	}
 }
 
+// refresh takes new data from the source. Only the copy happens inside
+// View, where the sampler waits; the aggregation runs after it.
 func (v *view) refresh() {
-	v.src.View(func(p *prof.Profile) { v.m.Update(p) })
+	var c captured
+	v.src.View(func(p *prof.Profile) { c = v.m.capture(p) })
+	v.m.apply(c)
 }
 
 // key handles one key press and reports whether to leave.
