@@ -38,6 +38,15 @@ func (in Interpreter) AtLeast(major, minor int) bool {
 	return in.Major > major || in.Major == major && in.Minor >= minor
 }
 
+// QualName is the name CPython gives a method's code object: class-qualified
+// from 3.11 (co_qualname), the bare method name before.
+func (in Interpreter) QualName(class, method string) string {
+	if in.AtLeast(3, 11) {
+		return class + "." + method
+	}
+	return method
+}
+
 // EnvPythons names the variable that replaces discovery with a comma-separated
 // list of interpreter paths.
 const EnvPythons = "PYSPYGLASS_PYTHONS"

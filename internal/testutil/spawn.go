@@ -167,6 +167,17 @@ func (tg *Target) Field(key string) string {
 	return ""
 }
 
+// Fields returns every "key=value" field of the readiness payload.
+func (tg *Target) Fields() map[string]string {
+	out := map[string]string{}
+	for _, f := range strings.Fields(tg.Ready) {
+		if k, v, ok := strings.Cut(f, "="); ok {
+			out[k] = v
+		}
+	}
+	return out
+}
+
 // Exited is closed once the process has terminated (it may still be an
 // unreaped zombie). Watching it reaps nothing.
 func (tg *Target) Exited() <-chan struct{} { return tg.exitCh }

@@ -102,6 +102,15 @@ func TestSummary(t *testing.T) {
 	}
 }
 
+func TestQualName(t *testing.T) {
+	if got := (Interpreter{Major: 3, Minor: 10}).QualName("Holder", "method"); got != "method" {
+		t.Errorf("3.10: %q, want method", got)
+	}
+	if got := (Interpreter{Major: 3, Minor: 11}).QualName("Holder", "method"); got != "Holder.method" {
+		t.Errorf("3.11: %q, want Holder.method", got)
+	}
+}
+
 func TestSelect(t *testing.T) {
 	interps := []Interpreter{
 		{Name: "a", Major: 2, Minor: 7}, {Name: "b", Major: 3, Minor: 10},
@@ -143,6 +152,9 @@ func TestSpawn(t *testing.T) {
 	}
 	in := interps[len(interps)-1]
 	tg := Spawn(t, in, "sleepers.py")
+	if got := len(tg.Fields()); got != 3 {
+		t.Errorf("ready %q: %d fields, want 3", tg.Ready, got)
+	}
 	for _, k := range []string{"main", "busy-worker", "idle-worker"} {
 		if tid, err := strconv.Atoi(tg.Field(k)); err != nil || tid <= 0 {
 			t.Errorf("%s: ready %q: field %s = %q, want a thread id", in.Name, tg.Ready, k, tg.Field(k))
