@@ -222,7 +222,7 @@ func (t *tracer) pause() error {
 		var interrupted []int
 		for _, tid := range running {
 			if err := ptrace(unix.PTRACE_INTERRUPT, tid, 0, 0); err != nil {
-				delete(t.threads, tid) // ESRCH: gone already
+				t.drop(tid) // ESRCH: dead, maybe still to be collected
 				continue
 			}
 			interrupted = append(interrupted, tid)
@@ -261,9 +261,8 @@ func (t *tracer) running() []int {
 		if state, err := processState(t.pid); err != nil || (state != 'Z' && state != 'X') {
 			tids = append(tids, t.pid)
 		} else if len(t.threads) == 1 {
-			// A zombie leader alone: the process is ending.
-			t.exited = true
-			delete(t.threads, t.pid)
+			// A zombie leader alone: the process has ended.
+			t.drop(t.pid)
 		}
 	}
 	return tids
@@ -274,8 +273,7 @@ func (t *tracer) running() []int {
 func (t *tracer) forget(tids []int) {
 	for tid := range t.threads {
 		if !slices.Contains(tids, tid) {
-			t.consumeExit(tid)
-			delete(t.threads, tid)
+			t.drop(tid)
 		}
 	}
 }
@@ -298,8 +296,7 @@ func (t *tracer) waitStop(tid int) error {
 			return fmt.Errorf("pid %d tid %d: wait: %w", t.pid, tid, err)
 		}
 		if isExit(info.code) {
-			t.consumeExit(tid)
-			t.gone(tid)
+			t.drop(tid)
 			return nil
 		}
 		// Consume the stop, and only a stop: without WEXITED an exit
@@ -317,7 +314,7 @@ func (t *tracer) waitStop(tid int) error {
 			return nil
 		}
 		if err := ptrace(unix.PTRACE_CONT, tid, 0, uintptr(sig)); err != nil {
-			t.gone(tid)
+			t.drop(tid) // killed meanwhile
 			return nil
 		}
 	}
@@ -336,8 +333,7 @@ func (t *tracer) passSignals() {
 			continue
 		}
 		if isExit(info.code) {
-			t.consumeExit(tid)
-			t.gone(tid)
+			t.drop(tid)
 			continue
 		}
 		info, err = waitid(tid, unix.WSTOPPED|unix.WNOHANG|unix.WALL)
@@ -357,6 +353,15 @@ func (t *tracer) passSignals() {
 			ptrace(unix.PTRACE_CONT, tid, 0, uintptr(sig))
 		}
 	}
+}
+
+// drop forgets a thread that exited, collecting its exit status if it
+// is waiting for us. Every thread must leave this way: until a traced
+// thread's exit is collected, its leader's exit cannot be reported and a
+// real parent other than us would wait forever.
+func (t *tracer) drop(tid int) {
+	t.consumeExit(tid)
+	t.gone(tid)
 }
 
 // gone forgets a thread that exited; the leader's exit is the process's.
