@@ -60,7 +60,6 @@ type Stats struct {
 	ThreadSelected bool
 	GILPct         float64 // share of sampling rounds that found the GIL held; -1 unknown
 	IdlePct        float64 // share of thread samples dropped as idle; -1 unknown
-	HasLineNumber  bool    // some frame carries a line number
 	MultiPid       bool    // threads of more than one process
 }
 
@@ -79,11 +78,35 @@ type Model struct {
 	snap snapshot
 
 	// Copies of the profile's interned frames and stacks, grown by each
-	// capture; from identifies the profile they belong to.
-	from     *prof.Profile
-	frames   []frameInfo
-	stacks   [][]prof.FrameID
-	lineNums bool
+	// capture; from identifies the profile they belong to. Row keys are
+	// interned too, so aggregation indexes slices instead of hashing
+	// strings per frame.
+	from   *prof.Profile
+	frames []frameInfo
+	stacks [][]prof.FrameID
+	fns    keySet // function rows: name and file
+	lns    keySet // line rows: name, file and line
+}
+
+// keySet interns row keys into dense ids.
+type keySet struct {
+	keys  []key
+	kinds []prof.Kind
+	index map[key]int32
+}
+
+func (ks *keySet) id(k key, kind prof.Kind) int32 {
+	if id, ok := ks.index[k]; ok {
+		return id
+	}
+	if ks.index == nil {
+		ks.index = map[key]int32{}
+	}
+	id := int32(len(ks.keys))
+	ks.keys = append(ks.keys, k)
+	ks.kinds = append(ks.kinds, kind)
+	ks.index[k] = id
+	return id
 }
 
 // NewModel returns a model sorted by %Own, aggregating by line when lines
@@ -100,26 +123,15 @@ type key struct {
 	Line int
 }
 
-type cell struct {
-	own, total int64
-	kind       prof.Kind
-	seen       int // count index that last added to total, so a stack counts once
-}
-
-// threadAgg holds one thread's samples, by function and by line.
-type threadAgg struct {
-	samples int64
-	funcs   map[key]*cell
-	lines   map[key]*cell
-}
-
+// snapshot is the data of one update: counts refer to the model's copies
+// of frames and stacks.
 type snapshot struct {
-	target   string
-	health   prof.Health
-	threads  []prof.Thread // all interned threads, by prof index
-	perThr   map[int]*threadAgg
-	samples  int64
-	lineNums bool
+	target    string
+	health    prof.Health
+	threads   []prof.Thread // all interned threads, by prof index
+	counts    []prof.Count
+	perThread map[int]int64 // thread samples by prof thread index
+	samples   int64
 }
 
 // Update replaces the snapshot with the aggregates of p. It copies what it
@@ -165,80 +177,37 @@ func (m *Model) capture(p *prof.Profile) captured {
 	return c
 }
 
-// frameInfo is a frame's row keys, computed once per interned frame.
+// frameInfo is a frame's row ids, computed once per interned frame.
 type frameInfo struct {
-	fn, ln key
-	kind   prof.Kind
+	fn, ln int32
 	skip   bool // synthetic process/thread roots are not rows
 }
 
 func (m *Model) apply(c captured) {
 	if c.fresh {
-		m.frames, m.stacks, m.lineNums = m.frames[:0], m.stacks[:0], false
+		m.frames, m.stacks = m.frames[:0], m.stacks[:0]
+		m.fns, m.lns = keySet{}, keySet{}
 	}
 	for _, f := range c.newFrames {
 		m.frames = append(m.frames, frameInfo{
-			fn:   key{Name: f.Name, File: f.File},
-			ln:   key{Name: f.Name, File: f.File, Line: f.Line},
-			kind: f.Kind,
+			fn:   m.fns.id(key{Name: f.Name, File: f.File}, f.Kind),
+			ln:   m.lns.id(key{Name: f.Name, File: f.File, Line: f.Line}, f.Kind),
 			skip: f.Kind == prof.KindProcess || f.Kind == prof.KindThread,
 		})
-		if f.Line != 0 {
-			m.lineNums = true
-		}
 	}
 	m.stacks = append(m.stacks, c.newStacks...)
 
 	s := snapshot{
-		target:   c.target,
-		health:   c.health,
-		threads:  c.threads,
-		perThr:   map[int]*threadAgg{},
-		lineNums: m.lineNums,
+		target:    c.target,
+		health:    c.health,
+		threads:   c.threads,
+		counts:    c.counts,
+		perThread: map[int]int64{},
 	}
-	add := func(mp map[key]*cell, k key, kind prof.Kind) *cell {
-		c := mp[k]
-		if c == nil {
-			c = &cell{kind: kind, seen: -1}
-			mp[k] = c
-		}
-		return c
-	}
-	for ci, cnt := range c.counts {
-		if cnt.N <= 0 {
-			continue
-		}
-		t := s.perThr[cnt.Thread]
-		if t == nil {
-			t = &threadAgg{funcs: map[key]*cell{}, lines: map[key]*cell{}}
-			s.perThr[cnt.Thread] = t
-		}
-		t.samples += cnt.N
-		s.samples += cnt.N
-		if int(cnt.Stack) < 0 || int(cnt.Stack) >= len(m.stacks) {
-			continue
-		}
-		var leafFn, leafLn *cell
-		for _, id := range m.stacks[cnt.Stack] {
-			if int(id) < 0 || int(id) >= len(m.frames) || m.frames[id].skip {
-				continue
-			}
-			f := &m.frames[id]
-			fc := add(t.funcs, f.fn, f.kind)
-			if fc.seen != ci {
-				fc.seen = ci
-				fc.total += cnt.N
-			}
-			lc := add(t.lines, f.ln, f.kind)
-			if lc.seen != ci {
-				lc.seen = ci
-				lc.total += cnt.N
-			}
-			leafFn, leafLn = fc, lc
-		}
-		if leafFn != nil {
-			leafFn.own += cnt.N
-			leafLn.own += cnt.N
+	for _, cnt := range c.counts {
+		if cnt.N > 0 {
+			s.perThread[cnt.Thread] += cnt.N
+			s.samples += cnt.N
 		}
 	}
 	m.snap = s
@@ -275,7 +244,7 @@ func (m *Model) Filter() string { return m.filter }
 // in the snapshot in the order they were first seen, then all again.
 func (m *Model) NextThread() {
 	var idx []int
-	for i := range m.snap.perThr {
+	for i := range m.snap.perThread {
 		idx = append(idx, i)
 	}
 	slices.Sort(idx)
@@ -313,16 +282,15 @@ func (m *Model) rateUsed() float64 {
 func (m *Model) Stats() Stats {
 	s := m.snap
 	st := Stats{
-		Target:        s.target,
-		Health:        s.health,
-		Rate:          m.rateUsed(),
-		Threads:       len(s.threads),
-		Active:        len(s.perThr),
-		Samples:       s.samples,
-		ViewSamples:   s.samples,
-		GILPct:        -1,
-		IdlePct:       -1,
-		HasLineNumber: s.lineNums,
+		Target:      s.target,
+		Health:      s.health,
+		Rate:        m.rateUsed(),
+		Threads:     len(s.threads),
+		Active:      len(s.perThread),
+		Samples:     s.samples,
+		ViewSamples: s.samples,
+		GILPct:      -1,
+		IdlePct:     -1,
 	}
 	for _, t := range s.threads {
 		if t.Pid != s.threads[0].Pid {
@@ -331,10 +299,7 @@ func (m *Model) Stats() Stats {
 	}
 	if t, ok := m.Thread(); ok {
 		st.Thread, st.ThreadSelected = t, true
-		st.ViewSamples = 0
-		if a := s.perThr[m.thread]; a != nil {
-			st.ViewSamples = a.samples
-		}
+		st.ViewSamples = s.perThread[m.thread]
 	}
 	if s.health.Samples > 0 {
 		st.GILPct = pct(s.health.GILSamples, s.health.Samples)
@@ -353,34 +318,44 @@ func pct(n, of int64) float64 {
 }
 
 // Rows returns the table: aggregated per the current mode and thread,
-// filtered, and sorted.
+// filtered, and sorted. It walks the snapshot's stacks each time, which
+// keeps the snapshot small and makes every setting apply to it at once.
 func (m *Model) Rows() []Row {
-	var aggs []*threadAgg
-	if m.thread >= 0 {
-		if a := m.snap.perThr[m.thread]; a != nil {
-			aggs = append(aggs, a)
-		}
-	} else {
-		for _, a := range m.snap.perThr {
-			aggs = append(aggs, a)
-		}
+	ks, lines := &m.fns, m.lines
+	if lines {
+		ks = &m.lns
 	}
-	var total int64
-	merged := map[key]*cell{}
-	for _, a := range aggs {
-		total += a.samples
-		src := a.funcs
-		if m.lines {
-			src = a.lines
+	own := make([]int64, len(ks.keys))
+	total := make([]int64, len(ks.keys))
+	seen := make([]int, len(ks.keys)) // count index + 1 that last added to total
+	var all int64
+	for ci, cnt := range m.snap.counts {
+		if cnt.N <= 0 || (m.thread >= 0 && cnt.Thread != m.thread) {
+			continue
 		}
-		for k, c := range src {
-			d := merged[k]
-			if d == nil {
-				d = &cell{kind: c.kind}
-				merged[k] = d
+		all += cnt.N
+		if int(cnt.Stack) < 0 || int(cnt.Stack) >= len(m.stacks) {
+			continue
+		}
+		leaf := int32(-1)
+		for _, fid := range m.stacks[cnt.Stack] {
+			if int(fid) < 0 || int(fid) >= len(m.frames) || m.frames[fid].skip {
+				continue
 			}
-			d.own += c.own
-			d.total += c.total
+			id := m.frames[fid].fn
+			if lines {
+				id = m.frames[fid].ln
+			}
+			// A recursive function is on the stack once as far as
+			// %Total goes: the sample spent its time in it once.
+			if seen[id] != ci+1 {
+				seen[id] = ci + 1
+				total[id] += cnt.N
+			}
+			leaf = id
+		}
+		if leaf >= 0 {
+			own[leaf] += cnt.N
 		}
 	}
 	rate := m.rateUsed()
@@ -391,17 +366,20 @@ func (m *Model) Rows() []Row {
 		return float64(n) / rate
 	}
 	filter := strings.ToLower(m.filter)
-	rows := make([]Row, 0, len(merged))
-	for k, c := range merged {
+	var rows []Row
+	for id, k := range ks.keys {
+		if total[id] == 0 {
+			continue
+		}
 		if filter != "" && !strings.Contains(strings.ToLower(k.Name), filter) &&
 			!strings.Contains(strings.ToLower(k.File), filter) {
 			continue
 		}
 		rows = append(rows, Row{
-			Name: k.Name, File: k.File, Line: k.Line, Kind: c.kind,
-			Own: c.own, Total: c.total,
-			OwnPct: pct(c.own, total), TotalPct: pct(c.total, total),
-			OwnTime: secs(c.own), TotalTime: secs(c.total),
+			Name: k.Name, File: k.File, Line: k.Line, Kind: ks.kinds[id],
+			Own: own[id], Total: total[id],
+			OwnPct: pct(own[id], all), TotalPct: pct(total[id], all),
+			OwnTime: secs(own[id]), TotalTime: secs(total[id]),
 		})
 	}
 	slices.SortFunc(rows, m.compare)

@@ -174,7 +174,7 @@ func TestModelStats(t *testing.T) {
 		Health: prof.Health{Rate: 100, Samples: 80, Errors: 2, Late: 1,
 			Elapsed: 800 * time.Millisecond, IdleDrops: 60, GILSamples: 40},
 		Rate: 100, Threads: 3, Active: 2, Samples: 100, ViewSamples: 100,
-		GILPct: 50, IdlePct: 37.5, HasLineNumber: true,
+		GILPct: 50, IdlePct: 37.5,
 	}
 	if st != want {
 		t.Errorf("stats:\n got  %+v\n want %+v", st, want)
