@@ -60,6 +60,7 @@ type tracer struct {
 	// then belongs to Child.Wait and must not be consumed here.
 	ownChild bool
 	threads  map[int]*tracee
+	stat     *procmem.StatReader // the leader's state, read on every Pause
 	exited   bool
 	closed   bool
 }
@@ -98,7 +99,8 @@ func (p *Pauser) serve(started chan<- error) {
 	signal.Notify(sigchld, unix.SIGCHLD)
 	defer signal.Stop(sigchld)
 
-	t := &tracer{pid: p.pid, threads: make(map[int]*tracee)}
+	t := &tracer{pid: p.pid, threads: make(map[int]*tracee), stat: procmem.NewStatReader(p.pid)}
+	defer t.stat.Close()
 	if err := t.seizeAll(); err != nil {
 		started <- err
 		return
@@ -258,7 +260,7 @@ func (t *tracer) running() []int {
 	}
 	slices.Sort(tids)
 	if leader {
-		if state, err := processState(t.pid); err != nil || (state != 'Z' && state != 'X') {
+		if state, err := t.stat.State(t.pid); err != nil || (state != 'Z' && state != 'X') {
 			tids = append(tids, t.pid)
 		} else if len(t.threads) == 1 {
 			// A zombie leader alone: the process has ended.
@@ -268,11 +270,11 @@ func (t *tracer) running() []int {
 	return tids
 }
 
-// forget drops threads that are no longer listed, collecting the exit
-// status of any that is still waiting for us.
+// forget drops threads that are no longer listed (tids is sorted),
+// collecting the exit status of any that is still waiting for us.
 func (t *tracer) forget(tids []int) {
 	for tid := range t.threads {
-		if !slices.Contains(tids, tid) {
+		if _, listed := slices.BinarySearch(tids, tid); !listed {
 			t.drop(tid)
 		}
 	}
