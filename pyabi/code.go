@@ -32,25 +32,38 @@ const maxCodeCache = 1 << 16
 
 // codeReader reads code objects and caches them by address. A code object
 // can be freed and its address reused by another (at startup and wherever
-// code is compiled at run time), so every use re-reads the object's header
-// (batched for a whole stack) and a cached entry counts only if the
-// header's name, file and line table pointers and first line still match.
+// code is compiled at run time), so every walk re-reads the headers of the
+// distinct code objects on its stack (guessed in the walk's first read, or
+// in one batch) and a cached entry counts only if the header's name, file
+// and line table pointers and first line still match.
 type codeReader struct {
 	l         Layout
 	codec     LineCodec
 	strs      *stringDecoder
-	cache     map[uint64]cachedCode
+	cache     map[uint64]*cachedCode
 	span      int // bytes of header read per code object
 	nameField int
+	walk      uint64 // counts resolve calls, to see each entry once per walk
 
-	hdrs  []byte
-	spans []procmem.Span
-	out   []*Code
+	distinct []*cachedCode // this walk's code objects, first seen first
+	addrs    []uint64      // their addresses
+	hdrOf    [][]byte      // their headers
+	entries  []*cachedCode // per frame
+	hdrs     []byte
+	spans    []procmem.Span
+	out      []*Code
 }
 
 type cachedCode struct {
-	code *Code
+	addr uint64
+	code *Code // nil until read
 	fp   fingerprint
+	walk uint64 // codeReader.walk when last met
+	// A two-entry memo of Line: in a recursion every frame but the
+	// innermost is at the same position, and decoding a line table costs
+	// its length.
+	memo [2]struct{ pos, line int }
+	next int
 }
 
 // fingerprint is what identifies a code object beyond its address.
@@ -66,35 +79,90 @@ func newCodeReader(l Layout, codec LineCodec, strs *stringDecoder) *codeReader {
 		nameField = c.QualName
 	}
 	span := maxOffset(c.Filename, c.Name, c.QualName, c.FirstLineNo, c.LineTable) + 8
-	return &codeReader{l: l, codec: codec, strs: strs, cache: map[uint64]cachedCode{}, span: span, nameField: nameField}
+	return &codeReader{l: l, codec: codec, strs: strs, cache: map[uint64]*cachedCode{}, span: span, nameField: nameField}
 }
 
-// GetAll resolves the code objects of a stack's frames, reading all their
-// headers in one batch. The result is valid until the next call.
-func (cr *codeReader) GetAll(r procmem.Reader, frames []pendingFrame) ([]*Code, error) {
-	n := len(frames)
-	if need := n * cr.span; cap(cr.hdrs) < need {
-		cr.hdrs = make([]byte, need)
+// resolve finds the code object of every frame and its line, appending to
+// dst. Headers the walk's guessed read holds (pre, may be nil) are taken
+// from there; the others are read in one batch, whose size is returned as
+// misses. cr.addrs lists the walk's distinct code objects until the next call.
+func (cr *codeReader) resolve(r procmem.Reader, frames []pendingFrame, pre *walkCache, dst []Frame) (out []Frame, misses int, err error) {
+	if len(cr.cache) >= maxCodeCache {
+		clear(cr.cache)
 	}
-	cr.spans = cr.spans[:0]
+	cr.walk++
+	cr.distinct, cr.addrs, cr.entries = cr.distinct[:0], cr.addrs[:0], cr.entries[:0]
+	// The last walk's entries, matched from the outermost frame, find
+	// most code objects without a map lookup; so does the previous frame
+	// in a recursion.
+	var prev []*cachedCode
+	if pre != nil {
+		prev = pre.entries
+	}
+	var last *cachedCode
 	for i, f := range frames {
 		if f.code == 0 {
-			return nil, fmt.Errorf("code object at NULL: %w", procmem.ErrFault)
+			return dst, 0, fmt.Errorf("code object at NULL: %w", procmem.ErrFault)
 		}
-		cr.spans = append(cr.spans, procmem.Span{Addr: f.code, Buf: cr.hdrs[i*cr.span : (i+1)*cr.span]})
+		e := last
+		if e == nil || e.addr != f.code {
+			if j := len(prev) - len(frames) + i; j >= 0 && prev[j].addr == f.code {
+				e = prev[j]
+			} else if e = cr.cache[f.code]; e == nil {
+				e = &cachedCode{addr: f.code}
+				cr.cache[f.code] = e
+			}
+			if e.walk != cr.walk {
+				e.walk = cr.walk
+				cr.distinct = append(cr.distinct, e)
+				cr.addrs = append(cr.addrs, f.code)
+			}
+			last = e
+		}
+		cr.entries = append(cr.entries, e)
 	}
-	if err := readSpans(r, cr.spans); err != nil {
-		return nil, fmt.Errorf("code objects: %w", err)
+	if need := len(cr.distinct) * cr.span; cap(cr.hdrs) < need {
+		cr.hdrs = make([]byte, need)
 	}
-	cr.out = cr.out[:0]
+	cr.spans, cr.hdrOf = cr.spans[:0], cr.hdrOf[:0]
+	for i, e := range cr.distinct {
+		h := pre.lookup(e.addr, cr.span)
+		if h == nil {
+			h = cr.hdrs[i*cr.span : (i+1)*cr.span]
+			cr.spans = append(cr.spans, procmem.Span{Addr: e.addr, Buf: h})
+		}
+		cr.hdrOf = append(cr.hdrOf, h)
+	}
+	if len(cr.spans) > 0 {
+		if err := readSpans(r, cr.spans); err != nil {
+			return dst, len(cr.spans), fmt.Errorf("code objects: %w", err)
+		}
+	}
+	for i, e := range cr.distinct {
+		if err := cr.check(r, e, cr.hdrOf[i]); err != nil {
+			return dst, len(cr.spans), err
+		}
+	}
 	for i, f := range frames {
-		c, err := cr.get(r, f.code, cr.spans[i].Buf)
-		if err != nil {
-			return nil, err
-		}
-		cr.out = append(cr.out, c)
+		dst = append(dst, Frame{Code: cr.entries[i].code, Line: cr.entries[i].line(f.pos)})
 	}
-	return cr.out, nil
+	if pre != nil {
+		pre.entries = append(pre.entries[:0], cr.entries...)
+	}
+	return dst, len(cr.spans), nil
+}
+
+// line is e.code.Line(pos) through the memo.
+func (e *cachedCode) line(pos int) int {
+	for _, m := range e.memo {
+		if m.pos == pos && m.line != 0 {
+			return m.line
+		}
+	}
+	l := e.code.Line(pos)
+	e.memo[e.next] = struct{ pos, line int }{pos, l}
+	e.next ^= 1
+	return l
 }
 
 // readSpans uses one batched read where the reader offers it.
@@ -110,8 +178,9 @@ func readSpans(r procmem.Reader, spans []procmem.Span) error {
 	return nil
 }
 
-// get returns the code object at addr whose header hdr was just read.
-func (cr *codeReader) get(r procmem.Reader, addr uint64, hdr []byte) (*Code, error) {
+// check makes e hold the code object whose header hdr was just read: the
+// cached one if the header still matches, else a fresh read.
+func (cr *codeReader) check(r procmem.Reader, e *cachedCode, hdr []byte) error {
 	off := cr.l.Code
 	fp := fingerprint{
 		name:  le64(hdr[cr.nameField:]),
@@ -119,27 +188,25 @@ func (cr *codeReader) get(r procmem.Reader, addr uint64, hdr []byte) (*Code, err
 		lines: le64(hdr[off.LineTable:]),
 		first: le32(hdr[off.FirstLineNo:]),
 	}
-	if c, ok := cr.cache[addr]; ok && c.fp == fp {
-		return c.code, nil
+	if e.code != nil && e.fp == fp {
+		return nil
 	}
+	addr := e.addr
 	name, err := cr.strs.Read(r, fp.name)
 	if err != nil {
-		return nil, fmt.Errorf("code object at %#x: name: %w", addr, err)
+		return fmt.Errorf("code object at %#x: name: %w", addr, err)
 	}
 	file, err := cr.strs.Read(r, fp.file)
 	if err != nil {
-		return nil, fmt.Errorf("code object at %#x: filename: %w", addr, err)
+		return fmt.Errorf("code object at %#x: filename: %w", addr, err)
 	}
 	lines, err := cr.strs.Bytes(r, fp.lines)
 	if err != nil {
-		return nil, fmt.Errorf("code object at %#x: line table: %w", addr, err)
+		return fmt.Errorf("code object at %#x: line table: %w", addr, err)
 	}
-	c := &Code{Name: name, File: file, FirstLine: int(int32(fp.first)), lines: lines, codec: cr.codec}
-	if len(cr.cache) >= maxCodeCache {
-		clear(cr.cache)
-	}
-	cr.cache[addr] = cachedCode{code: c, fp: fp}
-	return c, nil
+	e.code = &Code{Name: name, File: file, FirstLine: int(int32(fp.first)), lines: lines, codec: cr.codec}
+	e.fp, e.memo = fp, [2]struct{ pos, line int }{}
+	return nil
 }
 
 // maxOffset is the largest of the given offsets, ignoring Absent ones.

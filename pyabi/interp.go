@@ -71,6 +71,22 @@ type Interpreter struct {
 	tspan, fspan int
 	tbuf, fbuf   []byte
 	pending      []pendingFrame
+	frameAddrs   []uint64 // this walk's frames, innermost first
+	sortBuf      []extent
+	spans        []procmem.Span
+	word         [8]byte  // single pointer reads, kept here so they do not allocate
+	cfbuf        [8]byte  // cframe->current_frame, guessed or read
+	gilbuf       [32]byte // locked and last_holder of the GIL, in one read
+	gilAddr      uint64   // interp->ceval.gil once read non-NULL (fixed at init)
+
+	// Per thread state: what its last walk found (see prefetch.go), and
+	// the thread states of the last listing, read again in one batch.
+	walks       map[uint64]*walkCache
+	threadsGen  uint64
+	lastThreads []uint64
+	curThreads  []uint64
+	tslab       []byte
+	tspans      []procmem.Span
 }
 
 // pendingFrame is a frame seen on the walk whose code is not resolved yet.
@@ -111,6 +127,7 @@ func newInterpreter(r procmem.Reader, v Version, l Layout) *Interpreter {
 	in.fspan = maxOffset(f.Previous, f.Code, f.LastI, f.InstrPtr, f.Owner) + 8
 	in.tbuf = make([]byte, in.tspan)
 	in.fbuf = make([]byte, in.fspan)
+	in.walks = map[uint64]*walkCache{}
 	return in
 }
 
@@ -118,107 +135,213 @@ func newInterpreter(r procmem.Reader, v Version, l Layout) *Interpreter {
 func (in *Interpreter) Reader() procmem.Reader { return in.r }
 
 // Threads lists the thread states of the interpreter, appending to dst.
+// The head pointer and the thread states of the last listing are read in
+// one batch; a thread state not among them is read on its own.
 func (in *Interpreter) Threads(dst []Thread) ([]Thread, error) {
-	head, err := procmem.Ptr(in.r, in.Head+uint64(in.Layout.Interp.ThreadsHead))
-	if err != nil {
-		return dst, fmt.Errorf("interpreter %#x: thread list: %w", in.Head, err)
+	in.threadsGen++
+	headAddr := in.Head + uint64(in.Layout.Interp.ThreadsHead)
+	spans := append(in.tspans[:0], procmem.Span{Addr: headAddr, Buf: in.word[:]})
+	if need := len(in.lastThreads) * in.tspan; cap(in.tslab) < need {
+		in.tslab = make([]byte, need)
 	}
-	for addr, n := head, 0; addr != 0; n++ {
+	for i, a := range in.lastThreads {
+		spans = append(spans, procmem.Span{Addr: a, Buf: in.tslab[i*in.tspan : (i+1)*in.tspan]})
+	}
+	in.tspans = spans
+	guessed := readSpans(in.r, spans) == nil
+	if !guessed {
+		if err := procmem.ReadFull(in.r, in.word[:], headAddr); err != nil {
+			return dst, fmt.Errorf("interpreter %#x: thread list: %w", in.Head, err)
+		}
+	}
+	cur := in.curThreads[:0]
+	next := 0 // where the last listing is searched first: lists rarely change
+	for addr, n := le64(in.word[:]), 0; addr != 0; n++ {
 		if n >= MaxThreads {
 			return dst, fmt.Errorf("interpreter %#x: more than %d threads or a cycle", in.Head, MaxThreads)
 		}
-		var t Thread
-		if err := in.readThread(addr, &t); err != nil {
-			return dst, err
+		var buf []byte
+		if guessed {
+			if k := indexFrom(in.lastThreads, addr, next); k >= 0 {
+				buf, next = in.tslab[k*in.tspan:(k+1)*in.tspan], k+1
+			}
 		}
+		if buf == nil {
+			if err := procmem.ReadFull(in.r, in.tbuf, addr); err != nil {
+				return dst, fmt.Errorf("thread state %#x: %w", addr, err)
+			}
+			buf = in.tbuf
+		}
+		var t Thread
+		in.parseThread(addr, buf, &t)
 		dst = append(dst, t)
-		addr, err = procmem.Ptr(in.r, addr+uint64(in.Layout.Thread.Next))
-		if err != nil {
-			return dst, fmt.Errorf("thread state %#x: next: %w", t.Addr, err)
+		cur = append(cur, addr)
+		if w := in.walks[addr]; w != nil {
+			w.gen = in.threadsGen
+		}
+		addr = le64(buf[in.Layout.Thread.Next:])
+	}
+	in.lastThreads, in.curThreads = cur, in.lastThreads
+	// Forget the walks of threads that have gone: their memory is freed.
+	for addr, w := range in.walks {
+		if w.gen != in.threadsGen {
+			delete(in.walks, addr)
 		}
 	}
 	return dst, nil
 }
 
-func (in *Interpreter) readThread(addr uint64, t *Thread) error {
-	if err := procmem.ReadFull(in.r, in.tbuf, addr); err != nil {
-		return fmt.Errorf("thread state %#x: %w", addr, err)
+// indexFrom finds a in s, looking from position from on, then before it.
+func indexFrom(s []uint64, a uint64, from int) int {
+	for i := from; i < len(s); i++ {
+		if s[i] == a {
+			return i
+		}
 	}
+	for i := 0; i < min(from, len(s)); i++ {
+		if s[i] == a {
+			return i
+		}
+	}
+	return -1
+}
+
+// parseThread fills t from the thread state at addr, read into buf.
+func (in *Interpreter) parseThread(addr uint64, buf []byte, t *Thread) {
 	l := in.Layout.Thread
 	t.Addr = addr
-	t.ThreadID = le64(in.tbuf[l.ThreadID:])
+	t.ThreadID = le64(buf[l.ThreadID:])
 	if l.NativeThreadID != Absent {
-		t.NativeID = int(le64(in.tbuf[l.NativeThreadID:]))
+		t.NativeID = int(le64(buf[l.NativeThreadID:]))
 	}
 	switch in.model {
 	case frameObjects:
-		t.top = le64(in.tbuf[l.Frame:])
+		t.top = le64(buf[l.Frame:])
 	case cframeFrames:
-		t.top = le64(in.tbuf[l.CFrame:])
+		t.top = le64(buf[l.CFrame:])
 	default:
-		t.top = le64(in.tbuf[l.CurrentFrame:])
+		t.top = le64(buf[l.CurrentFrame:])
 	}
+}
+
+// walkCache returns the guesses kept for the thread state at addr.
+func (in *Interpreter) walkCache(addr uint64) *walkCache {
+	c := in.walks[addr]
+	if c == nil {
+		c = &walkCache{gen: in.threadsGen}
+		in.walks[addr] = c
+	}
+	return c
+}
+
+// readGuessed re-reads thread t and, in the same batch, what its last walk
+// suggests this one will need. c.fresh says whether the guesses were read.
+func (in *Interpreter) readGuessed(t *Thread, c *walkCache) error {
+	spans := append(in.spans[:0], procmem.Span{Addr: t.Addr, Buf: in.tbuf})
+	if in.model == cframeFrames && c.cframe != 0 {
+		spans = append(spans, procmem.Span{Addr: c.cframe + uint64(in.Layout.CFrame.CurrentFrame), Buf: in.cfbuf[:]})
+	}
+	for _, r := range c.ranges {
+		spans = append(spans, procmem.Span{Addr: r.addr, Buf: c.buf[r.off : r.off+r.n]})
+	}
+	in.spans = spans
+	c.fresh = false
+	if len(spans) > 1 {
+		if err := readSpans(in.r, spans); err == nil {
+			c.fresh = true
+		} else {
+			// A guessed range was unmapped since (a data stack chunk
+			// freed as the stack shrank): read the thread state alone and
+			// guess afresh after this walk.
+			c.forget()
+		}
+	}
+	if !c.fresh {
+		if err := procmem.ReadFull(in.r, in.tbuf, t.Addr); err != nil {
+			return fmt.Errorf("thread state %#x: %w", t.Addr, err)
+		}
+	}
+	in.parseThread(t.Addr, in.tbuf, t)
 	return nil
 }
 
 // Stack re-reads thread t and appends its Python frames, innermost first,
 // to dst. A thread without frames returns ErrNoFrames.
+//
+// In the steady state a walk is one batched read (see prefetch.go): the
+// thread state, the frames where the last walk found them and the headers
+// of its code objects, which both fill and validate the code cache.
+// Frames or code objects not guessed are read after, frame by frame and in
+// one batch respectively, and the guesses are fitted to this walk.
 func (in *Interpreter) Stack(t *Thread, dst []Frame) ([]Frame, error) {
-	if err := in.readThread(t.Addr, t); err != nil {
+	c := in.walkCache(t.Addr)
+	if err := in.readGuessed(t, c); err != nil {
 		return dst, err
 	}
 	frame := t.top
 	if in.model == cframeFrames && frame != 0 {
-		var err error
-		if frame, err = procmem.Ptr(in.r, frame+uint64(in.Layout.CFrame.CurrentFrame)); err != nil {
-			return dst, fmt.Errorf("thread state %#x: cframe: %w", t.Addr, err)
+		// The cframe lives on the C stack of the innermost evaluation
+		// loop, so it moves only when the C stack does.
+		if frame != c.cframe || !c.fresh {
+			if err := procmem.ReadFull(in.r, in.cfbuf[:], frame+uint64(in.Layout.CFrame.CurrentFrame)); err != nil {
+				return dst, fmt.Errorf("thread state %#x: cframe: %w", t.Addr, err)
+			}
+			c.cframe = frame
 		}
+		frame = le64(in.cfbuf[:])
 	}
 	if frame == 0 {
 		return dst, ErrNoFrames
 	}
 	// First follow the frame chain, noting each frame's code object and
-	// position; then read every code object's header in one batch, which
-	// both fills and validates the code cache.
-	in.pending = in.pending[:0]
+	// position; then resolve the code objects.
+	in.pending, in.frameAddrs = in.pending[:0], in.frameAddrs[:0]
+	misses := 0
 	f := in.Layout.Frame
 	for n := 0; frame != 0; n++ {
 		if n >= MaxDepth {
 			return dst, fmt.Errorf("thread state %#x: stack deeper than %d frames or a cycle", t.Addr, MaxDepth)
 		}
-		if err := procmem.ReadFull(in.r, in.fbuf, frame); err != nil {
-			return dst, fmt.Errorf("frame %#x: %w", frame, err)
+		fb := c.lookup(frame, in.fspan)
+		if fb == nil {
+			misses++
+			if err := procmem.ReadFull(in.r, in.fbuf, frame); err != nil {
+				return dst, fmt.Errorf("frame %#x: %w", frame, err)
+			}
+			fb = in.fbuf
 		}
-		frame = le64(in.fbuf[f.Previous:])
-		if in.shimMin >= 0 && int(in.fbuf[f.Owner]) >= in.shimMin {
+		in.frameAddrs = append(in.frameAddrs, frame)
+		frame = le64(fb[f.Previous:])
+		if in.shimMin >= 0 && int(fb[f.Owner]) >= in.shimMin {
 			continue
 		}
-		codeAddr := le64(in.fbuf[f.Code:]) & in.codeMask
-		in.pending = append(in.pending, pendingFrame{code: codeAddr, pos: in.position(codeAddr)})
+		codeAddr := le64(fb[f.Code:]) & in.codeMask
+		in.pending = append(in.pending, pendingFrame{code: codeAddr, pos: in.position(fb, codeAddr)})
 	}
 	if len(in.pending) == 0 {
 		return dst, ErrNoFrames
 	}
-	codes, err := in.codes.GetAll(in.r, in.pending)
-	if err != nil {
+	var err error
+	var codeMisses int
+	if dst, codeMisses, err = in.codes.resolve(in.r, in.pending, c, dst); err != nil {
 		return dst, fmt.Errorf("thread state %#x: %w", t.Addr, err)
 	}
-	for i, p := range in.pending {
-		dst = append(dst, Frame{Code: codes[i], Line: codes[i].Line(p.pos)})
+	if c.walks++; misses > 0 || codeMisses > 0 || c.walks >= rebuildEvery {
+		in.sortBuf = c.fit(in.frameAddrs, in.fspan, in.codes.addrs, in.codes.span, in.sortBuf)
 	}
 	return dst, nil
 }
 
-// position is where the frame is in its bytecode, in the unit its
-// version's line codec expects; in.fbuf holds the frame.
-func (in *Interpreter) position(codeAddr uint64) int {
+// position is where the frame fb is in its bytecode, in the unit its
+// version's line codec expects.
+func (in *Interpreter) position(fb []byte, codeAddr uint64) int {
 	f := in.Layout.Frame
 	if in.model == frameObjects {
-		return int(int32(le32(in.fbuf[f.LastI:]))) * in.lastiMul
+		return int(int32(le32(fb[f.LastI:]))) * in.lastiMul
 	}
 	// 3.11+: the instruction pointer is an address inside co_code_adaptive;
 	// the codec wants code units (2 bytes each).
-	instr := le64(in.fbuf[f.InstrPtr:])
+	instr := le64(fb[f.InstrPtr:])
 	start := codeAddr + uint64(in.Layout.Code.CodeAdaptive)
 	if instr < start {
 		return -1
@@ -227,9 +350,14 @@ func (in *Interpreter) position(codeAddr uint64) int {
 }
 
 // GILHolder returns the thread state holding the GIL, or 0 when none does.
+// It reads one word (2.7-3.11: the current thread state) or the GIL's
+// locked and last_holder fields in one read.
 func (in *Interpreter) GILHolder() (uint64, error) {
 	if in.tstateCurrent != 0 {
-		return procmem.Ptr(in.r, in.tstateCurrent)
+		if err := procmem.ReadFull(in.r, in.word[:], in.tstateCurrent); err != nil {
+			return 0, err
+		}
+		return le64(in.word[:]), nil
 	}
 	l := in.Layout
 	if l.GIL.Locked == Absent || l.GIL.LastHolder == Absent || (l.Interp.GILPtr == Absent && in.gilInline == Absent) {
@@ -237,14 +365,29 @@ func (in *Interpreter) GILHolder() (uint64, error) {
 	}
 	gil := in.Head + uint64(in.gilInline)
 	if l.Interp.GILPtr != Absent {
-		var err error
-		if gil, err = procmem.Ptr(in.r, in.Head+uint64(l.Interp.GILPtr)); err != nil {
-			return 0, fmt.Errorf("interpreter %#x: gil: %w", in.Head, err)
+		// interp->ceval.gil is set once when the interpreter is made
+		// (_PyEval_InitGIL, Python/ceval_gil.c v3.12.0) and then fixed.
+		if in.gilAddr == 0 {
+			if err := procmem.ReadFull(in.r, in.word[:], in.Head+uint64(l.Interp.GILPtr)); err != nil {
+				return 0, fmt.Errorf("interpreter %#x: gil: %w", in.Head, err)
+			}
+			in.gilAddr = le64(in.word[:])
+		}
+		if gil = in.gilAddr; gil == 0 {
+			return 0, fmt.Errorf("interpreter %#x: gil: not created yet", in.Head)
 		}
 	}
-	locked, err := procmem.I32(in.r, gil+uint64(l.GIL.Locked))
-	if err != nil || locked == 0 {
-		return 0, err
+	lo := min(l.GIL.Locked, l.GIL.LastHolder)
+	hi := max(l.GIL.Locked+4, l.GIL.LastHolder+8)
+	if hi-lo > len(in.gilbuf) {
+		return 0, fmt.Errorf("gil at %#x: fields %d bytes apart", gil, hi-lo)
 	}
-	return procmem.Ptr(in.r, gil+uint64(l.GIL.LastHolder))
+	b := in.gilbuf[:hi-lo]
+	if err := procmem.ReadFull(in.r, b, gil+uint64(lo)); err != nil {
+		return 0, fmt.Errorf("gil at %#x: %w", gil, err)
+	}
+	if int32(le32(b[l.GIL.Locked-lo:])) == 0 {
+		return 0, nil
+	}
+	return le64(b[l.GIL.LastHolder-lo:]), nil
 }

@@ -54,6 +54,7 @@ type Sampler struct {
 	threadIDs map[threadKey]int
 	roots     map[int]prof.FrameID // pid -> process root frame
 	frames    []pyabi.Frame
+	ids       []prof.FrameID
 	stack     []prof.FrameID
 	start     time.Time
 }
@@ -75,7 +76,7 @@ func New(targets []*Target, p *prof.Profile, o Options) *Sampler {
 	s := &Sampler{
 		o: o, p: p, targets: targets, done: make(chan struct{}),
 		frameIDs: map[frameKey]prof.FrameID{}, threadIDs: map[threadKey]int{}, roots: map[int]prof.FrameID{},
-		frames: make([]pyabi.Frame, 0, 256), stack: make([]prof.FrameID, 0, 256),
+		frames: make([]pyabi.Frame, 0, 256), ids: make([]prof.FrameID, 0, 256), stack: make([]prof.FrameID, 0, 256),
 	}
 	s.idle.Store(o.Idle)
 	p.Health.Rate = o.Rate
@@ -287,27 +288,74 @@ func (s *Sampler) failed(err error) {
 	}
 }
 
+// stackMemo is one thread's last recorded stack. Consecutive samples of a
+// thread mostly repeat its stack, or share its outer frames: those keep
+// their ids without a map lookup, and an unchanged stack keeps its stack id
+// without hashing it again.
+type stackMemo struct {
+	name   string
+	thread int            // index into the profile's threads
+	frames []pyabi.Frame  // innermost first, as walked
+	ids    []prof.FrameID // their frame ids, same order
+	stack  prof.StackID
+	ok     bool
+}
+
 // record interns one stack (innermost first in frames) root first.
 func (s *Sampler) record(t *Target, th *pyabi.Thread, frames []pyabi.Frame, at time.Duration) {
+	name := t.ThreadName(*th)
+	m := t.memos[th.ThreadID]
+	if m == nil {
+		m = &stackMemo{}
+		t.memos[th.ThreadID] = m
+	}
+	if !m.ok || m.name != name {
+		*m = stackMemo{name: name, thread: s.threadIndex(t, th, name), frames: m.frames[:0], ids: m.ids[:0], ok: true}
+	}
+	n, k := len(frames), len(m.frames)
+	common := 0
+	for common < n && common < k && frames[n-1-common] == m.frames[k-1-common] {
+		common++
+	}
+	if common == n && n == k && n > 0 {
+		s.p.Add(m.stack, m.thread, at, 1)
+		return
+	}
+	ids := s.ids[:0]
+	for i, f := range frames {
+		if j := k - n + i; i >= n-common {
+			ids = append(ids, m.ids[j])
+		} else {
+			ids = append(ids, s.frameID(t, f))
+		}
+	}
+	s.ids = ids
 	st := s.stack[:0]
 	if s.o.ProcessRoots {
 		st = append(st, s.processRoot(t))
 	}
-	name := t.ThreadName(*th)
 	if s.o.ThreadRoots {
 		st = append(st, s.p.Frame(prof.Frame{Name: fmt.Sprintf("thread %d %q", th.NativeID, name), Kind: prof.KindThread}))
 	}
-	for i := len(frames) - 1; i >= 0; i-- {
-		st = append(st, s.frameID(t, frames[i]))
+	for i := len(ids) - 1; i >= 0; i-- {
+		st = append(st, ids[i])
 	}
 	s.stack = st
+	m.stack = s.p.Stack(st)
+	m.frames = append(m.frames[:0], frames...)
+	m.ids = append(m.ids[:0], ids...)
+	s.p.Add(m.stack, m.thread, at, 1)
+}
+
+// threadIndex interns a thread of t under its current name.
+func (s *Sampler) threadIndex(t *Target, th *pyabi.Thread, name string) int {
 	tk := threadKey{pid: t.Pid, id: th.ThreadID, name: name}
 	ti, ok := s.threadIDs[tk]
 	if !ok {
 		ti = s.p.Thread(prof.Thread{Pid: t.Pid, TID: th.NativeID, Name: name})
 		s.threadIDs[tk] = ti
 	}
-	s.p.Add(s.p.Stack(st), ti, at, 1)
+	return ti
 }
 
 func (s *Sampler) frameID(t *Target, f pyabi.Frame) prof.FrameID {

@@ -27,9 +27,10 @@ type Target struct {
 
 	stat    *procmem.StatReader
 	threads []pyabi.Thread
-	ids     []uint64          // thread_id of each thread at the last name lookup
-	names   map[uint64]string // thread_id -> Python thread name
-	frames  []pyabi.Frame
+	ids     []uint64              // thread_id of each thread at the last name lookup
+	names   map[uint64]string     // thread_id -> Python thread name
+	tids    []int                 // NativeID of each thread at the last name lookup
+	memos   map[uint64]*stackMemo // thread_id -> its last recorded stack
 	// tidOffset is where struct pthread keeps the kernel tid (<=3.10);
 	// 0 until found, -1 when not found.
 	tidOffset int
@@ -46,7 +47,7 @@ func Open(pid int, log *slog.Logger) (*Target, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &Target{Pid: pid, Proc: proc, stat: procmem.NewStatReader(pid)}
+	t := &Target{Pid: pid, Proc: proc, stat: procmem.NewStatReader(pid), memos: map[uint64]*stackMemo{}}
 	t.Cmdline, _ = procmem.Cmdline(pid)
 	t.Cwd, _ = os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
 	t.Interp, err = locate(proc, pid, log)
@@ -110,25 +111,37 @@ func (t *Target) Close() error {
 	return t.Proc.Close()
 }
 
-// Refresh re-reads the thread list and, when it changed, the thread names.
-// The sampler calls it now and then, not every sample.
+// Refresh re-reads the thread list and, when it changed, the thread names
+// and (before 3.11) the native thread ids. The sampler calls it now and
+// then, not every sample.
 func (t *Target) Refresh() error {
 	var err error
 	t.threads, err = t.Interp.Threads(t.threads[:0])
 	if err != nil {
 		return t.wrap(err)
 	}
-	t.fillNativeIDs()
 	if t.names != nil && slices.EqualFunc(t.ids, t.threads, func(id uint64, th pyabi.Thread) bool { return id == th.ThreadID }) {
+		// The same threads: keep the native ids found for them, rather
+		// than listing /proc/PID/task again (they do not change).
+		for i := range t.threads {
+			if t.threads[i].NativeID == 0 {
+				t.threads[i].NativeID = t.tids[i]
+			}
+		}
 		return nil
 	}
-	t.ids = t.ids[:0]
-	tids := make([]int, 0, len(t.threads))
+	t.fillNativeIDs()
+	t.ids, t.tids = t.ids[:0], t.tids[:0]
 	for _, th := range t.threads {
 		t.ids = append(t.ids, th.ThreadID)
-		tids = append(tids, th.NativeID)
+		t.tids = append(t.tids, th.NativeID)
 	}
-	t.stat.Retain(tids)
+	t.stat.Retain(t.tids)
+	for id := range t.memos {
+		if !slices.Contains(t.ids, id) {
+			delete(t.memos, id)
+		}
+	}
 	if names, err := t.Interp.ThreadNames(); err == nil {
 		t.names = names
 	} else if t.names == nil {
