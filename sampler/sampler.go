@@ -35,6 +35,11 @@ type Options struct {
 	Pause, Resume func(pid int) error
 }
 
+// catchUp is the lag the sampler still makes up by sampling back to back
+// (at high rates, 10 intervals is less than one preemption of the
+// sampler by a busy machine); further behind, it starts afresh.
+const catchUp = 5 * time.Millisecond
+
 // refreshEvery is how often the thread list is re-read: threads come and
 // go far less often than samples are taken.
 const refreshEvery = 100 * time.Millisecond
@@ -160,17 +165,38 @@ func (s *Sampler) Run(ctx context.Context) (err error) {
 		defer dt.Stop()
 		deadline = dt.C
 	}
-	timer := time.NewTimer(0)
+	// Go's timers wake up with about a millisecond of slack (the poller
+	// sleeps in whole milliseconds), which caps the rate near 1 kHz; short
+	// waits sleep in the kernel instead, on a thread whose timer slack
+	// is small (see sleep_linux.go).
+	sleeper := newPreciseSleeper()
+	defer sleeper.close()
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 	defer timer.Stop()
 	next := time.Now()
 	lastRefresh := time.Time{}
 	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-deadline:
-			return nil
-		case <-timer.C:
+		if wait := time.Until(next); wait >= preciseBelow || (wait > 0 && !sleeper.ok()) {
+			timer.Reset(wait)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-deadline:
+				return nil
+			case <-timer.C:
+			}
+		} else {
+			if wait > 0 {
+				sleeper.sleep(wait)
+			}
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-deadline:
+				return nil
+			default:
+			}
 		}
 		now := time.Now()
 		refresh := now.Sub(lastRefresh) >= refreshEvery
@@ -183,13 +209,8 @@ func (s *Sampler) Run(ctx context.Context) (err error) {
 		// Exponential gaps around the mean: samples cannot lock step with
 		// periodic work in the target (aliasing), and the mean rate holds.
 		next = next.Add(time.Duration(rand.ExpFloat64() * float64(mean)))
-		if wait := time.Until(next); wait > 0 {
-			timer.Reset(wait)
-		} else {
-			if -wait > 10*mean {
-				next = time.Now() // far behind: do not burst to catch up
-			}
-			timer.Reset(0)
+		if time.Since(next) > max(10*mean, catchUp) {
+			next = time.Now() // far behind: do not burst to catch up
 		}
 	}
 }

@@ -1,0 +1,15 @@
+//go:build !linux
+
+package sampler
+
+import "time"
+
+const preciseBelow = 2 * time.Millisecond
+
+// preciseSleeper is Linux only; elsewhere the sampler uses Go timers.
+type preciseSleeper struct{}
+
+func newPreciseSleeper() *preciseSleeper      { return &preciseSleeper{} }
+func (p *preciseSleeper) ok() bool            { return false }
+func (p *preciseSleeper) sleep(time.Duration) {}
+func (p *preciseSleeper) close()              {}
