@@ -29,7 +29,9 @@ type PermissionError struct {
 }
 
 func (e *PermissionError) Error() string {
-	return fmt.Sprintf("pid %d: %s: permission denied: %v", e.Pid, e.Op, e.Err)
+	// The errno's own text already says "permission denied" or
+	// "operation not permitted".
+	return fmt.Sprintf("pid %d: %s: %v", e.Pid, e.Op, e.Err)
 }
 
 // Unwrap exposes the errno, so errors.Is(err, os.ErrPermission) holds.

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -372,4 +373,161 @@ func compressed(names map[string]string, s string) string {
 		}
 	}
 	return s
+}
+
+// newest returns the newest interpreter found, or skips.
+func newest(t *testing.T) testutil.Interpreter {
+	t.Helper()
+	ins := testutil.Interpreters(t)
+	if len(ins) == 0 {
+		t.Skip("no Python interpreter found")
+	}
+	return ins[len(ins)-1]
+}
+
+// collapsedCounts reads a collapsed-stacks file into stack -> count.
+func collapsedCounts(t *testing.T, path string) map[string]int {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int{}
+	for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		if i := strings.LastIndexByte(l, ' '); i > 0 {
+			n, _ := strconv.Atoi(l[i+1:])
+			out[l[:i]] += n
+		}
+	}
+	return out
+}
+
+// samplesWhere sums the counts of stacks containing every one of parts.
+func samplesWhere(counts map[string]int, parts ...string) int {
+	n := 0
+next:
+	for stack, c := range counts {
+		for _, p := range parts {
+			if !strings.Contains(stack, p) {
+				continue next
+			}
+		}
+		n += c
+	}
+	return n
+}
+
+// TestRecordSeveralPids samples two processes in one recording, each under
+// its own process root frame.
+func TestRecordSeveralPids(t *testing.T) {
+	in := newest(t)
+	a := testutil.Spawn(t, in, "cpu_split.py")
+	b := testutil.Spawn(t, in, "cpu_split.py")
+	out := filepath.Join(t.TempDir(), "two.txt")
+	r := pyspyglass(t, "record", "-d", "2", "-o", out, "--pid", strconv.Itoa(a.Pid), "--pid", strconv.Itoa(b.Pid))
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	counts := collapsedCounts(t, out)
+	for _, pid := range []int{a.Pid, b.Pid} {
+		if n := samplesWhere(counts, fmt.Sprintf("process %d:", pid), "heavy ("); n < 10 {
+			t.Errorf("pid %d: %d samples of heavy under its process root\n%v", pid, n, counts)
+		}
+	}
+}
+
+// TestRecordTargetExits: a target that exits mid-recording ends the
+// recording cleanly with everything recorded written.
+func TestRecordTargetExits(t *testing.T) {
+	in := newest(t)
+	proc := testutil.Spawn(t, in, "cpu_split.py", "1.5")
+	out := filepath.Join(t.TempDir(), "exits.txt")
+	r := pyspyglass(t, "record", "-o", out, "--pid", strconv.Itoa(proc.Pid))
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	if n := samplesWhere(collapsedCounts(t, out), "heavy ("); n < 20 {
+		t.Fatalf("%d samples of heavy written", n)
+	}
+}
+
+// TestRecordSignals: SIGUSR1 writes the profile so far and sampling goes
+// on; SIGINT (Ctrl-C) ends it and writes the whole profile.
+func TestRecordSignals(t *testing.T) {
+	in := newest(t)
+	proc := testutil.Spawn(t, in, "cpu_split.py")
+	out := filepath.Join(t.TempDir(), "signals.txt")
+	cmd := exec.Command(bin, "record", "-o", out, "--pid", strconv.Itoa(proc.Pid))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	// Ask for a flush until one has been written (the recorder may not
+	// have installed its handler yet); the deadline only bounds a failure.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		cmd.Process.Signal(syscall.SIGUSR1)
+		if _, err := os.Stat(out); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no flush after SIGUSR1\n%s", stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	first := samplesWhere(collapsedCounts(t, out))
+	if err := cmd.Process.Signal(syscall.Signal(0)); err != nil {
+		t.Fatalf("recorder stopped after SIGUSR1: %v", err)
+	}
+	// Let more samples in before Ctrl-C: wait until the next flush has more.
+	for samplesWhere(collapsedCounts(t, out)) <= first {
+		cmd.Process.Signal(syscall.SIGUSR1)
+		if time.Now().After(deadline) {
+			t.Fatal("no new samples after the first flush")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cmd.Process.Signal(os.Interrupt)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("after SIGINT: %v\n%s", err, stderr.String())
+	}
+	if final := samplesWhere(collapsedCounts(t, out)); final <= first {
+		t.Fatalf("final profile has %d samples, the first flush %d", final, first)
+	}
+	if !strings.Contains(stderr.String(), "wrote "+out) {
+		t.Fatalf("no summary:\n%s", stderr.String())
+	}
+}
+
+// TestRecordSubprocesses launches a script that forks two multiprocessing
+// workers and finds the workers' function under their own process roots.
+func TestRecordSubprocesses(t *testing.T) {
+	in := newest(t)
+	out := filepath.Join(t.TempDir(), "forks.txt")
+	cmd := exec.Command(bin, "record", "--subprocesses", "-d", "4", "-o", out, "--", in.Path, testutil.TestdataPath("forker.py"))
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	// The parent parks for minutes: when the duration ends we interrupt it,
+	// and its exit status (KeyboardInterrupt) is passed on; only the
+	// output matters here.
+	if err := cmd.Run(); err != nil {
+		if _, ok := err.(*exec.ExitError); !ok {
+			t.Fatalf("%v\n%s", err, stderr.String())
+		}
+	}
+	counts := collapsedCounts(t, out)
+	roots := map[string]bool{}
+	for stack := range counts {
+		if strings.Contains(stack, "child_work (") {
+			roots[strings.SplitN(stack, ";", 2)[0]] = true
+		}
+	}
+	if len(roots) < 2 {
+		t.Fatalf("child_work found under %d process roots, want 2 workers\nstdout: %s\n%v", len(roots), stdout.String(), counts)
+	}
+	if n := samplesWhere(counts, "parent_wait ("); n != 0 {
+		t.Errorf("the parked parent is idle and should be left out, found %d samples", n)
+	}
 }

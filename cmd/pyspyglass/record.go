@@ -58,6 +58,10 @@ func runRecord(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
+	// Take SIGUSR1 from the start: its default action would kill us.
+	flush := make(chan os.Signal, 1)
+	signal.Notify(flush, syscall.SIGUSR1)
+	defer signal.Stop(flush)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	p := prof.New(time.Now())
@@ -79,9 +83,6 @@ func runRecord(args []string, stdout, stderr io.Writer) error {
 		go s.follow(ctx)
 	}
 	ropts := render.Options{Title: o.title}
-	flush := make(chan os.Signal, 1)
-	signal.Notify(flush, syscall.SIGUSR1)
-	defer signal.Stop(flush)
 
 	go s.sampler.Run(ctx)
 	progress := newProgress(stderr)
@@ -138,10 +139,22 @@ func write(s *sampler.Sampler, path string, f render.Format, o render.Options) (
 }
 
 // childExit waits for a launched child and passes its exit code on; an
-// earlier error wins.
+// earlier error wins. A child still running when sampling ended (by
+// --duration, or by the user leaving top) is interrupted as Ctrl-C would,
+// and killed if it does not exit within a grace period.
 func childExit(s *session, err error) error {
 	if s == nil || s.child == nil {
 		return err
+	}
+	select {
+	case <-s.child.Exited():
+	default:
+		s.child.Signal(os.Interrupt)
+		select {
+		case <-s.child.Exited():
+		case <-time.After(childGrace):
+			s.child.Signal(os.Kill)
+		}
 	}
 	code, werr := s.child.Wait()
 	if err != nil {
@@ -155,6 +168,9 @@ func childExit(s *session, err error) error {
 	}
 	return nil
 }
+
+// childGrace is how long a launched child has to exit after SIGINT.
+const childGrace = 3 * time.Second
 
 func summary(w io.Writer, p *prof.Profile, path string) {
 	h := p.Health

@@ -82,10 +82,6 @@ func runTop(args []string, stdout, stderr io.Writer) error {
 	err = top.Run(screen, s.sampler, opts)
 	cancel()
 	<-s.sampler.Done()
-	if s.child != nil {
-		// Quitting the view ends a command we launched, as Ctrl-C would.
-		s.child.Signal(syscall.SIGINT)
-	}
 	if err != nil && !strings.Contains(err.Error(), "exited") {
 		return err
 	}
