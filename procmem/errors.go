@@ -29,9 +29,11 @@ type PermissionError struct {
 }
 
 func (e *PermissionError) Error() string {
-	// The errno's own text already says "permission denied" or
-	// "operation not permitted".
-	return fmt.Sprintf("pid %d: %s: %v", e.Pid, e.Op, e.Err)
+	msg := "permission denied"
+	if e.Err != nil && e.Err.Error() != msg {
+		msg += " (" + e.Err.Error() + ")" // EPERM says "operation not permitted"
+	}
+	return fmt.Sprintf("pid %d: %s: %s", e.Pid, e.Op, msg)
 }
 
 // Unwrap exposes the errno, so errors.Is(err, os.ErrPermission) holds.

@@ -224,7 +224,7 @@ func TestErrorMapping(t *testing.T) {
 	if err := procErr(42, "open maps", &os.PathError{Err: unix.ENOENT}); !errors.Is(err, ErrNoProcess) {
 		t.Errorf("ENOENT on open became %v", err)
 	}
-	if got := (&PermissionError{Pid: 7, Op: "process_vm_readv", Err: unix.EPERM}).Error(); got != "pid 7: process_vm_readv: permission denied: operation not permitted" {
+	if got := (&PermissionError{Pid: 7, Op: "process_vm_readv", Err: unix.EPERM}).Error(); got != "pid 7: process_vm_readv: permission denied (operation not permitted)" {
 		t.Errorf("message %q", got)
 	}
 }
