@@ -1,0 +1,80 @@
+package main
+
+import (
+	"fmt"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pyspyglass/pyspyglass/internal/testutil"
+)
+
+// tmux runs a tmux command on the test's own server socket.
+func tmux(t *testing.T, sock string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("tmux", append([]string{"-S", sock}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("tmux %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+// waitScreen captures the pane until ok accepts it or the deadline passes.
+func waitScreen(t *testing.T, sock string, d time.Duration, ok func(string) bool) (string, bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		screen := tmux(t, sock, "capture-pane", "-p", "-t", "top")
+		if ok(screen) {
+			return screen, true
+		}
+		if time.Now().After(deadline) {
+			return screen, false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestTopInTerminal runs `top` in a real pseudo-terminal against the 3:1
+// workload: heavy() must lead the table within 3 seconds of the first
+// screen, and q must end the program with the terminal restored.
+func TestTopInTerminal(t *testing.T) {
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("tmux not installed")
+	}
+	in := newest(t)
+	proc := testutil.Spawn(t, in, "cpu_split.py")
+	sock := t.TempDir() + "/tmux.sock"
+	tmux(t, sock, "new-session", "-d", "-s", "top", "-x", "100", "-y", "30",
+		fmt.Sprintf("%s top --pid %d; echo exit=$?; sleep 600", bin, proc.Pid))
+	t.Cleanup(func() { exec.Command("tmux", "-S", sock, "kill-server").Run() })
+
+	if screen, ok := waitScreen(t, sock, 30*time.Second, func(s string) bool { return strings.Contains(s, "%Own") }); !ok {
+		t.Fatalf("no table on screen:\n%s", screen)
+	}
+	screen, ok := waitScreen(t, sock, 3*time.Second, func(s string) bool {
+		rows := strings.Split(s, "\n")
+		for i, r := range rows {
+			if strings.Contains(r, "%Own") && i+1 < len(rows) {
+				return strings.Contains(rows[i+1], "heavy (")
+			}
+		}
+		return false
+	})
+	if !ok {
+		t.Fatalf("heavy is not the first row after 3s:\n%s", screen)
+	}
+	if !strings.Contains(screen, "pid "+strconv.Itoa(proc.Pid)) || !strings.Contains(screen, "Python "+in.Version) {
+		t.Errorf("header lacks pid or version:\n%s", screen)
+	}
+	tmux(t, sock, "send-keys", "-t", "top", "q")
+	screen, ok = waitScreen(t, sock, 20*time.Second, func(s string) bool { return strings.Contains(s, "exit=") })
+	if !ok {
+		t.Fatalf("top did not exit on q:\n%s", screen)
+	}
+	if !strings.Contains(screen, "exit=0") || strings.Contains(screen, "%Own") {
+		t.Fatalf("after q the terminal should be back to the shell with exit 0:\n%s", screen)
+	}
+}
