@@ -11,13 +11,16 @@ func fillDebugGaps(l *Layout, v Version) {
 			*p = val
 		}
 	}
-	if v.FreeThreaded || !v.AtLeast(3, 14) {
-		return // the free-threaded object header shifts all of these
-	}
-	// Include/cpython/unicodeobject.h v3.14.0: PyCompactUnicodeObject is
-	// PyASCIIObject plus utf8_length and utf8.
+	// Include/cpython/unicodeobject.h v3.13.0 and v3.14.0:
+	// PyCompactUnicodeObject is PyASCIIObject plus utf8_length and utf8,
+	// in the free-threaded build too (its bigger header is inside
+	// PyASCIIObject). The string reader needs it for every name, so a
+	// free-threaded 3.13 or 3.14 must not go without it.
 	if l.Unicode.ASCIIData != Absent {
 		set(&l.Unicode.CompactData, l.Unicode.ASCIIData+16)
+	}
+	if v.FreeThreaded || !v.AtLeast(3, 14) {
+		return // the free-threaded object header shifts all of these
 	}
 	// Include/cpython/object.h v3.14.0: tp_basicsize follows PyVarObject
 	// and tp_name; tp_dictoffset and ht_cached_keys are where 3.13 has them.
