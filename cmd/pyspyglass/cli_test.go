@@ -201,7 +201,7 @@ func TestRecordSplitEveryFormat(t *testing.T) {
 	testutil.ForEach(t, testutil.Interpreters(t), func(t *testing.T, in testutil.Interpreter) {
 		dir := t.TempDir()
 		raw := filepath.Join(dir, "split.raw")
-		r := pyspyglass(t, "record", "--rate", "250", "--duration", "3", "-o", raw, "--", in.Path, testutil.TestdataPath("cpu_split.py"), "3")
+		r := pyspyglass(t, "record", "--rate", "250", "-o", raw, "--", in.Path, testutil.TestdataPath("cpu_split.py"), "3")
 		if r.code != 0 {
 			t.Fatalf("record: exit %d\n%s", r.code, r.stderr)
 		}
