@@ -13,7 +13,7 @@ build:
 
 # Record a flamegraph of a known workload from its first line.
 demo: setup build
-	$(BIN) record --duration 5 -o demo.svg -- $(PYTHON) testdata/cpu_split.py 5
+	$(BIN) record -o demo.svg -- $(PYTHON) testdata/cpu_split.py 5
 	@echo "open demo.svg in a browser"
 
 test:
