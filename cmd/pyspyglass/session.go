@@ -92,14 +92,16 @@ func openSession(ctx context.Context, tf *targetFlags, argv []string, p *prof.Pr
 		if slices.Contains(s.roots, pid) {
 			continue // --pid given twice
 		}
-		if err := attach.Check(pid); err != nil {
-			s.Close()
-			return nil, err
+		err := attach.Check(pid)
+		var t *sampler.Target
+		if err == nil {
+			t, err = sampler.Open(pid, log)
 		}
-		t, err := sampler.Open(pid, log)
 		if err != nil {
-			s.Close()
-			return nil, err
+			for _, t := range targets {
+				t.Close()
+			}
+			return s, err
 		}
 		s.roots = append(s.roots, pid)
 		targets = append(targets, t)
