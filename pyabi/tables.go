@@ -66,7 +66,10 @@ func (e *UnsupportedVersionError) Error() string {
 	if e.Version.FreeThreaded {
 		what += " (free-threaded)"
 	}
-	return fmt.Sprintf("%s is not supported (supported: %s)", what, spanString(e.Supported))
+	// 3.13 and later are also read through the _Py_DebugOffsets they
+	// carry, so a newer minor reaches this only when those did not decode.
+	return fmt.Sprintf("%s is not supported (supported: %s, and 3.13 or newer whose _Py_DebugOffsets this build can decode)",
+		what, spanString(e.Supported))
 }
 
 // LookupLayout returns the offset table for v. A minor split into patch

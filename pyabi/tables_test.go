@@ -61,7 +61,7 @@ func TestLookupLayout(t *testing.T) {
 		{name: "3.11 later patch", version: "3.11.9"},
 		{name: "3.12.0 before measured patch", version: "3.12.0"},
 		{name: "3.13", version: "3.13.0"},
-		{name: "newer minor", version: "3.16.0", wantErr: "CPython 3.16.0 is not supported (supported: 2.7, 3.6–3.13)"},
+		{name: "newer minor", version: "3.16.0", wantErr: "CPython 3.16.0 is not supported (supported: 2.7, 3.6–3.13, and 3.13 or newer whose _Py_DebugOffsets this build can decode)"},
 		{name: "between 2.7 and 3.6", version: "3.5.10", wantErr: "CPython 3.5.10 is not supported"},
 		{name: "free-threaded", version: "3.13.0t", wantErr: "CPython 3.13.0t (free-threaded) is not supported"},
 		{name: "major 4", version: "4.0.0", wantErr: "not supported"},
