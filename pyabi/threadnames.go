@@ -19,6 +19,9 @@ import (
 // caller may try again later. It reads a few hundred small objects, so call
 // it when the thread list changes, not per sample.
 func (in *Interpreter) ThreadNames() (map[uint64]string, error) {
+	if err := in.objectLayoutKnown(); err != nil {
+		return nil, fmt.Errorf("interpreter %#x: thread names: %w", in.Head, err)
+	}
 	o := newObjReader(in.r, in.Version, in.Layout)
 	names := map[uint64]string{}
 	modules, err := procmem.Ptr(in.r, in.Head+uint64(in.Layout.Interp.Modules))
@@ -83,4 +86,35 @@ func wrapThread(thread uint64, err error) error {
 		return nil
 	}
 	return fmt.Errorf("thread object at %#x: name: %w", thread, err)
+}
+
+// objectLayoutKnown says whether the object reader can run on this
+// interpreter. A free-threaded build lays out what the reader needs
+// differently (its objects have no GC pre-header, so the managed dict is
+// not 3 words before the object; PyDictKeysObject gains a mutex), and
+// _Py_DebugOffsets gives none of it: without that check, every lookup
+// indexed its buffers with Absent and panicked. The offsets are checked
+// too, for a layout that is only the debug offsets (a newer minor).
+func (in *Interpreter) objectLayoutKnown() error {
+	if in.Version.FreeThreaded {
+		return fmt.Errorf("the object layout of free-threaded %s is not known", in.Version)
+	}
+	if in.Version.Major == 2 {
+		return nil // PyStringObject and the 2.7 dict: the static table has them all
+	}
+	l := in.Layout
+	for _, f := range []struct {
+		name string
+		off  int
+	}{
+		{"PyTypeObject.tp_flags", l.Type.Flags}, {"PyTypeObject.tp_basicsize", l.Type.BasicSize},
+		{"PyTypeObject.tp_dictoffset", l.Type.DictOffset}, {"PyDictObject.ma_keys", l.Dict.Keys},
+		{"PyDictObject.ma_values", l.Dict.Values}, {"PyDictKeysObject.dk_nentries", l.DictKeys.NEntries},
+		{"PyDictKeysObject.dk_indices", l.DictKeys.Indices}, {"PyLongObject digits", l.Long.Digit},
+	} {
+		if f.off == Absent {
+			return fmt.Errorf("%s of %s is not known", f.name, in.Version)
+		}
+	}
+	return nil
 }
