@@ -166,18 +166,45 @@ func (s *Sampler) Run(ctx context.Context) (err error) {
 		deadline = dt.C
 	}
 	// Go's timers wake up with about a millisecond of slack (the poller
-	// sleeps in whole milliseconds), which caps the rate near 1 kHz; short
-	// waits sleep in the kernel instead, on a thread whose timer slack
-	// is small (see sleep_linux.go).
-	sleeper := newPreciseSleeper()
-	defer sleeper.close()
+	// sleeps in whole milliseconds), which caps the rate near 1 kHz. Above
+	// 500 Hz the sampler sleeps in the kernel instead, on its own locked
+	// thread with a small timer slack (see sleep_linux.go). Below, a Go
+	// timer is cheaper: a locked thread costs a hand-off between threads
+	// on every wake-up.
+	var sleeper *preciseSleeper
+	if mean < preciseBelow {
+		sleeper = newPreciseSleeper()
+		defer sleeper.close()
+	}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
+	done := func() bool {
+		select {
+		case <-ctx.Done():
+			return true
+		case <-deadline:
+			return true
+		default:
+			return false
+		}
+	}
 	next := time.Now()
 	lastRefresh := time.Time{}
 	for {
-		if wait := time.Until(next); wait >= preciseBelow || (wait > 0 && !sleeper.ok()) {
+		switch wait := time.Until(next); {
+		case sleeper != nil && sleeper.ok():
+			// Sleep in slices, so that a cancel is seen within one.
+			for ; wait > 0; wait = time.Until(next) {
+				sleeper.sleep(min(wait, preciseBelow))
+				if done() {
+					return nil
+				}
+			}
+			if done() {
+				return nil
+			}
+		case wait > 0:
 			timer.Reset(wait)
 			select {
 			case <-ctx.Done():
@@ -186,16 +213,9 @@ func (s *Sampler) Run(ctx context.Context) (err error) {
 				return nil
 			case <-timer.C:
 			}
-		} else {
-			if wait > 0 {
-				sleeper.sleep(wait)
-			}
-			select {
-			case <-ctx.Done():
+		default:
+			if done() {
 				return nil
-			case <-deadline:
-				return nil
-			default:
 			}
 		}
 		now := time.Now()
