@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -458,24 +459,44 @@ func TestRecordSignals(t *testing.T) {
 	proc := testutil.Spawn(t, in, "cpu_split.py")
 	out := filepath.Join(t.TempDir(), "signals.txt")
 	cmd := exec.Command(bin, "record", "-o", out, "--pid", strconv.Itoa(proc.Pid))
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	pipe, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill() })
-	// Ask for a flush until one has been written (the recorder may not
-	// have installed its handler yet); the deadline only bounds a failure.
+	// The start line comes once the signal handlers are in place: a
+	// SIGUSR1 before them would end the process.
+	var stderr strings.Builder
+	started := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sc := bufio.NewScanner(pipe)
+		for sc.Scan() {
+			stderr.WriteString(sc.Text() + "\n")
+			if strings.HasPrefix(sc.Text(), "pyspyglass: sampling") {
+				close(started)
+			}
+		}
+	}()
+	select {
+	case <-started:
+	case <-done:
+		t.Fatalf("record ended before sampling:\n%s", stderr.String())
+	}
+	cmd.Process.Signal(syscall.SIGUSR1)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		cmd.Process.Signal(syscall.SIGUSR1)
 		if _, err := os.Stat(out); err == nil {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no flush after SIGUSR1\n%s", stderr.String())
+			t.Fatal("no flush after SIGUSR1")
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 	first := samplesWhere(collapsedCounts(t, out))
 	if err := cmd.Process.Signal(syscall.Signal(0)); err != nil {
@@ -490,6 +511,7 @@ func TestRecordSignals(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	cmd.Process.Signal(os.Interrupt)
+	<-done
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("after SIGINT: %v\n%s", err, stderr.String())
 	}

@@ -85,6 +85,7 @@ func runRecord(args []string, stdout, stderr io.Writer) error {
 	ropts := render.Options{Title: o.title}
 
 	go s.sampler.Run(ctx)
+	fmt.Fprintf(stderr, "pyspyglass: sampling %s at %v Hz; Ctrl-C to stop and write %s\n", describe(p), o.rate.String(), o.output)
 	progress := newProgress(stderr)
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
@@ -167,6 +168,14 @@ func childExit(s *session, err error) error {
 		return &exitError{code: code}
 	}
 	return nil
+}
+
+// describe names what is sampled, for the start line.
+func describe(p *prof.Profile) string {
+	if p.Target == "" {
+		return "nothing (the command exited)"
+	}
+	return p.Target
 }
 
 // childGrace is how long a launched child has to exit after SIGINT.
