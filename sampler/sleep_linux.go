@@ -8,10 +8,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// preciseBelow is the wait under which the sampler sleeps in the kernel
-// rather than on a Go timer.
-const preciseBelow = 2 * time.Millisecond
-
 // timerSlack is the slack asked for the sampling thread. The kernel's
 // default of 50 µs would stretch every 100 µs gap of a 10 kHz rate by half.
 const timerSlack = 1000 // ns

@@ -4,8 +4,6 @@ package sampler
 
 import "time"
 
-const preciseBelow = 2 * time.Millisecond
-
 // preciseSleeper is Linux only; elsewhere the sampler uses Go timers.
 type preciseSleeper struct{}
 
