@@ -1,0 +1,212 @@
+// Command bench measures what pyspyglass costs the process it watches and
+// what it costs itself, side by side with other profilers, and writes
+// BENCHMARKS.md with an SVG plot. It runs real processes from testdata/
+// and takes minutes; `go test ./...` only compiles it.
+//
+//	go run ./bench                       # everything, defaults (about 15 minutes)
+//	go run ./bench --peer austin=/usr/bin/austin --python /root/.pyenv/versions/3.9.18/bin/python
+//	go run ./bench --sections sweep,dump --out /tmp/b.md --svg /tmp/b.svg
+//
+// Every figure is repeated (--runs, at least 5 for the slowdown) and shown
+// as median (min–max). Profiled and unprofiled runs are interleaved, round
+// by round, so a change of machine load hits both alike.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+type options struct {
+	python       string
+	bin          string
+	peers        []string
+	runs         int
+	rates        []float64
+	work         float64
+	workloads    []string
+	sections     []string
+	blocking     bool
+	sweepRates   []float64
+	sweepSeconds float64
+	sweepRuns    int
+	idleSeconds  float64
+	dumpRuns     int
+	memMinutes   float64
+	out, svg     string
+	notes        string
+	maxLoad      float64
+	loadWait     time.Duration
+}
+
+var allSections = []string{"slowdown", "idle", "sweep", "dump", "memory"}
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	var o options
+	fs := pflag.NewFlagSet("bench", pflag.ContinueOnError)
+	fs.StringVar(&o.python, "python", defaultPython(), "Python interpreter that runs the workloads")
+	fs.StringVar(&o.bin, "bin", "", "pyspyglass binary to measure (default: build ./cmd/pyspyglass into a temporary directory)")
+	fs.StringArrayVar(&o.peers, "peer", nil, "another profiler measured the same way, NAME=PATH (known: austin); repeatable")
+	fs.IntVar(&o.runs, "runs", 5, "runs of each configuration (slowdown: rounds of interleaved unprofiled and profiled runs)")
+	fs.Float64SliceVar(&o.rates, "rates", []float64{100, 1000, 10000}, "sampling rates (Hz) of the slowdown and idle measurements")
+	fs.Float64Var(&o.work, "work", 1, "seconds of work of an unprofiled fixed-work run (the units are calibrated to it)")
+	fs.StringSliceVar(&o.workloads, "workloads", []string{"stack30", "deep500", "threads50", "idle"}, "workloads to measure")
+	fs.StringSliceVar(&o.sections, "sections", allSections, "measurements to take: "+strings.Join(allSections, ","))
+	fs.BoolVar(&o.blocking, "blocking", true, "also measure pyspyglass --blocking in the slowdown runs")
+	fs.Float64SliceVar(&o.sweepRates, "sweep-rates", []float64{1000, 2000, 5000, 10000, 20000, 50000, 100000}, "rates tried for the highest sustained rate")
+	fs.Float64Var(&o.sweepSeconds, "sweep-seconds", 2, "seconds of each sweep run")
+	fs.IntVar(&o.sweepRuns, "sweep-runs", 3, "runs of each sweep rate")
+	fs.Float64Var(&o.idleSeconds, "idle-seconds", 3, "seconds of each run on the idle target")
+	fs.IntVar(&o.dumpRuns, "dump-runs", 10, "runs of each dump measurement")
+	fs.Float64Var(&o.memMinutes, "memory-minutes", 0.5, "minutes of the memory run at 1 kHz")
+	fs.StringVar(&o.out, "out", "BENCHMARKS.md", "report to write (relative to the repository root)")
+	fs.StringVar(&o.svg, "svg", "bench/benchmarks.svg", "plot to write (relative to the repository root)")
+	fs.StringVar(&o.notes, "notes", "bench/NOTES.md", "markdown appended to the report, if the file exists (analysis that outlives a run)")
+	fs.Float64Var(&o.maxLoad, "max-load", 0, "before each measurement, wait until the 1-minute load average is below this (0: do not wait)")
+	fs.DurationVar(&o.loadWait, "load-wait", 10*time.Minute, "longest wait for --max-load")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if o.runs < 1 || o.sweepRuns < 1 || o.dumpRuns < 1 {
+		return errors.New("--runs, --sweep-runs and --dump-runs must be at least 1")
+	}
+	for _, s := range o.sections {
+		if !slices.Contains(allSections, s) {
+			return fmt.Errorf("--sections: unknown %q (known: %s)", s, strings.Join(allSections, ","))
+		}
+	}
+	var ws []workload
+	for _, name := range o.workloads {
+		i := slices.IndexFunc(allWorkloads, func(w workload) bool { return w.name == name })
+		if i < 0 {
+			return fmt.Errorf("--workloads: unknown %q", name)
+		}
+		ws = append(ws, allWorkloads[i])
+	}
+	root, err := moduleRoot()
+	if err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "pyspyglass-bench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	h := &harness{root: root, python: o.python, tmp: tmp, log: func(f string, a ...any) {
+		fmt.Fprintf(os.Stderr, time.Now().Format("15:04:05 ")+f+"\n", a...)
+	}}
+	if o.bin == "" {
+		o.bin = filepath.Join(tmp, "pyspyglass")
+		h.log("building pyspyglass")
+		build := exec.Command("go", "build", "-o", o.bin, "./cmd/pyspyglass")
+		build.Dir, build.Stdout, build.Stderr = root, os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			return fmt.Errorf("build pyspyglass: %w", err)
+		}
+	}
+	h.ours = &tool{name: "pyspyglass", kind: "pyspyglass", path: o.bin}
+	tools := []*tool{h.ours}
+	for _, p := range o.peers {
+		tl, err := parsePeer(p)
+		if err != nil {
+			return err
+		}
+		tools = append(tools, tl)
+	}
+	res := &results{opts: o, started: time.Now(), machine: describeMachine(root, o.python), tools: tools}
+	res.loadStart = loadAvg()
+	b := &bench{h: h, o: o, res: res, tools: tools}
+	for _, s := range o.sections {
+		b.waitLoad(s)
+		sec := sectionLoad{name: s, start: loadAvg(), at: time.Now()}
+		switch s {
+		case "slowdown":
+			for _, w := range ws {
+				if w.script != "" {
+					b.slowdown(w)
+				}
+			}
+		case "idle":
+			if slices.ContainsFunc(ws, func(w workload) bool { return w.name == "idle" }) {
+				b.idle()
+			}
+		case "sweep":
+			for _, w := range ws {
+				if w.name == "stack30" || w.name == "deep500" {
+					b.sweep(w)
+				}
+			}
+		case "dump":
+			b.dump()
+		case "memory":
+			b.memory()
+		}
+		sec.end, sec.took = loadAvg(), time.Since(sec.at)
+		res.sections = append(res.sections, sec)
+	}
+	res.finished = time.Now()
+	res.loadEnd = loadAvg()
+	svgPath, outPath := filepath.Join(root, o.svg), filepath.Join(root, o.out)
+	if filepath.IsAbs(o.svg) {
+		svgPath = o.svg
+	}
+	if filepath.IsAbs(o.out) {
+		outPath = o.out
+	}
+	if err := os.WriteFile(svgPath, plot(res), 0o644); err != nil {
+		return err
+	}
+	rel, err := filepath.Rel(filepath.Dir(outPath), svgPath)
+	if err != nil {
+		rel = svgPath
+	}
+	notes, _ := os.ReadFile(filepath.Join(root, o.notes))
+	if err := os.WriteFile(outPath, []byte(writeReport(res, rel, string(notes))), 0o644); err != nil {
+		return err
+	}
+	h.log("wrote %s and %s", outPath, svgPath)
+	return nil
+}
+
+// defaultPython is 3.12 from pyenv when installed (the version the budget
+// is set for), else python3 on PATH.
+func defaultPython() string {
+	if m, _ := filepath.Glob("/root/.pyenv/versions/3.12*/bin/python"); len(m) > 0 {
+		return m[0]
+	}
+	if p, err := exec.LookPath("python3"); err == nil {
+		return p
+	}
+	return "python3"
+}
+
+// waitLoad waits, bounded, for a quiet machine before a section.
+func (b *bench) waitLoad(section string) {
+	if b.o.maxLoad <= 0 {
+		return
+	}
+	deadline := time.Now().Add(b.o.loadWait)
+	for l := loadAvg(); l[0] >= b.o.maxLoad; l = loadAvg() {
+		if time.Now().After(deadline) {
+			b.h.log("%s: load %.2f still above %.2f after %v; measuring anyway", section, l[0], b.o.maxLoad, b.o.loadWait)
+			return
+		}
+		b.h.log("%s: waiting for the load (%.2f) to fall below %.2f", section, l[0], b.o.maxLoad)
+		time.Sleep(15 * time.Second)
+	}
+}

@@ -1,0 +1,252 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// target is a Python workload started by the harness: its stdout is read
+// line by line (readiness, then the result line) and its stdin is the gate.
+type target struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	lines chan string
+	ready string // payload of the readiness line
+	done  chan struct{}
+}
+
+// startTarget runs python on a testdata script and waits for its readiness
+// line. The script's own process group lets kill reach its threads' forks.
+func startTarget(python, root, script string, args ...string) (*target, error) {
+	argv := append([]string{"-u", filepath.Join(root, "testdata", script)}, args...)
+	cmd := exec.Command(python, argv...)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1", "LC_ALL=C.UTF-8")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s %s: %w", python, script, err)
+	}
+	t := &target{cmd: cmd, stdin: stdin, lines: make(chan string, 16), done: make(chan struct{})}
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			t.lines <- sc.Text()
+		}
+		close(t.lines)
+	}()
+	line, err := t.line(60 * time.Second)
+	if err != nil || !strings.HasPrefix(line, "ready") {
+		t.kill()
+		return nil, fmt.Errorf("%s %s: no readiness line (got %q): %w", python, script, line, err)
+	}
+	t.ready = strings.TrimSpace(strings.TrimPrefix(line, "ready"))
+	return t, nil
+}
+
+func (t *target) pid() int { return t.cmd.Process.Pid }
+
+// line waits for the next line of the target's stdout.
+func (t *target) line(timeout time.Duration) (string, error) {
+	select {
+	case l, ok := <-t.lines:
+		if !ok {
+			return "", errors.New("target closed its stdout")
+		}
+		return l, nil
+	case <-time.After(timeout):
+		return "", fmt.Errorf("no line from the target within %v", timeout)
+	}
+}
+
+// open opens the gate: the script starts its work.
+func (t *target) open() error {
+	if _, err := io.WriteString(t.stdin, "go\n"); err != nil {
+		return fmt.Errorf("open the gate: %w", err)
+	}
+	return nil
+}
+
+// result waits for "done seconds=S" and returns S.
+func (t *target) result(timeout time.Duration) (float64, error) {
+	line, err := t.line(timeout)
+	if err != nil {
+		return 0, err
+	}
+	v, ok := strings.CutPrefix(line, "done seconds=")
+	if !ok {
+		return 0, fmt.Errorf("unexpected line %q, want done seconds=...", line)
+	}
+	return strconv.ParseFloat(v, 64)
+}
+
+// run opens the gate and waits for the result.
+func (t *target) run(timeout time.Duration) (float64, error) {
+	if err := t.open(); err != nil {
+		return 0, err
+	}
+	return t.result(timeout)
+}
+
+// wait reaps the target.
+func (t *target) wait(timeout time.Duration) error {
+	errc := make(chan error, 1)
+	go func() { errc <- t.cmd.Wait() }()
+	select {
+	case err := <-errc:
+		return err
+	case <-time.After(timeout):
+		t.kill()
+		return <-errc
+	}
+}
+
+// kill ends the target's process group; it is safe to call twice.
+func (t *target) kill() {
+	if t.cmd.Process != nil {
+		syscall.Kill(-t.cmd.Process.Pid, syscall.SIGKILL)
+	}
+	t.stdin.Close()
+}
+
+// profiler is a running profiler process: ours or a peer.
+type profiler struct {
+	cmd    *exec.Cmd
+	stderr strings.Builder
+	start  time.Time
+	exited chan struct{}
+	err    error
+	usage  usage
+}
+
+// usage is what wait4 says about a finished profiler.
+type usage struct {
+	cpu    time.Duration // user + system
+	maxRSS int64         // bytes
+	wall   time.Duration // start to exit
+}
+
+func startProfiler(argv []string, stdout io.Writer) (*profiler, error) {
+	p := &profiler{cmd: exec.Command(argv[0], argv[1:]...), exited: make(chan struct{})}
+	p.cmd.Stdout = stdout
+	p.cmd.Stderr = &p.stderr
+	p.start = time.Now()
+	if err := p.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", argv[0], err)
+	}
+	go func() {
+		p.err = p.cmd.Wait()
+		p.usage.wall = time.Since(p.start)
+		if ru, ok := p.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			p.usage.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+			p.usage.maxRSS = ru.Maxrss * 1024
+		}
+		close(p.exited)
+	}()
+	return p, nil
+}
+
+func (p *profiler) pid() int { return p.cmd.Process.Pid }
+
+// wait waits for the profiler to exit by itself, killing it after timeout.
+func (p *profiler) wait(timeout time.Duration) error {
+	select {
+	case <-p.exited:
+	case <-time.After(timeout):
+		p.cmd.Process.Kill()
+		<-p.exited
+		return fmt.Errorf("%s did not exit within %v; stderr: %s", p.cmd.Path, timeout, p.stderr.String())
+	}
+	return p.err
+}
+
+// stop sends SIGINT (peers without a duration flag stop on it) and waits.
+func (p *profiler) stop(timeout time.Duration) error {
+	p.cmd.Process.Signal(os.Interrupt)
+	return p.wait(timeout)
+}
+
+// cpuNow is the CPU time process pid has used so far, in nanoseconds, from
+// the schedstat of each of its threads (rusage only comes at exit, and
+// /proc/PID/stat counts in clock ticks).
+func cpuNow(pid int) (time.Duration, error) {
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, err
+	}
+	var total time.Duration
+	for _, task := range tasks {
+		b, err := os.ReadFile(filepath.Join(dir, task.Name(), "schedstat"))
+		if err != nil {
+			continue // the thread ended between the listing and now
+		}
+		f := strings.Fields(string(b))
+		if len(f) == 0 {
+			continue
+		}
+		ns, err := strconv.ParseInt(f[0], 10, 64)
+		if err == nil {
+			total += time.Duration(ns)
+		}
+	}
+	return total, nil
+}
+
+// rssNow is the resident set of pid in bytes (VmRSS), 0 if gone.
+func rssNow(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+// sampling waits until our profiler has taken its first sample of target
+// pid: the sampler opens /proc/PID/task/TID/stat the first time it asks
+// whether a thread not holding the GIL runs, and every workload parks a
+// thread at its gate. It returns false after timeout, or at once if the
+// profiler exited.
+func sampling(prof *profiler, pid int, timeout time.Duration) bool {
+	want := fmt.Sprintf("/proc/%d/task/", pid)
+	fdDir := fmt.Sprintf("/proc/%d/fd", prof.pid())
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		select {
+		case <-prof.exited:
+			return false
+		default:
+		}
+		fds, _ := os.ReadDir(fdDir)
+		for _, fd := range fds {
+			if link, err := os.Readlink(filepath.Join(fdDir, fd.Name())); err == nil && strings.HasPrefix(link, want) {
+				return true
+			}
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return false
+}

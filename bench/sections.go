@@ -1,0 +1,297 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// config is one profiled setting of the slowdown and idle measurements.
+type config struct {
+	tool     *tool
+	rate     float64
+	blocking bool
+}
+
+func (c config) mode() string {
+	switch {
+	case c.blocking:
+		return "blocking"
+	case c.tool.ours():
+		return "non-blocking"
+	}
+	return "default"
+}
+
+// cell is the measurements of one config on one workload.
+type cell struct {
+	cfg         config
+	slowdown    spread // profiled work time / unprofiled work time of the same round
+	cpuSample   spread // µs of profiler CPU per sampling round
+	cpuShare    spread // profiler CPU, % of one core
+	achievedPct spread // rounds per second, % of the requested rate
+	errors      int64  // failed samples the profiler reported
+	unseen      int    // runs where the start of sampling was not seen
+	failed      string // why this config was given up, if it was
+}
+
+// record adds one run's phase to c.
+func (c *cell) record(ph phase) {
+	c.cpuSample = append(c.cpuSample, ph.cpuPerSample())
+	c.cpuShare = append(c.cpuShare, ph.cpuShare())
+	c.achievedPct = append(c.achievedPct, 100*ph.achieved/c.cfg.rate)
+	c.errors += ph.errors
+	if c.cfg.tool.ours() && !ph.attached {
+		c.unseen++
+	}
+}
+
+type slowdownResult struct {
+	w          workload
+	units      int
+	unprofiled spread // seconds
+	cells      []*cell
+}
+
+type sweepRow struct {
+	tool        *tool
+	rate        float64
+	achieved    spread // Hz
+	achievedPct spread
+	cpuSample   spread
+	failed      string
+}
+
+type sweepResult struct {
+	w    workload
+	rows []*sweepRow
+}
+
+type dumpResult struct {
+	title string
+	ms    spread
+	err   string
+}
+
+type memoryResult struct {
+	tool    *tool
+	minutes float64
+	rss     []int64 // bytes, one a second
+	peak    int64
+	err     string
+}
+
+type sectionLoad struct {
+	name       string
+	at         time.Time
+	took       time.Duration
+	start, end [3]float64
+}
+
+// results is everything a run measured, for the report.
+type results struct {
+	opts               options
+	machine            machine
+	tools              []*tool
+	started, finished  time.Time
+	loadStart, loadEnd [3]float64
+	sections           []sectionLoad
+	slowdowns          []*slowdownResult
+	idle               []*cell
+	idleErr            string
+	sweeps             []*sweepResult
+	dumps              []*dumpResult
+	memory             []*memoryResult
+	problems           []string
+}
+
+type bench struct {
+	h     *harness
+	o     options
+	res   *results
+	tools []*tool
+}
+
+func (b *bench) problem(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	b.h.log("problem: %s", msg)
+	b.res.problems = append(b.res.problems, msg)
+}
+
+// slowdown interleaves unprofiled and profiled runs of w's fixed work.
+func (b *bench) slowdown(w workload) {
+	b.h.log("slowdown %s: calibrating", w.name)
+	units, err := b.h.calibrate(w, b.o.work)
+	if err != nil {
+		b.problem("slowdown %s: calibration: %v", w.name, err)
+		return
+	}
+	r := &slowdownResult{w: w, units: units}
+	for _, tl := range b.tools {
+		for _, rate := range b.o.rates {
+			r.cells = append(r.cells, &cell{cfg: config{tool: tl, rate: rate}})
+			if tl.ours() && b.o.blocking {
+				r.cells = append(r.cells, &cell{cfg: config{tool: tl, rate: rate, blocking: true}})
+			}
+		}
+	}
+	b.res.slowdowns = append(b.res.slowdowns, r)
+	for round := range b.o.runs {
+		base, _, err := b.h.fixedRun(w, units, nil, 0, false)
+		if err != nil {
+			b.problem("slowdown %s: unprofiled run: %v", w.name, err)
+			continue
+		}
+		r.unprofiled = append(r.unprofiled, base)
+		b.h.log("slowdown %s round %d/%d: unprofiled %.3fs", w.name, round+1, b.o.runs, base)
+		// Rotate the order each round, so no config always runs first.
+		for j := range r.cells {
+			c := r.cells[(j+round)%len(r.cells)]
+			if c.failed != "" {
+				continue
+			}
+			work, ph, err := b.h.fixedRun(w, units, c.cfg.tool, c.cfg.rate, c.cfg.blocking)
+			if err != nil {
+				c.failed = err.Error()
+				b.problem("slowdown %s: %s %s %.0f Hz: %v (not tried again)", w.name, c.cfg.tool.name, c.cfg.mode(), c.cfg.rate, err)
+				continue
+			}
+			c.slowdown = append(c.slowdown, work/base)
+			c.record(ph)
+			b.h.log("  %-10s %-12s %6.0f Hz: %.3fs (x%.3f), %.0f Hz achieved, %.1f µs/sample", c.cfg.tool.name, c.cfg.mode(), c.cfg.rate,
+				work, work/base, ph.achieved, ph.cpuPerSample())
+		}
+	}
+}
+
+// idle measures the profiler's own cost on a target doing nothing.
+func (b *bench) idle() {
+	w := allWorkloads[3]
+	for _, tl := range b.tools {
+		for _, rate := range b.o.rates {
+			c := &cell{cfg: config{tool: tl, rate: rate}}
+			b.res.idle = append(b.res.idle, c)
+			for range b.o.runs {
+				ph, err := b.h.steadyRun(w, tl, rate, seconds(b.o.idleSeconds))
+				if err != nil {
+					c.failed = err.Error()
+					b.problem("idle: %s %.0f Hz: %v", tl.name, rate, err)
+					break
+				}
+				c.record(ph)
+			}
+			b.h.log("idle %s %.0f Hz: %s µs/sample, %s %% CPU", tl.name, rate, c.cpuSample.format("%.1f"), c.cpuShare.format("%.2f"))
+		}
+	}
+}
+
+// sweep finds the highest rate sustained on a CPU-bound workload.
+func (b *bench) sweep(w workload) {
+	r := &sweepResult{w: w}
+	b.res.sweeps = append(b.res.sweeps, r)
+	for _, tl := range b.tools {
+		for _, rate := range b.o.sweepRates {
+			row := &sweepRow{tool: tl, rate: rate}
+			r.rows = append(r.rows, row)
+			for range b.o.sweepRuns {
+				ph, err := b.h.steadyRun(w, tl, rate, seconds(b.o.sweepSeconds))
+				if err != nil {
+					row.failed = err.Error()
+					b.problem("sweep %s: %s %.0f Hz: %v", w.name, tl.name, rate, err)
+					break
+				}
+				row.achieved = append(row.achieved, ph.achieved)
+				row.achievedPct = append(row.achievedPct, 100*ph.achieved/rate)
+				row.cpuSample = append(row.cpuSample, ph.cpuPerSample())
+			}
+			b.h.log("sweep %s %s %.0f Hz: %s Hz achieved, %s µs/sample", w.name, tl.name, rate, row.achieved.format("%.0f"), row.cpuSample.format("%.1f"))
+			if row.failed != "" {
+				break
+			}
+		}
+	}
+}
+
+// highest is the highest rate of tl in r whose median achieved rate is at
+// least 95% of the request, or 0.
+func (r *sweepResult) highest(tl *tool) float64 {
+	best := 0.0
+	for _, row := range r.rows {
+		if row.tool == tl && len(row.achievedPct) > 0 && row.achievedPct.median() >= 95 {
+			best = max(best, row.rate)
+		}
+	}
+	return best
+}
+
+// dump times pyspyglass dump on 10 idle threads and on a 500-deep stack,
+// interleaved.
+func (b *bench) dump() {
+	type dumpTarget struct {
+		r      *dumpResult
+		script string
+		args   []string
+		t      *target
+	}
+	targets := []*dumpTarget{
+		{r: &dumpResult{title: "10 idle threads (idle_threads.py 10)"}, script: "idle_threads.py", args: []string{"10"}},
+		{r: &dumpResult{title: "500-deep stack (deep.py 500)"}, script: "deep.py", args: []string{"500"}},
+	}
+	for _, d := range targets {
+		b.res.dumps = append(b.res.dumps, d.r)
+		t, err := startTarget(b.h.python, b.h.root, d.script, d.args...)
+		if err != nil {
+			d.r.err = err.Error()
+			continue
+		}
+		defer t.kill()
+		d.t = t
+	}
+	for range b.o.dumpRuns {
+		for _, d := range targets {
+			if d.t == nil || d.r.err != "" {
+				continue
+			}
+			took, err := b.h.dumpRun(d.t.pid())
+			if err != nil {
+				d.r.err = err.Error()
+				continue
+			}
+			d.r.ms = append(d.r.ms, float64(took.Microseconds())/1000)
+		}
+	}
+	for _, d := range targets {
+		b.h.log("dump %s: %s ms", d.r.title, d.r.ms.format("%.2f"))
+	}
+}
+
+// memory records threads_many.py 50 at 1 kHz and watches the resident set.
+func (b *bench) memory() {
+	w := allWorkloads[2]
+	t, err := startTarget(b.h.python, b.h.root, w.steady, w.steadyArgs...)
+	if err != nil {
+		b.problem("memory: %v", err)
+		return
+	}
+	defer t.kill()
+	for _, tl := range b.tools {
+		m := &memoryResult{tool: tl, minutes: b.o.memMinutes}
+		b.res.memory = append(b.res.memory, m)
+		b.h.log("memory: %s at 1 kHz for %.1f min", tl.name, b.o.memMinutes)
+		rss, peak, err := b.h.memoryRun(t.pid(), tl, 1000, seconds(60*b.o.memMinutes))
+		m.rss, m.peak = rss, peak
+		if err != nil {
+			m.err = err.Error()
+		}
+	}
+}
+
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+// rateName shows 100, 1 kHz, 10 kHz.
+func rateName(r float64) string {
+	if r >= 1000 {
+		return strings.TrimSuffix(fmt.Sprintf("%g", r/1000), ".0") + " kHz"
+	}
+	return fmt.Sprintf("%g Hz", r)
+}
