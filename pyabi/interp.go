@@ -274,6 +274,23 @@ func (in *Interpreter) readGuessed(t *Thread, c *walkCache) error {
 // Frames or code objects not guessed are read after, frame by frame and in
 // one batch respectively, and the guesses are fitted to this walk.
 func (in *Interpreter) Stack(t *Thread, dst []Frame) ([]Frame, error) {
+	// A torn read is retried at once: the thread is usually past the
+	// switch by then, and dropping such samples would under-count code
+	// that switches frames often (generators).
+	start := len(dst)
+	var err error
+	for range tornRetries {
+		if dst, err = in.stackOnce(t, dst[:start]); !errors.Is(err, ErrTorn) {
+			break
+		}
+	}
+	return dst, err
+}
+
+// tornRetries is how often Stack reads a stack that keeps tearing.
+const tornRetries = 3
+
+func (in *Interpreter) stackOnce(t *Thread, dst []Frame) ([]Frame, error) {
 	c := in.walkCache(t.Addr)
 	if err := in.readGuessed(t, c); err != nil {
 		return dst, err
@@ -298,6 +315,7 @@ func (in *Interpreter) Stack(t *Thread, dst []Frame) ([]Frame, error) {
 	in.pending, in.frameAddrs = in.pending[:0], in.frameAddrs[:0]
 	misses := 0
 	f := in.Layout.Frame
+	bottomOwner := -1
 	for n := 0; frame != 0; n++ {
 		if n >= MaxDepth {
 			return dst, fmt.Errorf("thread state %#x: stack deeper than %d frames or a cycle", t.Addr, MaxDepth)
@@ -312,7 +330,10 @@ func (in *Interpreter) Stack(t *Thread, dst []Frame) ([]Frame, error) {
 		}
 		in.frameAddrs = append(in.frameAddrs, frame)
 		frame = le64(fb[f.Previous:])
-		if in.shimMin >= 0 && int(fb[f.Owner]) >= in.shimMin {
+		if f.Owner != Absent {
+			bottomOwner = int(fb[f.Owner])
+		}
+		if in.shimMin >= 0 && bottomOwner >= in.shimMin {
 			continue
 		}
 		codeAddr := le64(fb[f.Code:]) & in.codeMask
@@ -320,6 +341,9 @@ func (in *Interpreter) Stack(t *Thread, dst []Frame) ([]Frame, error) {
 	}
 	if len(in.pending) == 0 {
 		return dst, ErrNoFrames
+	}
+	if in.tornBottom(bottomOwner) {
+		return dst, fmt.Errorf("thread state %#x: %w", t.Addr, ErrTorn)
 	}
 	var err error
 	var codeMisses int
@@ -330,6 +354,29 @@ func (in *Interpreter) Stack(t *Thread, dst []Frame) ([]Frame, error) {
 		in.sortBuf = c.fit(in.frameAddrs, in.fspan, in.codes.addrs, in.codes.span, in.sortBuf)
 	}
 	return dst, nil
+}
+
+// ErrTorn marks a stack that changed while it was read: the chain ended
+// somewhere a thread's stack cannot end. It is a failed sample, not a stack
+// to show.
+var ErrTorn = errors.New("torn read: the stack changed while it was read")
+
+// tornBottom reports whether the owner of the outermost frame walked shows
+// a chain cut short. Since 3.12 every entry into the evaluation loop from C
+// pushes a shim frame, so a whole stack ends in one; in 3.11 it ends in a
+// frame owned by the thread (Include/internal/pycore_frame.h, v3.11.0,
+// v3.12.0). A chain ending elsewhere, typically in a generator's frame, was
+// read through a C-stack frame (a _PyCFrame) that had already been popped:
+// the generator has since been suspended and its previous link cleared.
+// PyFrameObject chains (<=3.10) carry no such mark.
+func (in *Interpreter) tornBottom(owner int) bool {
+	switch {
+	case in.model == frameObjects || owner < 0:
+		return false
+	case in.shimMin >= 0:
+		return owner < in.shimMin
+	}
+	return owner != 0 // FRAME_OWNED_BY_THREAD
 }
 
 // position is where the frame fb is in its bytecode, in the unit its
