@@ -86,7 +86,7 @@ func TestQuartersAndGrowth(t *testing.T) {
 
 func TestPlotIsWellFormedSVG(t *testing.T) {
 	ours := &tool{name: "pyspyglass", kind: "pyspyglass"}
-	r := &results{tools: []*tool{ours}, slowdowns: []*slowdownResult{{w: allWorkloads[0], cells: []*cell{
+	r := &pyRun{slowdowns: []*slowdownResult{{w: allWorkloads[0], cells: []*cell{
 		{cfg: config{tool: ours, rate: 100}, slowdown: spread{1.01, 1.0, 1.02}, cpuSample: spread{20, 18, 25}},
 		{cfg: config{tool: ours, rate: 1000}, slowdown: spread{1.05, 1.03, 1.1}, cpuSample: spread{8, 7, 9}},
 		{cfg: config{tool: ours, rate: 1000, blocking: true}, slowdown: spread{1.5}, cpuSample: spread{90}},

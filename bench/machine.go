@@ -15,13 +15,12 @@ type machine struct {
 	cpu       string
 	kernel    string
 	goVersion string
-	python    string // the workloads' interpreter: path and version
 	pythons   []string
 	commit    string
 	peers     []string // peer versions, filled when known
 }
 
-func describeMachine(root, python string) machine {
+func describeMachine(root string) machine {
 	m := machine{nproc: runtime.NumCPU(), goVersion: runtime.Version(), cpu: "unknown", kernel: "unknown"}
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for _, l := range strings.Split(string(b), "\n") {
@@ -34,7 +33,6 @@ func describeMachine(root, python string) machine {
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		m.kernel = strings.TrimSpace(string(b))
 	}
-	m.python = python + " (" + pythonVersion(python) + ")"
 	if dirs, _ := filepath.Glob("/root/.pyenv/versions/*"); len(dirs) > 0 {
 		for _, d := range dirs {
 			m.pythons = append(m.pythons, filepath.Base(d))

@@ -26,7 +26,7 @@ import (
 )
 
 type options struct {
-	python       string
+	pythons      []string
 	bin          string
 	peers        []string
 	runs         int
@@ -59,7 +59,7 @@ func main() {
 func run(args []string) error {
 	var o options
 	fs := pflag.NewFlagSet("bench", pflag.ContinueOnError)
-	fs.StringVar(&o.python, "python", defaultPython(), "Python interpreter that runs the workloads")
+	fs.StringArrayVar(&o.pythons, "python", []string{defaultPython()}, "Python interpreter that runs the workloads; repeatable, each measured in turn (the budgets are checked on the first)")
 	fs.StringVar(&o.bin, "bin", "", "pyspyglass binary to measure (default: build ./cmd/pyspyglass into a temporary directory)")
 	fs.StringArrayVar(&o.peers, "peer", nil, "another profiler measured the same way, NAME=PATH (known: austin); repeatable")
 	fs.IntVar(&o.runs, "runs", 5, "runs of each configuration (slowdown: rounds of interleaved unprofiled and profiled runs)")
@@ -107,7 +107,7 @@ func run(args []string) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	h := &harness{root: root, python: o.python, tmp: tmp, log: func(f string, a ...any) {
+	h := &harness{root: root, tmp: tmp, log: func(f string, a ...any) {
 		fmt.Fprintf(os.Stderr, time.Now().Format("15:04:05 ")+f+"\n", a...)
 	}}
 	if o.bin == "" {
@@ -128,12 +128,53 @@ func run(args []string) error {
 		}
 		tools = append(tools, tl)
 	}
-	res := &results{opts: o, started: time.Now(), machine: describeMachine(root, o.python), tools: tools}
+	res := &results{opts: o, started: time.Now(), machine: describeMachine(root), tools: tools}
 	res.loadStart = loadAvg()
 	b := &bench{h: h, o: o, res: res, tools: tools}
-	for _, s := range o.sections {
+	for i, py := range o.pythons {
+		h.python = py
+		b.cur = &pyRun{python: py, version: pythonVersion(py), svg: o.svg}
+		if i > 0 {
+			b.cur.svg = strings.TrimSuffix(o.svg, ".svg") + "-py" + b.cur.version + ".svg"
+		}
+		res.runs = append(res.runs, b.cur)
+		b.measure(ws)
+	}
+	res.finished = time.Now()
+	res.loadEnd = loadAvg()
+	outPath := filepath.Join(root, o.out)
+	if filepath.IsAbs(o.out) {
+		outPath = o.out
+	}
+	for _, run := range res.runs {
+		svgPath := filepath.Join(root, run.svg)
+		if filepath.IsAbs(run.svg) {
+			svgPath = run.svg
+		}
+		if err := os.WriteFile(svgPath, plot(run), 0o644); err != nil {
+			return err
+		}
+		if rel, err := filepath.Rel(filepath.Dir(outPath), svgPath); err == nil {
+			run.svg = rel
+		} else {
+			run.svg = svgPath
+		}
+		h.log("wrote %s", svgPath)
+	}
+	notes, _ := os.ReadFile(filepath.Join(root, o.notes))
+	if err := os.WriteFile(outPath, []byte(writeReport(res, string(notes))), 0o644); err != nil {
+		return err
+	}
+	h.log("wrote %s", outPath)
+	return nil
+}
+
+// measure takes every section with the current interpreter.
+func (b *bench) measure(ws []workload) {
+	for _, s := range b.o.sections {
 		b.waitLoad(s)
 		sec := sectionLoad{name: s, start: loadAvg(), at: time.Now()}
+		b.h.log("Python %s: %s", b.cur.version, s)
 		switch s {
 		case "slowdown":
 			for _, w := range ws {
@@ -157,30 +198,8 @@ func run(args []string) error {
 			b.memory()
 		}
 		sec.end, sec.took = loadAvg(), time.Since(sec.at)
-		res.sections = append(res.sections, sec)
+		b.cur.sections = append(b.cur.sections, sec)
 	}
-	res.finished = time.Now()
-	res.loadEnd = loadAvg()
-	svgPath, outPath := filepath.Join(root, o.svg), filepath.Join(root, o.out)
-	if filepath.IsAbs(o.svg) {
-		svgPath = o.svg
-	}
-	if filepath.IsAbs(o.out) {
-		outPath = o.out
-	}
-	if err := os.WriteFile(svgPath, plot(res), 0o644); err != nil {
-		return err
-	}
-	rel, err := filepath.Rel(filepath.Dir(outPath), svgPath)
-	if err != nil {
-		rel = svgPath
-	}
-	notes, _ := os.ReadFile(filepath.Join(root, o.notes))
-	if err := os.WriteFile(outPath, []byte(writeReport(res, rel, string(notes))), 0o644); err != nil {
-		return err
-	}
-	h.log("wrote %s and %s", outPath, svgPath)
-	return nil
 }
 
 // defaultPython is 3.12 from pyenv when installed (the version the budget

@@ -9,7 +9,7 @@ import (
 // plot draws the slowdown and the profiler's CPU per sample against the
 // rate, one panel each, as a standalone SVG: log scales on both axes,
 // median points joined by lines, min–max bars.
-func plot(r *results) []byte {
+func plot(r *pyRun) []byte {
 	type series struct {
 		label, color, dash string
 		x                  []float64
@@ -101,7 +101,10 @@ func plot(r *results) []byte {
 			fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#eee"/>`, pn.x0, py(t), pn.x0+pw, py(t))
 			fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="end">%s</text>`+"\n", pn.x0-6, py(t)+4, num(t))
 		}
-		for _, se := range all {
+		for k, se := range all {
+			// Series side by side at each rate, so bars do not hide each other.
+			dodge := (float64(k) - float64(len(all)-1)/2) * 5
+			px := func(x float64) float64 { return pn.x0 + pw*xr.pos(x) + dodge }
 			var pts []string
 			for i, x := range se.x {
 				s := pn.get(se, i)

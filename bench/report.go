@@ -18,7 +18,7 @@ const (
 	budgetMemGrowth = 10.0 // % growth of the resident set from the first quarter to the end
 )
 
-func writeReport(r *results, svg, notes string) string {
+func writeReport(r *results, notes string) string {
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	p("# Benchmarks\n\n")
@@ -29,38 +29,75 @@ func writeReport(r *results, svg, notes string) string {
 
 	p("## Machine\n\n| | |\n|---|---|\n")
 	m := r.machine
-	p("| CPUs (nproc) | %d |\n| CPU | %s |\n| kernel | %s |\n| Go | %s |\n| workloads' Python | %s |\n", m.nproc, m.cpu, m.kernel, m.goVersion, m.python)
+	p("| CPUs (nproc) | %d |\n| CPU | %s |\n| kernel | %s |\n| Go | %s |\n", m.nproc, m.cpu, m.kernel, m.goVersion)
+	for _, run := range r.runs {
+		p("| workloads' Python | %s (%s) |\n", run.python, run.version)
+	}
 	if len(m.pythons) > 0 {
-		p("| other Pythons installed | %s |\n", strings.Join(m.pythons, ", "))
+		p("| Pythons installed (pyenv) | %s |\n", strings.Join(m.pythons, ", "))
 	}
 	for _, tl := range r.tools {
 		p("| %s | %s (%s) |\n", tl.name, tl.path, toolVersion(tl))
 	}
 	p("| commit | %s |\n", m.commit)
 	p("| load average (1, 5, 15 min) | start %s, end %s |\n", fmtLoad(r.loadStart), fmtLoad(r.loadEnd))
-	for _, s := range r.sections {
-		p("| load during %s | %s → %s (%s) |\n", s.name, fmtLoad(s.start), fmtLoad(s.end), s.took.Round(1e9))
+	for _, run := range r.runs {
+		for _, s := range run.sections {
+			p("| load during %s, Python %s | %s → %s (%s) |\n", s.name, run.version, fmtLoad(s.start), fmtLoad(s.end), s.took.Round(1e9))
+		}
 	}
 	p("\nOther programs may have run on the machine during the run: the load averages above say how busy it was " +
 		"(2 cores: a load above 2 means the workload, the profiler and others were queueing for a CPU).\n\n")
 
-	p("## Budgets\n\n")
-	writeBudgets(&b, r)
-
-	if svg != "" && len(r.slowdowns) > 0 {
-		p("## Plot\n\n![Target slowdown and profiler CPU per sample against the sampling rate](%s)\n\n", svg)
-		p("Left: the target's slowdown (profiled work time / unprofiled). Right: the profiler's CPU per sample. " +
-			"Median with min–max bars; one colour per workload, one line style per profiler and mode.\n\n")
+	if len(r.runs) > 0 {
+		p("## Budgets (Python %s)\n\n", r.runs[0].version)
+		writeBudgets(&b, r, r.runs[0])
 	}
+	p("## Method\n\n")
+	p("- **Slowdown**: each round runs the workload's fixed work once unprofiled, then once under every configuration (in an order "+
+		"rotated each round); slowdown is the profiled run's work time over the same round's unprofiled one. The script times its own "+
+		"work after a gate on stdin that the harness opens once the profiler samples (pyspyglass: once it has opened a thread's "+
+		"/proc stat file, which it does on its first sample; peers: after %v), so start-up and attaching are not counted.\n", peerSettle)
+	p("- **Profiler CPU**: the profiler process's CPU time (sum of its threads' schedstat run time) at the start and end of the "+
+		"measured phase, which starts %v after the gate opens (caches warm) and ends when the work is done or the steady run's time "+
+		"is up. Per sample: divided by the rounds in the phase (the achieved rate times the phase's length); per second: divided by "+
+		"its length, as %% of one core. The whole process counts: the sampling thread, the Go runtime, the output.\n", warmUp)
+	p("- **Achieved rate**: pyspyglass's own report (`record`'s summary line: rounds over its elapsed time); austin's: its sample " +
+		"lines after the gate, divided by the threads seen, over the time from the gate to its exit (austin 1.0 prints one line per " +
+		"thread and sample).\n")
+	p("- **Highest sustained rate**: the workload's fixed-work script with endless work, gate opened at once, recorded %d times for "+
+		"%g s per rate; sustained means a median achieved rate of at least 95%% of the request.\n", r.opts.sweepRuns, r.opts.sweepSeconds)
+	p("- **dump**: wall time of `pyspyglass dump --pid PID` from starting the process to its exit (attaching, finding the "+
+		"interpreter, reading every stack, printing), %d runs per target, the targets interleaved.\n", r.opts.dumpRuns)
+	p("- **Memory**: threads_many.py 50 recorded at 1 kHz for %g minutes (`--memory-minutes`); resident set (VmRSS) each second, "+
+		"shown at quarters of the run, and the peak (maxrss at exit).\n\n", r.opts.memMinutes)
+	for _, run := range r.runs {
+		writeRun(&b, r, run)
+	}
+	if len(r.problems) > 0 {
+		p("## Problems during the run\n\n")
+		for _, pr := range r.problems {
+			p("- %s\n", oneLine(pr))
+		}
+		p("\n")
+	}
+	if notes != "" {
+		p("%s\n", strings.TrimSpace(notes))
+	}
+	return b.String()
+}
 
-	if len(r.slowdowns) > 0 {
-		p("## Slowdown and profiler cost on fixed work\n\n")
-		p("Each round runs the workload once unprofiled, then once under every configuration (in an order rotated each round); " +
-			"slowdown is the profiled run's work time over the same round's unprofiled one. The script times its own work after a gate " +
-			"that the harness opens once the profiler samples, so start-up and attaching are not counted. Profiler CPU is its rusage at exit " +
-			"minus its CPU time (schedstat) when the gate opened, per sampling round it reports and per second of the work.\n\n")
-		for _, s := range r.slowdowns {
-			p("### %s\n\n%d units a run; unprofiled work %s s over %d rounds.\n\n", s.w.title, s.units, s.unprofiled.format("%.3f"), len(s.unprofiled))
+// writeRun writes the tables of one interpreter's measurements.
+func writeRun(b *strings.Builder, r *results, run *pyRun) {
+	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	p("## Python %s\n\n", run.version)
+	if len(run.slowdowns) > 0 {
+		p("![Target slowdown and profiler CPU per sample against the sampling rate, Python %s](%s)\n\n", run.version, run.svg)
+		p("Left: the target's slowdown (profiled work time / unprofiled). Right: the profiler's CPU per sample. " +
+			"Median with min–max bars; one colour per workload; solid: pyspyglass non-blocking, dashed: pyspyglass --blocking, dotted: a peer.\n\n")
+		p("### Slowdown and profiler cost on fixed work\n\n")
+		for _, s := range run.slowdowns {
+			p("#### %s\n\n%d units a run; unprofiled work %s s over %d rounds.\n\n", s.w.title, s.units, s.unprofiled.format("%.3f"), len(s.unprofiled))
 			p("| profiler | mode | rate | slowdown | achieved, %% of rate | CPU µs / sample | CPU %% of a core | errors |\n|---|---|---|---|---|---|---|---|\n")
 			for _, c := range s.cells {
 				if c.failed != "" && len(c.slowdown) == 0 {
@@ -73,21 +110,22 @@ func writeReport(r *results, svg, notes string) string {
 			p("\n")
 		}
 	}
-
-	if len(r.idle) > 0 {
-		p("## Idle target\n\nidle.py parked in sleep, %d runs of %g s per rate. Profiler CPU from its first sample to its exit.\n\n", r.opts.runs, r.opts.idleSeconds)
+	if len(run.idle) > 0 {
+		p("### Idle target\n\nidle.py parked in sleep, %d runs of %g s per rate.\n\n", r.opts.runs, r.opts.idleSeconds)
 		p("| profiler | rate | achieved, %% of rate | CPU µs / sample | CPU %% of a core |\n|---|---|---|---|---|\n")
-		for _, c := range r.idle {
+		for _, c := range run.idle {
+			if c.failed != "" && len(c.cpuSample) == 0 {
+				p("| %s | %s | failed: %s | | |\n", c.cfg.tool.name, rateName(c.cfg.rate), oneLine(c.failed))
+				continue
+			}
 			p("| %s | %s | %s | %s | %s |\n", c.cfg.tool.name, rateName(c.cfg.rate), c.achievedPct.format("%.1f"), c.cpuSample.format("%.1f"), c.cpuShare.format("%.3f"))
 		}
 		p("\n")
 	}
-
-	if len(r.sweeps) > 0 {
-		p("## Highest sustained rate\n\nThe steady workload runs on; each rate is recorded %d times for %g s (`record --duration`). "+
-			"Sustained means the median achieved rate is at least 95%% of the request.\n\n", r.opts.sweepRuns, r.opts.sweepSeconds)
-		for _, s := range r.sweeps {
-			p("### %s\n\n", s.w.title)
+	if len(run.sweeps) > 0 {
+		p("### Highest sustained rate\n\n")
+		for _, s := range run.sweeps {
+			p("#### %s\n\n", s.w.title)
 			for _, tl := range r.tools {
 				p("- %s: highest sustained rate **%s**\n", tl.name, orNone(s.highest(tl)))
 			}
@@ -102,11 +140,9 @@ func writeReport(r *results, svg, notes string) string {
 			p("\n")
 		}
 	}
-
-	if len(r.dumps) > 0 {
-		p("## dump latency\n\n`pyspyglass dump --pid PID`, wall time from starting the process to its exit (attaching, finding the interpreter, "+
-			"reading every stack, printing), %d runs per target, the two targets interleaved.\n\n| target | ms |\n|---|---|\n", r.opts.dumpRuns)
-		for _, d := range r.dumps {
+	if len(run.dumps) > 0 {
+		p("### dump latency\n\n| target | ms |\n|---|---|\n")
+		for _, d := range run.dumps {
 			if d.err != "" {
 				p("| %s | failed: %s |\n", d.title, oneLine(d.err))
 				continue
@@ -115,37 +151,22 @@ func writeReport(r *results, svg, notes string) string {
 		}
 		p("\n")
 	}
-
-	if len(r.memory) > 0 {
-		p("## Memory\n\nthreads_many.py 50 recorded at 1 kHz for %g minutes (set with `--memory-minutes`; the default run is short, "+
-			"so flatness over a long run is read from the trend). Resident set (VmRSS) at quarters of the run, and the peak (maxrss).\n\n", r.opts.memMinutes)
-		p("| profiler | RSS 25%% | 50%% | 75%% | end | peak | growth 25%%→end |\n|---|---|---|---|---|---|---|\n")
-		for _, mr := range r.memory {
+	if len(run.memory) > 0 {
+		p("### Memory\n\n| profiler | minutes | RSS 25%% | 50%% | 75%% | end | peak | growth 25%%→end |\n|---|---|---|---|---|---|---|---|\n")
+		for _, mr := range run.memory {
 			if mr.err != "" && len(mr.rss) == 0 {
-				p("| %s | failed: %s | | | | | |\n", mr.tool.name, oneLine(mr.err))
+				p("| %s | %g | failed: %s | | | | | |\n", mr.tool.name, mr.minutes, oneLine(mr.err))
 				continue
 			}
 			q := quarters(mr.rss)
-			p("| %s | %s | %s | %s | %s | %s | %s |\n", mr.tool.name, mib(q[0]), mib(q[1]), mib(q[2]), mib(q[3]), mib(mr.peak), growth(mr.rss))
+			p("| %s | %g | %s | %s | %s | %s | %s | %s |\n", mr.tool.name, mr.minutes, mib(q[0]), mib(q[1]), mib(q[2]), mib(q[3]), mib(mr.peak), growth(mr.rss))
 		}
 		p("\n")
 	}
-
-	if len(r.problems) > 0 {
-		p("## Problems during the run\n\n")
-		for _, pr := range r.problems {
-			p("- %s\n", oneLine(pr))
-		}
-		p("\n")
-	}
-	if notes != "" {
-		p("%s\n", strings.TrimSpace(notes))
-	}
-	return b.String()
 }
 
 // writeBudgets checks the issue's budgets against this run.
-func writeBudgets(b *strings.Builder, r *results) {
+func writeBudgets(b *strings.Builder, r *results, run *pyRun) {
 	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
 	p("| budget | measured | |\n|---|---|---|\n")
 	ours := r.tools[0]
@@ -153,7 +174,7 @@ func writeBudgets(b *strings.Builder, r *results) {
 		workload string
 		budget   float64
 	}{{"stack30", budgetCPU30}, {"deep500", budgetCPU500}} {
-		s := findSlowdown(r, row.workload)
+		s := findSlowdown(run, row.workload)
 		if s == nil {
 			continue
 		}
@@ -167,7 +188,7 @@ func writeBudgets(b *strings.Builder, r *results) {
 		}
 		p("| profiler CPU ≤ %g µs / sample, %s | %s µs | %s |\n", row.budget, row.workload, strings.Join(parts, ", "), verdict(worst <= row.budget, worst, row.budget, "µs"))
 	}
-	if s := findSlowdown(r, "stack30"); s != nil {
+	if s := findSlowdown(run, "stack30"); s != nil {
 		var parts []string
 		worst := math.Inf(1)
 		for _, c := range s.cells {
@@ -184,7 +205,7 @@ func writeBudgets(b *strings.Builder, r *results) {
 		workload string
 		budget   float64
 	}{{"stack30", budgetSweep30}, {"deep500", budgetSweep500}} {
-		for _, s := range r.sweeps {
+		for _, s := range run.sweeps {
 			if s.w.name == row.workload {
 				h := s.highest(ours)
 				p("| highest sustained rate ≥ %s, %s | %s (of %s tried) | %s |\n", rateName(row.budget), row.workload, orNone(h),
@@ -192,20 +213,20 @@ func writeBudgets(b *strings.Builder, r *results) {
 			}
 		}
 	}
-	for _, s := range r.slowdowns {
+	for _, s := range run.slowdowns {
 		for _, c := range s.cells {
 			if c.cfg.tool == ours && c.cfg.rate == 10000 && !c.cfg.blocking && len(c.slowdown) > 0 {
 				p("| slowdown reported with spread, %s at 10 kHz | ×%s | reported |\n", s.w.name, c.slowdown.format("%.3f"))
 			}
 		}
 	}
-	for _, d := range r.dumps {
+	for _, d := range run.dumps {
 		if len(d.ms) > 0 {
 			med := d.ms.median()
 			p("| dump ≤ %g ms median, %s | %s ms | %s |\n", budgetDumpMs, d.title, d.ms.format("%.2f"), verdict(med <= budgetDumpMs, med, budgetDumpMs, "ms"))
 		}
 	}
-	for _, mr := range r.memory {
+	for _, mr := range run.memory {
 		if mr.tool == ours && len(mr.rss) >= 4 {
 			g := growthPct(mr.rss)
 			p("| peak memory flat over time (growth ≤ %g%%) | %s over %g min, peak %s | %s |\n", budgetMemGrowth, growth(mr.rss), mr.minutes, mib(mr.peak),
@@ -229,7 +250,7 @@ func verdict(ok bool, got, budget float64, unit string) string {
 	return fmt.Sprintf("**missed** by %.0f%% (%.3g %s against %.3g)", 100*math.Abs(got-budget)/budget, got, unit, budget)
 }
 
-func findSlowdown(r *results, name string) *slowdownResult {
+func findSlowdown(r *pyRun, name string) *slowdownResult {
 	for _, s := range r.slowdowns {
 		if s.w.name == name {
 			return s
@@ -239,7 +260,10 @@ func findSlowdown(r *results, name string) *slowdownResult {
 }
 
 func argsOf(o options) []string {
-	a := []string{"--python", o.python}
+	var a []string
+	for _, py := range o.pythons {
+		a = append(a, "--python", py)
+	}
 	for _, p := range o.peers {
 		a = append(a, "--peer", p)
 	}

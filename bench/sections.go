@@ -95,25 +95,32 @@ type results struct {
 	tools              []*tool
 	started, finished  time.Time
 	loadStart, loadEnd [3]float64
-	sections           []sectionLoad
-	slowdowns          []*slowdownResult
-	idle               []*cell
-	idleErr            string
-	sweeps             []*sweepResult
-	dumps              []*dumpResult
-	memory             []*memoryResult
+	runs               []*pyRun
 	problems           []string
+}
+
+// pyRun is what was measured with one interpreter running the workloads.
+type pyRun struct {
+	python, version string
+	svg             string // the plot's path, relative to the report once written
+	sections        []sectionLoad
+	slowdowns       []*slowdownResult
+	idle            []*cell
+	sweeps          []*sweepResult
+	dumps           []*dumpResult
+	memory          []*memoryResult
 }
 
 type bench struct {
 	h     *harness
 	o     options
 	res   *results
+	cur   *pyRun
 	tools []*tool
 }
 
 func (b *bench) problem(format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
+	msg := "Python " + b.cur.version + ": " + fmt.Sprintf(format, args...)
 	b.h.log("problem: %s", msg)
 	b.res.problems = append(b.res.problems, msg)
 }
@@ -135,7 +142,7 @@ func (b *bench) slowdown(w workload) {
 			}
 		}
 	}
-	b.res.slowdowns = append(b.res.slowdowns, r)
+	b.cur.slowdowns = append(b.cur.slowdowns, r)
 	for round := range b.o.runs {
 		base, _, err := b.h.fixedRun(w, units, nil, 0, false)
 		if err != nil {
@@ -170,7 +177,7 @@ func (b *bench) idle() {
 	for _, tl := range b.tools {
 		for _, rate := range b.o.rates {
 			c := &cell{cfg: config{tool: tl, rate: rate}}
-			b.res.idle = append(b.res.idle, c)
+			b.cur.idle = append(b.cur.idle, c)
 			for range b.o.runs {
 				ph, err := b.h.steadyRun(w, tl, rate, seconds(b.o.idleSeconds))
 				if err != nil {
@@ -188,7 +195,7 @@ func (b *bench) idle() {
 // sweep finds the highest rate sustained on a CPU-bound workload.
 func (b *bench) sweep(w workload) {
 	r := &sweepResult{w: w}
-	b.res.sweeps = append(b.res.sweeps, r)
+	b.cur.sweeps = append(b.cur.sweeps, r)
 	for _, tl := range b.tools {
 		for _, rate := range b.o.sweepRates {
 			row := &sweepRow{tool: tl, rate: rate}
@@ -238,7 +245,7 @@ func (b *bench) dump() {
 		{r: &dumpResult{title: "500-deep stack (deep.py 500)"}, script: "deep.py", args: []string{"500"}},
 	}
 	for _, d := range targets {
-		b.res.dumps = append(b.res.dumps, d.r)
+		b.cur.dumps = append(b.cur.dumps, d.r)
 		t, err := startTarget(b.h.python, b.h.root, d.script, d.args...)
 		if err != nil {
 			d.r.err = err.Error()
@@ -276,7 +283,7 @@ func (b *bench) memory() {
 	defer t.kill()
 	for _, tl := range b.tools {
 		m := &memoryResult{tool: tl, minutes: b.o.memMinutes}
-		b.res.memory = append(b.res.memory, m)
+		b.cur.memory = append(b.cur.memory, m)
 		b.h.log("memory: %s at 1 kHz for %.1f min", tl.name, b.o.memMinutes)
 		rss, peak, err := b.h.memoryRun(t.pid(), tl, 1000, seconds(60*b.o.memMinutes))
 		m.rss, m.peak = rss, peak
