@@ -124,7 +124,7 @@ func newInterpreter(r procmem.Reader, v Version, l Layout) *Interpreter {
 	in.codes = newCodeReader(l, in.codec, in.strs)
 	t, f := l.Thread, l.Frame
 	in.tspan = maxOffset(t.Next, t.Interp, t.Frame, t.CFrame, t.CurrentFrame, t.ThreadID, t.NativeThreadID) + 8
-	in.fspan = maxOffset(f.Previous, f.Code, f.LastI, f.InstrPtr, f.Owner) + 8
+	in.fspan = maxOffset(f.Previous, f.Code, f.LastI, f.InstrPtr, f.Owner, f.Gen) + 8
 	in.tbuf = make([]byte, in.tspan)
 	in.fbuf = make([]byte, in.fspan)
 	in.walks = map[uint64]*walkCache{}
@@ -330,8 +330,12 @@ func (in *Interpreter) stackOnce(t *Thread, dst []Frame) ([]Frame, error) {
 		}
 		in.frameAddrs = append(in.frameAddrs, frame)
 		frame = le64(fb[f.Previous:])
-		if f.Owner != Absent {
+		switch {
+		case f.Owner != Absent:
 			bottomOwner = int(fb[f.Owner])
+		case f.Gen != Absent:
+			// <=3.10: a generator's frame is "owned" by it (1) or not (0).
+			bottomOwner = min(int(le64(fb[f.Gen:])), 1)
 		}
 		if in.shimMin >= 0 && bottomOwner >= in.shimMin {
 			continue
@@ -366,12 +370,12 @@ var ErrTorn = errors.New("torn read: the stack changed while it was read")
 // pushes a shim frame, so a whole stack ends in one; in 3.11 it ends in a
 // frame owned by the thread (Include/internal/pycore_frame.h, v3.11.0,
 // v3.12.0). A chain ending elsewhere, typically in a generator's frame, was
-// read through a C-stack frame (a _PyCFrame) that had already been popped:
-// the generator has since been suspended and its previous link cleared.
-// PyFrameObject chains (<=3.10) carry no such mark.
+// read through a frame pointer that had already moved on: the generator has
+// since been suspended and its previous link cleared. PyFrameObject chains
+// (3.6-3.10) say the same through f_gen; 2.7 has no such mark.
 func (in *Interpreter) tornBottom(owner int) bool {
 	switch {
-	case in.model == frameObjects || owner < 0:
+	case owner < 0:
 		return false
 	case in.shimMin >= 0:
 		return owner < in.shimMin

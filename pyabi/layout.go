@@ -53,6 +53,7 @@ type Layout struct {
 		LastI    int // f_lasti (<=3.10): byte offset (<=3.9) or code unit index (3.10)
 		InstrPtr int // prev_instr (3.11, 3.12), instr_ptr (3.13+)
 		Owner    int // owner (3.11+): char; thread, generator, frame object, C stack
+		Gen      int // f_gen (3.6-3.10): the generator running the frame, or NULL
 	}
 	// PyCodeObject.
 	Code struct {

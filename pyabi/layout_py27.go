@@ -37,6 +37,7 @@ func layoutPy27() Layout {
 	l.Frame.LastI = 120   // offsetof(PyFrameObject, f_lasti)
 	l.Frame.InstrPtr = Absent
 	l.Frame.Owner = Absent
+	l.Frame.Gen = Absent
 	l.Code.Filename = 80 // offsetof(PyCodeObject, co_filename)
 	l.Code.Name = 88     // offsetof(PyCodeObject, co_name)
 	l.Code.QualName = Absent

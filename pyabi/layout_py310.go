@@ -37,6 +37,7 @@ func layoutPy310() Layout {
 	l.Frame.LastI = 96    // offsetof(PyFrameObject, f_lasti)
 	l.Frame.InstrPtr = Absent
 	l.Frame.Owner = Absent
+	l.Frame.Gen = 88      // offsetof(PyFrameObject, f_gen)
 	l.Code.Filename = 104 // offsetof(PyCodeObject, co_filename)
 	l.Code.Name = 112     // offsetof(PyCodeObject, co_name)
 	l.Code.QualName = Absent

@@ -32,8 +32,9 @@ func layoutPy312() Layout {
 	l.Frame.Previous = 8          // offsetof(struct _PyInterpreterFrame, previous)
 	l.Frame.Code = 0              // offsetof(struct _PyInterpreterFrame, f_code)
 	l.Frame.LastI = Absent
-	l.Frame.InstrPtr = 56       // offsetof(struct _PyInterpreterFrame, prev_instr)
-	l.Frame.Owner = 70          // offsetof(struct _PyInterpreterFrame, owner)
+	l.Frame.InstrPtr = 56 // offsetof(struct _PyInterpreterFrame, prev_instr)
+	l.Frame.Owner = 70    // offsetof(struct _PyInterpreterFrame, owner)
+	l.Frame.Gen = Absent
 	l.Code.Filename = 112       // offsetof(PyCodeObject, co_filename)
 	l.Code.Name = 120           // offsetof(PyCodeObject, co_name)
 	l.Code.QualName = 128       // offsetof(PyCodeObject, co_qualname)

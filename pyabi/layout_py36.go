@@ -39,6 +39,7 @@ func layoutPy36() Layout {
 	l.Frame.LastI = 120   // offsetof(PyFrameObject, f_lasti)
 	l.Frame.InstrPtr = Absent
 	l.Frame.Owner = Absent
+	l.Frame.Gen = 112    // offsetof(PyFrameObject, f_gen)
 	l.Code.Filename = 96 // offsetof(PyCodeObject, co_filename)
 	l.Code.Name = 104    // offsetof(PyCodeObject, co_name)
 	l.Code.QualName = Absent

@@ -37,6 +37,7 @@ func layoutPy37() Layout {
 	l.Frame.LastI = 104   // offsetof(PyFrameObject, f_lasti)
 	l.Frame.InstrPtr = Absent
 	l.Frame.Owner = Absent
+	l.Frame.Gen = 96     // offsetof(PyFrameObject, f_gen)
 	l.Code.Filename = 96 // offsetof(PyCodeObject, co_filename)
 	l.Code.Name = 104    // offsetof(PyCodeObject, co_name)
 	l.Code.QualName = Absent

@@ -178,6 +178,7 @@ var fieldSpans = []struct {
 	{"Frame.LastI", "2.7", "3.11"},
 	{"Frame.InstrPtr", "3.11", ""},
 	{"Frame.Owner", "3.11", ""},
+	{"Frame.Gen", "3.6", "3.11"},
 	{"Code.Filename", "2.7", ""},
 	{"Code.Name", "2.7", ""},
 	{"Code.QualName", "3.11", ""},

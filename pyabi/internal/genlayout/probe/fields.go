@@ -106,6 +106,8 @@ var Fields = []Field{
 		{313, Latest, "offsetof(struct _PyInterpreterFrame, instr_ptr)"},
 	}},
 	{"Frame.Owner", []Rule{{311, Latest, "offsetof(struct _PyInterpreterFrame, owner)"}}},
+	// f_gen: the generator running this frame, or NULL (3.6-3.10).
+	{"Frame.Gen", []Rule{{306, 310, "offsetof(PyFrameObject, f_gen)"}}},
 
 	{"Code.Filename", []Rule{{207, Latest, "offsetof(PyCodeObject, co_filename)"}}},
 	{"Code.Name", []Rule{{207, Latest, "offsetof(PyCodeObject, co_name)"}}},
