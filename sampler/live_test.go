@@ -208,3 +208,51 @@ func TestSnapshotUnicode(t *testing.T) {
 		})
 	})
 }
+
+// TestTornStacks reads a thread that switches between a generator and its
+// caller all the time: a stack cut short (not reaching <module>) must be
+// detected and retried, never returned.
+func TestTornStacks(t *testing.T) {
+	testutil.ForEach(t, testutil.Select(t, testutil.Interpreters(t), "3.6"), func(t *testing.T, in testutil.Interpreter) {
+		proc := testutil.Spawn(t, in, "generators.py")
+		tg := open(t, proc.Pid)
+		if err := tg.Refresh(); err != nil {
+			t.Fatal(err)
+		}
+		const reads = 400
+		var cut, failed, inGen int
+		var frames []pyabi.Frame
+		for range reads {
+			time.Sleep(500 * time.Microsecond) // a 2 kHz sampler, not synchronisation
+			th := tg.threads[0]
+			var err error
+			frames, err = tg.Interp.Stack(&th, frames[:0])
+			if err != nil {
+				failed++
+				continue
+			}
+			if frames[len(frames)-1].Code.Name != "<module>" {
+				cut++
+			}
+			if strings.Contains(frames[0].Code.Name, "genexpr") {
+				inGen++
+			}
+		}
+		t.Logf("%d reads: %d cut short, %d failed, %d in the generator", reads, cut, failed, inGen)
+		if inGen < reads/10 {
+			t.Fatalf("only %d of %d reads in the generator: the workload is not running", inGen, reads)
+		}
+		// 3.11+ marks every torn stack; before, a generator frame that has
+		// already finished looks like a thread's bottom, so a few slip by.
+		allowed := 0
+		if !in.AtLeast(3, 11) {
+			allowed = reads / 20
+		}
+		if cut > allowed {
+			t.Errorf("%d of %d stacks cut short, at most %d allowed", cut, reads, allowed)
+		}
+		if failed > reads/10 {
+			t.Errorf("%d of %d reads failed", failed, reads)
+		}
+	})
+}
