@@ -42,7 +42,7 @@ const catchUp = 5 * time.Millisecond
 
 // sleepSlice bounds one kernel sleep of the sampler: how late it may see a
 // cancel or the end of its duration at low rates.
-const sleepSlice = 50 * time.Millisecond
+const sleepSlice = 10 * time.Millisecond
 
 // refreshEvery is how often the thread list is re-read: threads come and
 // go far less often than samples are taken.
