@@ -10,9 +10,36 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
+
+// live holds the process groups of the targets and the profilers running,
+// so that an interrupted harness leaves nothing behind.
+var live = struct {
+	sync.Mutex
+	pids map[int]bool
+}{pids: map[int]bool{}}
+
+func track(pid int, on bool) {
+	live.Lock()
+	defer live.Unlock()
+	if on {
+		live.pids[pid] = true
+	} else {
+		delete(live.pids, pid)
+	}
+}
+
+// killAll ends every process group still running.
+func killAll() {
+	live.Lock()
+	defer live.Unlock()
+	for pid := range live.pids {
+		syscall.Kill(-pid, syscall.SIGKILL)
+	}
+}
 
 // target is a Python workload started by the harness: its stdout is read
 // line by line (readiness, then the result line) and its stdin is the gate.
@@ -44,6 +71,7 @@ func startTarget(python, root, script string, args ...string) (*target, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s %s: %w", python, script, err)
 	}
+	track(cmd.Process.Pid, true)
 	t := &target{cmd: cmd, stdin: stdin, lines: make(chan string, 16), done: make(chan struct{})}
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -122,6 +150,7 @@ func (t *target) wait(timeout time.Duration) error {
 func (t *target) kill() {
 	if t.cmd.Process != nil {
 		syscall.Kill(-t.cmd.Process.Pid, syscall.SIGKILL)
+		track(t.cmd.Process.Pid, false)
 	}
 	t.stdin.Close()
 }
@@ -145,14 +174,17 @@ type usage struct {
 
 func startProfiler(argv []string, stdout io.Writer) (*profiler, error) {
 	p := &profiler{cmd: exec.Command(argv[0], argv[1:]...), exited: make(chan struct{})}
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its own group: a Ctrl-C of the harness is not its SIGINT
 	p.cmd.Stdout = stdout
 	p.cmd.Stderr = &p.stderr
 	p.start = time.Now()
 	if err := p.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", argv[0], err)
 	}
+	track(p.cmd.Process.Pid, true)
 	go func() {
 		p.err = p.cmd.Wait()
+		track(p.cmd.Process.Pid, false)
 		p.usage.wall = time.Since(p.start)
 		if ru, ok := p.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 			p.usage.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
