@@ -143,7 +143,7 @@ func run(args []string) error {
 	b := &bench{h: h, o: o, res: res, tools: tools}
 	for i, py := range o.pythons {
 		h.python = py
-		b.cur = &pyRun{python: py, version: pythonVersion(py), svg: o.svg}
+		b.cur = &pyRun{python: py, version: pythonVersion(py), svg: o.svg, unsupported: map[*tool]string{}}
 		if i > 0 {
 			b.cur.svg = strings.TrimSuffix(o.svg, ".svg") + "-py" + b.cur.version + ".svg"
 		}

@@ -91,6 +91,11 @@ func writeReport(r *results, notes string) string {
 func writeRun(b *strings.Builder, r *results, run *pyRun) {
 	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
 	p("## Python %s\n\n", run.version)
+	for _, tl := range r.tools {
+		if why := run.unsupported[tl]; why != "" {
+			p("**%s is left out on Python %s**: its first run failed (%s), so it was not run again with this interpreter.\n\n", tl.name, run.version, oneLine(why))
+		}
+	}
 	if len(run.slowdowns) > 0 {
 		p("![Target slowdown and profiler CPU per sample against the sampling rate, Python %s](%s)\n\n", run.version, run.svg)
 		p("Left: the target's slowdown (profiled work time / unprofiled). Right: the profiler's CPU per sample. " +

@@ -102,13 +102,18 @@ type results struct {
 // pyRun is what was measured with one interpreter running the workloads.
 type pyRun struct {
 	python, version string
-	svg             string // the plot's path, relative to the report once written
-	sections        []sectionLoad
-	slowdowns       []*slowdownResult
-	idle            []*cell
-	sweeps          []*sweepResult
-	dumps           []*dumpResult
-	memory          []*memoryResult
+	// unsupported holds why a peer was given up on for this interpreter:
+	// the first run it cannot make (austin 1.0 times out searching 3.11+
+	// interpreters) drops it from every later measurement, so no figure
+	// of a profiler reading the wrong layout is reported.
+	unsupported map[*tool]string
+	svg         string // the plot's path, relative to the report once written
+	sections    []sectionLoad
+	slowdowns   []*slowdownResult
+	idle        []*cell
+	sweeps      []*sweepResult
+	dumps       []*dumpResult
+	memory      []*memoryResult
 }
 
 type bench struct {
@@ -117,6 +122,16 @@ type bench struct {
 	res   *results
 	cur   *pyRun
 	tools []*tool
+}
+
+// skip reports whether tl is not measured on the current interpreter.
+func (b *bench) skip(tl *tool) bool { return b.cur.unsupported[tl] != "" }
+
+// giveUp drops a peer whose run failed for the rest of this interpreter.
+func (b *bench) giveUp(tl *tool, err error) {
+	if !tl.ours() && b.cur.unsupported[tl] == "" {
+		b.cur.unsupported[tl] = err.Error()
+	}
 }
 
 func (b *bench) problem(format string, args ...any) {
@@ -154,11 +169,12 @@ func (b *bench) slowdown(w workload) {
 		// Rotate the order each round, so no config always runs first.
 		for j := range r.cells {
 			c := r.cells[(j+round)%len(r.cells)]
-			if c.failed != "" {
+			if c.failed != "" || b.skip(c.cfg.tool) {
 				continue
 			}
 			work, ph, err := b.h.fixedRun(w, units, c.cfg.tool, c.cfg.rate, c.cfg.blocking)
 			if err != nil {
+				b.giveUp(c.cfg.tool, err)
 				c.failed = err.Error()
 				b.problem("slowdown %s: %s %s %.0f Hz: %v (not tried again)", w.name, c.cfg.tool.name, c.cfg.mode(), c.cfg.rate, err)
 				continue
@@ -176,11 +192,15 @@ func (b *bench) idle() {
 	w := allWorkloads[3]
 	for _, tl := range b.tools {
 		for _, rate := range b.o.rates {
+			if b.skip(tl) {
+				break
+			}
 			c := &cell{cfg: config{tool: tl, rate: rate}}
 			b.cur.idle = append(b.cur.idle, c)
 			for range b.o.runs {
 				ph, err := b.h.steadyRun(w, tl, rate, seconds(b.o.idleSeconds))
 				if err != nil {
+					b.giveUp(tl, err)
 					c.failed = err.Error()
 					b.problem("idle: %s %.0f Hz: %v", tl.name, rate, err)
 					break
@@ -198,11 +218,15 @@ func (b *bench) sweep(w workload) {
 	b.cur.sweeps = append(b.cur.sweeps, r)
 	for _, tl := range b.tools {
 		for _, rate := range b.o.sweepRates {
+			if b.skip(tl) {
+				break
+			}
 			row := &sweepRow{tool: tl, rate: rate}
 			r.rows = append(r.rows, row)
 			for range b.o.sweepRuns {
 				ph, err := b.h.steadyRun(w, tl, rate, seconds(b.o.sweepSeconds))
 				if err != nil {
+					b.giveUp(tl, err)
 					row.failed = err.Error()
 					b.problem("sweep %s: %s %.0f Hz: %v", w.name, tl.name, rate, err)
 					break
@@ -282,12 +306,16 @@ func (b *bench) memory() {
 	}
 	defer t.kill()
 	for _, tl := range b.tools {
+		if b.skip(tl) {
+			continue
+		}
 		m := &memoryResult{tool: tl, minutes: b.o.memMinutes}
 		b.cur.memory = append(b.cur.memory, m)
 		b.h.log("memory: %s at 1 kHz for %.1f min", tl.name, b.o.memMinutes)
 		rss, peak, err := b.h.memoryRun(t.pid(), tl, 1000, seconds(60*b.o.memMinutes))
 		m.rss, m.peak = rss, peak
 		if err != nil {
+			b.giveUp(tl, err)
 			m.err = err.Error()
 		}
 	}
