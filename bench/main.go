@@ -49,7 +49,7 @@ type options struct {
 	loadWait     time.Duration
 }
 
-var allSections = []string{"slowdown", "idle", "sweep", "dump", "memory"}
+var allSections = []string{"gobench", "slowdown", "idle", "sweep", "dump", "memory"}
 
 func main() {
 	sig := make(chan os.Signal, 1)
@@ -202,6 +202,8 @@ func (b *bench) measure(ws []workload) {
 					b.sweep(w)
 				}
 			}
+		case "gobench":
+			b.gobench()
 		case "dump":
 			b.dump()
 		case "memory":

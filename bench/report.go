@@ -96,6 +96,16 @@ func writeRun(b *strings.Builder, r *results, run *pyRun) {
 			p("**%s is left out on Python %s**: its first run failed (%s), so it was not run again with this interpreter.\n\n", tl.name, run.version, oneLine(why))
 		}
 	}
+	if len(run.gobench) > 0 || run.gobenchErr != "" {
+		p("### One walk and one sampling round (`go test -bench`)\n\n")
+		p("`go test -run '^$' -bench 'Stack|Sample' -benchmem ./sampler` on this interpreter: a walk of one thread (`Stack`) and one " +
+			"whole sampling round (`Sample`: GIL holder, idle checks, walks, aggregation) on live targets, caches warm, without the " +
+			"sampler's sleeps and wake-ups. cpu-ns is this process's CPU time per operation, ns/op the wall time.\n\n")
+		if run.gobenchErr != "" {
+			p("Failed: %s\n\n", oneLine(run.gobenchErr))
+		}
+		p("```\n%s\n```\n\n", strings.Join(run.gobench, "\n"))
+	}
 	if len(run.slowdowns) > 0 {
 		p("![Target slowdown and profiler CPU per sample against the sampling rate, Python %s](%s)\n\n", run.version, run.svg)
 		p("Left: the target's slowdown (profiled work time / unprofiled). Right: the profiler's CPU per sample. " +

@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"os/exec"
 	"strings"
 	"time"
 )
@@ -114,6 +116,8 @@ type pyRun struct {
 	sweeps      []*sweepResult
 	dumps       []*dumpResult
 	memory      []*memoryResult
+	gobench     []string // result lines of the Go benchmarks
+	gobenchErr  string
 }
 
 type bench struct {
@@ -294,6 +298,27 @@ func (b *bench) dump() {
 	for _, d := range targets {
 		b.h.log("dump %s: %s ms", d.r.title, d.r.ms.format("%.2f"))
 	}
+}
+
+// gobench runs the walk and sampling-round benchmarks of sampler/ on the
+// current interpreter: the profiler's cost without the process around it
+// (timers, wake-ups, the Go runtime).
+func (b *bench) gobench() {
+	pattern := "Stack|Sample/./-" + strings.ReplaceAll(b.cur.version, ".", `\.`) + "$"
+	cmd := exec.Command("go", "test", "-run", "^$", "-bench", pattern, "-benchmem", "-count", "1", "./sampler")
+	cmd.Dir = b.h.root
+	cmd.Env = append(os.Environ(), "PYSPYGLASS_PYTHONS="+b.cur.python)
+	out, err := cmd.CombinedOutput()
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(l, "Benchmark") {
+			b.cur.gobench = append(b.cur.gobench, strings.Join(strings.Fields(l), " "))
+		}
+	}
+	if err != nil || len(b.cur.gobench) == 0 {
+		b.cur.gobenchErr = fmt.Sprintf("%v: %s", err, tail(string(out), 400))
+		b.problem("gobench: %s", b.cur.gobenchErr)
+	}
+	b.h.log("gobench: %d results", len(b.cur.gobench))
 }
 
 // memory records threads_many.py 50 at 1 kHz and watches the resident set.
