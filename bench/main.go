@@ -8,8 +8,9 @@
 //	go run ./bench --sections sweep,dump --out /tmp/b.md --svg /tmp/b.svg
 //
 // Every figure is repeated (--runs, at least 5 for the slowdown) and shown
-// as median (min–max). Profiled and unprofiled runs are interleaved, round
-// by round, so a change of machine load hits both alike.
+// as median (min–max). Each profiled run follows an unprofiled run of the
+// same work, and the slowdown is their ratio, so a change of machine load
+// hits both alike.
 package main
 
 import (
@@ -72,7 +73,7 @@ func run(args []string) error {
 	fs.StringArrayVar(&o.pythons, "python", []string{defaultPython()}, "Python interpreter that runs the workloads; repeatable, each measured in turn (the budgets are checked on the first)")
 	fs.StringVar(&o.bin, "bin", "", "pyspyglass binary to measure (default: build ./cmd/pyspyglass into a temporary directory)")
 	fs.StringArrayVar(&o.peers, "peer", nil, "another profiler measured the same way, NAME=PATH (known: austin); repeatable")
-	fs.IntVar(&o.runs, "runs", 5, "runs of each configuration (slowdown: rounds of interleaved unprofiled and profiled runs)")
+	fs.IntVar(&o.runs, "runs", 5, "runs of each configuration (slowdown: rounds, each profiled run paired with an unprofiled one)")
 	fs.Float64SliceVar(&o.rates, "rates", []float64{100, 1000, 10000}, "sampling rates (Hz) of the slowdown and idle measurements")
 	fs.Float64Var(&o.work, "work", 1, "seconds of work of an unprofiled fixed-work run (the units are calibrated to it)")
 	fs.StringSliceVar(&o.workloads, "workloads", []string{"stack30", "deep500", "threads50", "idle"}, "workloads to measure")

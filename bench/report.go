@@ -112,7 +112,7 @@ func writeRun(b *strings.Builder, r *results, run *pyRun) {
 			"Median with min–max bars; one colour per workload; solid: pyspyglass non-blocking, dashed: pyspyglass --blocking, dotted: a peer.\n\n")
 		p("### Slowdown and profiler cost on fixed work\n\n")
 		for _, s := range run.slowdowns {
-			p("#### %s\n\n%d units a run; unprofiled work %s s over %d rounds.\n\n", s.w.title, s.units, s.unprofiled.format("%.3f"), len(s.unprofiled))
+			p("#### %s\n\n%d units a run; unprofiled work %s s over %d runs.\n\n", s.w.title, s.units, s.unprofiled.format("%.3f"), len(s.unprofiled))
 			p("| profiler | mode | rate | slowdown | achieved, %% of rate | CPU µs / sample | CPU %% of a core | errors |\n|---|---|---|---|---|---|---|---|\n")
 			for _, c := range s.cells {
 				if c.failed != "" && len(c.slowdown) == 0 {

@@ -163,19 +163,22 @@ func (b *bench) slowdown(w workload) {
 	}
 	b.cur.slowdowns = append(b.cur.slowdowns, r)
 	for round := range b.o.runs {
-		base, _, err := b.h.fixedRun(w, units, nil, 0, false)
-		if err != nil {
-			b.problem("slowdown %s: unprofiled run: %v", w.name, err)
-			continue
-		}
-		r.unprofiled = append(r.unprofiled, base)
-		b.h.log("slowdown %s round %d/%d: unprofiled %.3fs", w.name, round+1, b.o.runs, base)
+		b.h.log("slowdown %s round %d/%d", w.name, round+1, b.o.runs)
 		// Rotate the order each round, so no config always runs first.
 		for j := range r.cells {
 			c := r.cells[(j+round)%len(r.cells)]
 			if c.failed != "" || b.skip(c.cfg.tool) {
 				continue
 			}
+			// Each profiled run is paired with an unprofiled run just
+			// before it: the load of a shared machine drifts within a
+			// round, far less within a pair.
+			base, _, err := b.h.fixedRun(w, units, nil, 0, false)
+			if err != nil {
+				b.problem("slowdown %s: unprofiled run: %v", w.name, err)
+				continue
+			}
+			r.unprofiled = append(r.unprofiled, base)
 			work, ph, err := b.h.fixedRun(w, units, c.cfg.tool, c.cfg.rate, c.cfg.blocking)
 			if err != nil {
 				b.giveUp(c.cfg.tool, err)
@@ -185,8 +188,8 @@ func (b *bench) slowdown(w workload) {
 			}
 			c.slowdown = append(c.slowdown, work/base)
 			c.record(ph)
-			b.h.log("  %-10s %-12s %6.0f Hz: %.3fs (x%.3f), %.0f Hz achieved, %.1f µs/sample", c.cfg.tool.name, c.cfg.mode(), c.cfg.rate,
-				work, work/base, ph.achieved, ph.cpuPerSample())
+			b.h.log("  %-10s %-12s %6.0f Hz: %.3fs / %.3fs = x%.3f, %.0f Hz achieved, %.1f µs/sample", c.cfg.tool.name, c.cfg.mode(), c.cfg.rate,
+				work, base, work/base, ph.achieved, ph.cpuPerSample())
 		}
 	}
 }
