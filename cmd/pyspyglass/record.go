@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -34,7 +35,7 @@ func runRecord(args []string, stdout, stderr io.Writer) error {
 		"pyspyglass record [options] --pid PID\n  pyspyglass record [options] -- python app.py [args]", stderr)
 	o.bind(fs)
 	fs.StringVarP(&o.output, "output", "o", "", "output file (default: pyspyglass-TIME.EXT)")
-	fs.StringVarP(&o.format, "format", "f", "", "output format: "+fmt.Sprint(render.Names())+" (default: from the file name, else flamegraph)")
+	fs.StringVarP(&o.format, "format", "f", "", "output format: "+strings.Join(render.Names(), ", ")+" (default: from the file name, else flamegraph)")
 	fs.VarP(&o.duration, "duration", "d", "stop after this many seconds (default: until Ctrl-C or the target exits)")
 	fs.BoolVarP(&o.threads, "threads", "t", false, "add a root frame per thread (id and name)")
 	fs.BoolVarP(&o.function, "function", "F", false, "aggregate by function (its first line) instead of by line")

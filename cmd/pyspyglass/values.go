@@ -31,7 +31,7 @@ type secondsValue time.Duration
 
 func (d *secondsValue) String() string {
 	if *d == 0 {
-		return "unlimited"
+		return "0" // pflag leaves a zero default out of the help
 	}
 	return time.Duration(*d).String()
 }
