@@ -78,7 +78,7 @@ func runRecord(args []string, stdout, stderr io.Writer) error {
 		defer s.Close()
 	}
 	if err != nil {
-		return childExit(s, err)
+		return childExit(ctx, s, err)
 	}
 	if o.subprocesses {
 		go s.follow(ctx)
@@ -110,7 +110,7 @@ loop:
 		return err
 	}
 	s.sampler.View(func(p *prof.Profile) { summary(stderr, p, o.output) })
-	return childExit(s, s.sampler.Err())
+	return childExit(ctx, s, s.sampler.Err())
 }
 
 // pickFormat resolves --format and -o: each may imply the other.
@@ -143,14 +143,19 @@ func write(s *sampler.Sampler, path string, f render.Format, o render.Options) (
 // childExit waits for a launched child and passes its exit code on; an
 // earlier error wins. A child still running when sampling ended (by
 // --duration, or by the user leaving top) is interrupted as Ctrl-C would,
-// and killed if it does not exit within a grace period.
-func childExit(s *session, err error) error {
+// and killed if it does not exit within a grace period. After a Ctrl-C,
+// which the child got too, it first has that grace period to finish.
+func childExit(ctx context.Context, s *session, err error) error {
 	if s == nil || s.child == nil {
 		return err
 	}
+	first := time.Duration(0)
+	if ctx.Err() != nil {
+		first = childGrace
+	}
 	select {
 	case <-s.child.Exited():
-	default:
+	case <-time.After(first):
 		s.child.Signal(os.Interrupt)
 		select {
 		case <-s.child.Exited():

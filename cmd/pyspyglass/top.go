@@ -48,11 +48,13 @@ func runTop(args []string, stdout, stderr io.Writer) error {
 		defer s.Close()
 	}
 	if err != nil {
-		return childExit(s, err)
+		return childExit(ctx, s, err)
 	}
 	if o.subprocesses {
 		go s.follow(ctx)
 	}
+	// sampling ends with a signal (sigCtx) or when the view is left.
+	sigCtx := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go s.sampler.Run(ctx)
@@ -72,7 +74,7 @@ func runTop(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		return childExit(s, s.sampler.Err())
+		return childExit(sigCtx, s, s.sampler.Err())
 	}
 
 	screen, err := tcell.NewScreen()
@@ -85,5 +87,5 @@ func runTop(args []string, stdout, stderr io.Writer) error {
 	if err != nil && !strings.Contains(err.Error(), "exited") {
 		return err
 	}
-	return childExit(s, err)
+	return childExit(sigCtx, s, err)
 }
