@@ -18,11 +18,24 @@ type Binary struct {
 
 	f      *elf.File
 	closer io.Closer
-	// Symbol tables by name, built on the first lookup: .symtab (present
-	// in unstripped builds) and .dynsym (always present for exported names).
-	symtab, dynsym map[string]uint64
-	loaded         bool
+	// The raw symbol tables, read on the first lookup: .symtab (present
+	// in unstripped builds) and .dynsym (always present for exported
+	// names), each with its string table. A lookup scans them in place:
+	// building a map of every name (tens of thousands in libpython) to
+	// find a handful was most of the cost of a one-shot dump.
+	tables []symTable
+	loaded bool
+	found  map[string]uint64 // names looked up before, found or not (0)
 }
+
+// symTable is one ELF symbol table and the string table its names are in.
+type symTable struct {
+	syms, strs []byte
+}
+
+// elf64SymSize is sizeof(Elf64_Sym): name(4) info(1) other(1) shndx(2)
+// value(8) size(8).
+const elf64SymSize = 24
 
 // OpenBinary opens and parses the ELF file at path.
 func OpenBinary(path string) (*Binary, error) {
@@ -67,46 +80,81 @@ func (b *Binary) Close() error {
 }
 
 // Symbol returns the link-time address of the defined symbol name,
-// searching .symtab first, then .dynsym (all a stripped build has).
+// searching .symtab first, then .dynsym (all a stripped build has). Where
+// a name is defined several times (static functions of several files),
+// the global definition wins: it is the one other code refers to.
 func (b *Binary) Symbol(name string) (uint64, bool) {
+	if a, ok := b.found[name]; ok {
+		return a, a != 0
+	}
 	if !b.loaded {
-		b.symtab = b.loadSymbols(b.f.Symbols)
-		b.dynsym = b.loadSymbols(b.f.DynamicSymbols)
-		b.loaded = true
+		b.loaded, b.found = true, map[string]uint64{}
+		for _, typ := range []elf.SectionType{elf.SHT_SYMTAB, elf.SHT_DYNSYM} {
+			if t, ok := b.readTable(typ); ok {
+				b.tables = append(b.tables, t)
+			}
+		}
 	}
-	if a, ok := b.symtab[name]; ok {
-		return a, true
+	a := uint64(0)
+	for _, t := range b.tables {
+		if a = t.lookup(name); a != 0 {
+			break
+		}
 	}
-	a, ok := b.dynsym[name]
-	return a, ok
+	b.found[name] = a
+	return a, a != 0
 }
 
-// loadSymbols indexes the defined symbols of one table. A missing or
-// broken table is just empty: the caller then tries the other one.
-func (b *Binary) loadSymbols(read func() ([]elf.Symbol, error)) (m map[string]uint64) {
-	m = map[string]uint64{}
+// readTable reads the first symbol table of type typ and its strings. A
+// missing or broken table is left out: the caller then tries the other.
+func (b *Binary) readTable(typ elf.SectionType) (t symTable, ok bool) {
 	defer func() {
 		if recover() != nil {
-			m = map[string]uint64{}
+			ok = false
 		}
 	}()
-	syms, err := read()
-	if err != nil {
-		return m
+	if b.f.Class != elf.ELFCLASS64 || b.f.Data != elf.ELFDATA2LSB {
+		return t, false
 	}
-	global := map[string]bool{}
-	for _, s := range syms {
-		if s.Section == elf.SHN_UNDEF || s.Name == "" {
+	for _, sec := range b.f.Sections {
+		if sec.Type != typ || int(sec.Link) >= len(b.f.Sections) {
 			continue
 		}
-		// Static functions of the same name can occur in several files;
-		// the global definition is the one other code refers to.
-		g := elf.ST_BIND(s.Info) != elf.STB_LOCAL
-		if _, seen := m[s.Name]; !seen || g && !global[s.Name] {
-			m[s.Name], global[s.Name] = s.Value, g
+		syms, err := sec.Data()
+		if err != nil {
+			return t, false
+		}
+		strs, err := b.f.Sections[sec.Link].Data()
+		if err != nil {
+			return t, false
+		}
+		return symTable{syms: syms, strs: strs}, true
+	}
+	return t, false
+}
+
+// lookup scans the table for a defined symbol called name; 0 if none.
+func (t symTable) lookup(name string) uint64 {
+	var addr uint64
+	global := false
+	for off := elf64SymSize; off+elf64SymSize <= len(t.syms); off += elf64SymSize {
+		e := t.syms[off : off+elf64SymSize]
+		if binary.LittleEndian.Uint16(e[6:]) == uint16(elf.SHN_UNDEF) {
+			continue
+		}
+		n := int(binary.LittleEndian.Uint32(e[0:]))
+		if n+len(name) >= len(t.strs) || t.strs[n+len(name)] != 0 || string(t.strs[n:n+len(name)]) != name {
+			continue
+		}
+		g := elf.ST_BIND(e[4]) != elf.STB_LOCAL
+		if addr == 0 || g && !global {
+			addr, global = binary.LittleEndian.Uint64(e[8:]), g
+		}
+		if global {
+			break
 		}
 	}
-	return m
+	return addr
 }
 
 // Section returns the link-time address and size of section name.
