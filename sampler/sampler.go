@@ -282,10 +282,11 @@ func (s *Sampler) sampleTarget(t *Target, at time.Duration, refresh bool) (err e
 			}
 		}()
 	}
-	if refresh || t.names == nil {
+	if refresh || t.names == nil || t.stale {
 		if err := t.Refresh(); err != nil {
 			return err
 		}
+		t.stale = false
 	}
 	holder, _ := t.Interp.GILHolder()
 	includeIdle := s.idle.Load()
@@ -297,7 +298,14 @@ func (s *Sampler) sampleTarget(t *Target, at time.Duration, refresh bool) (err e
 			continue
 		}
 		if !includeIdle && !hasGIL && th.NativeID != 0 {
-			if st, err := t.stat.State(th.NativeID); err == nil && st != 'R' {
+			st, err := t.stat.State(th.NativeID)
+			if errors.Is(err, procmem.ErrExited) {
+				// The thread has ended since the list was read: not a
+				// failed sample; list the threads again next round.
+				t.stale = true
+				continue
+			}
+			if err == nil && st != 'R' {
 				h.IdleDrops++
 				continue
 			}
@@ -311,6 +319,9 @@ func (s *Sampler) sampleTarget(t *Target, at time.Duration, refresh bool) (err e
 			if werr := t.wrap(err); errors.Is(werr, procmem.ErrExited) {
 				return werr
 			}
+			// Most failures are a thread state freed as its thread
+			// ended: list the threads again next round, not in 100 ms.
+			t.stale = true
 			s.failed(err)
 			continue
 		}

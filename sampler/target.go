@@ -31,6 +31,7 @@ type Target struct {
 	names   map[uint64]string     // thread_id -> Python thread name
 	tids    []int                 // NativeID of each thread at the last name lookup
 	memos   map[uint64]*stackMemo // thread_id -> its last recorded stack
+	stale   bool                  // a thread failed to read: refresh the list next round
 	// tidOffset is where struct pthread keeps the kernel tid (<=3.10);
 	// 0 until found, -1 when not found.
 	tidOffset int
