@@ -297,7 +297,7 @@ func (h *harness) dumpRun(pid int) (time.Duration, error) {
 }
 
 // memoryRun profiles pid at rate for d, noting the profiler's resident
-// set every second; it returns the samples and the peak (maxrss).
+// set every second; it returns the samples and the peak (VmHWM).
 func (h *harness) memoryRun(pid int, tl *tool, rate float64, d time.Duration) ([]int64, int64, error) {
 	s := session{pid: pid, rate: rate, out: h.outFile(".txt")}
 	defer os.Remove(s.out)
@@ -309,6 +309,7 @@ func (h *harness) memoryRun(pid int, tl *tool, rate float64, d time.Duration) ([
 		return nil, 0, err
 	}
 	var rss []int64
+	var peak int64
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	end := time.After(d)
@@ -316,7 +317,10 @@ loop:
 	for {
 		select {
 		case <-tick.C:
-			rss = append(rss, rssNow(p.pid()))
+			if r, hwm := rssNow(p.pid()); r > 0 {
+				rss = append(rss, r)
+				peak = max(peak, hwm)
+			}
 		case <-p.exited:
 			break loop
 		case <-end:
@@ -327,7 +331,7 @@ loop:
 		}
 	}
 	if err := p.wait(time.Minute); err != nil && tl.ours() {
-		return rss, 0, fmt.Errorf("%s: %w: %s", tl.name, err, tail(p.stderr.String(), 400))
+		return rss, peak, fmt.Errorf("%s: %w: %s", tl.name, err, tail(p.stderr.String(), 400))
 	}
-	return rss, p.usage.maxRSS, nil
+	return rss, peak, nil
 }

@@ -167,9 +167,8 @@ type profiler struct {
 
 // usage is what wait4 says about a finished profiler.
 type usage struct {
-	cpu    time.Duration // user + system
-	maxRSS int64         // bytes
-	wall   time.Duration // start to exit
+	cpu  time.Duration // user + system
+	wall time.Duration // start to exit
 }
 
 func startProfiler(argv []string, stdout io.Writer) (*profiler, error) {
@@ -188,7 +187,6 @@ func startProfiler(argv []string, stdout io.Writer) (*profiler, error) {
 		p.usage.wall = time.Since(p.start)
 		if ru, ok := p.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 			p.usage.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-			p.usage.maxRSS = ru.Maxrss * 1024
 		}
 		close(p.exited)
 	}()
@@ -242,19 +240,27 @@ func cpuNow(pid int) (time.Duration, error) {
 	return total, nil
 }
 
-// rssNow is the resident set of pid in bytes (VmRSS), 0 if gone.
-func rssNow(pid int) int64 {
+// rssNow is the resident set of pid (VmRSS) and its high-water mark
+// (VmHWM) in bytes, 0 if gone. VmHWM rather than rusage's maxrss: a child
+// forked from the harness counts the harness's pages in maxrss until it
+// execs.
+func rssNow(pid int) (rss, hwm int64) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0
+		return 0, 0
+	}
+	kb := func(v string) int64 {
+		n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		return n * 1024
 	}
 	for _, l := range strings.Split(string(b), "\n") {
 		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb * 1024
+			rss = kb(v)
+		} else if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			hwm = kb(v)
 		}
 	}
-	return 0
+	return rss, hwm
 }
 
 // sampling waits until our profiler has taken its first sample of target

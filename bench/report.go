@@ -54,8 +54,8 @@ func writeReport(r *results, notes string) string {
 		writeBudgets(&b, r, r.runs[0])
 	}
 	p("## Method\n\n")
-	p("- **Slowdown**: each round runs the workload's fixed work once unprofiled, then once under every configuration (in an order "+
-		"rotated each round); slowdown is the profiled run's work time over the same round's unprofiled one. The script times its own "+
+	p("- **Slowdown**: each round runs the workload's fixed work once under every configuration (in an order rotated each round), "+
+		"each profiled run right after an unprofiled one; slowdown is the profiled run's work time over its partner's. The script times its own "+
 		"work after a gate on stdin that the harness opens once the profiler samples (pyspyglass: once it has opened a thread's "+
 		"/proc stat file, which it does on its first sample; peers: after %v), so start-up and attaching are not counted.\n", peerSettle)
 	p("- **Profiler CPU**: the profiler process's CPU time (sum of its threads' schedstat run time) at the start and end of the "+
@@ -70,7 +70,7 @@ func writeReport(r *results, notes string) string {
 	p("- **dump**: wall time of `pyspyglass dump --pid PID` from starting the process to its exit (attaching, finding the "+
 		"interpreter, reading every stack, printing), %d runs per target, the targets interleaved.\n", r.opts.dumpRuns)
 	p("- **Memory**: threads_many.py 50 recorded at 1 kHz for %g minutes (`--memory-minutes`); resident set (VmRSS) each second, "+
-		"shown at quarters of the run, and the peak (maxrss at exit).\n\n", r.opts.memMinutes)
+		"shown at quarters of the run, and the peak (VmHWM).\n\n", r.opts.memMinutes)
 	for _, run := range r.runs {
 		writeRun(&b, r, run)
 	}
@@ -115,6 +115,9 @@ func writeRun(b *strings.Builder, r *results, run *pyRun) {
 			p("#### %s\n\n%d units a run; unprofiled work %s s over %d runs.\n\n", s.w.title, s.units, s.unprofiled.format("%.3f"), len(s.unprofiled))
 			p("| profiler | mode | rate | slowdown | achieved, %% of rate | CPU µs / sample | CPU %% of a core | errors |\n|---|---|---|---|---|---|---|---|\n")
 			for _, c := range s.cells {
+				if c.failed == "" && len(c.slowdown) == 0 {
+					continue // not run: its profiler was left out on this interpreter
+				}
 				if c.failed != "" && len(c.slowdown) == 0 {
 					p("| %s | %s | %s | failed: %s | | | | |\n", c.cfg.tool.name, c.cfg.mode(), rateName(c.cfg.rate), oneLine(c.failed))
 					continue
@@ -142,7 +145,9 @@ func writeRun(b *strings.Builder, r *results, run *pyRun) {
 		for _, s := range run.sweeps {
 			p("#### %s\n\n", s.w.title)
 			for _, tl := range r.tools {
-				p("- %s: highest sustained rate **%s**\n", tl.name, orNone(s.highest(tl)))
+				if run.unsupported[tl] == "" {
+					p("- %s: highest sustained rate **%s**\n", tl.name, orNone(s.highest(tl)))
+				}
 			}
 			p("\n| profiler | requested | achieved Hz | %% of request | CPU µs / sample |\n|---|---|---|---|---|\n")
 			for _, row := range s.rows {
