@@ -352,6 +352,7 @@ type stackMemo struct {
 	frames []pyabi.Frame  // innermost first, as walked
 	ids    []prof.FrameID // their frame ids, same order
 	stack  prof.StackID
+	root   prof.FrameID // the thread's root frame, with --threads
 	ok     bool
 }
 
@@ -365,6 +366,9 @@ func (s *Sampler) record(t *Target, th *pyabi.Thread, frames []pyabi.Frame, at t
 	}
 	if !m.ok || m.name != name {
 		*m = stackMemo{name: name, thread: s.threadIndex(t, th, name), frames: m.frames[:0], ids: m.ids[:0], ok: true}
+		if s.o.ThreadRoots {
+			m.root = s.p.Frame(prof.Frame{Name: fmt.Sprintf("thread %d %q", th.NativeID, name), Kind: prof.KindThread})
+		}
 	}
 	n, k := len(frames), len(m.frames)
 	common := 0
@@ -389,7 +393,7 @@ func (s *Sampler) record(t *Target, th *pyabi.Thread, frames []pyabi.Frame, at t
 		st = append(st, s.processRoot(t))
 	}
 	if s.o.ThreadRoots {
-		st = append(st, s.p.Frame(prof.Frame{Name: fmt.Sprintf("thread %d %q", th.NativeID, name), Kind: prof.KindThread}))
+		st = append(st, m.root)
 	}
 	for i := len(ids) - 1; i >= 0; i-- {
 		st = append(st, ids[i])

@@ -25,13 +25,14 @@ type Target struct {
 	Proc    *procmem.Process
 	Interp  *pyabi.Interpreter
 
-	stat    *procmem.StatReader
-	threads []pyabi.Thread
-	ids     []uint64              // thread_id of each thread at the last name lookup
-	names   map[uint64]string     // thread_id -> Python thread name
-	tids    []int                 // NativeID of each thread at the last name lookup
-	memos   map[uint64]*stackMemo // thread_id -> its last recorded stack
-	stale   bool                  // a thread failed to read: refresh the list next round
+	stat       *procmem.StatReader
+	threads    []pyabi.Thread
+	ids        []uint64              // thread_id of each thread at the last name lookup
+	names      map[uint64]string     // thread_id -> Python thread name
+	sinceNames int                   // refreshes since the names were read
+	tids       []int                 // NativeID of each thread at the last name lookup
+	memos      map[uint64]*stackMemo // thread_id -> its last recorded stack
+	stale      bool                  // a thread failed to read: refresh the list next round
 	// tidOffset is where struct pthread keeps the kernel tid (<=3.10);
 	// 0 until found, -1 when not found.
 	tidOffset int
@@ -121,7 +122,9 @@ func (t *Target) Refresh() error {
 	if err != nil {
 		return t.wrap(err)
 	}
-	if t.names != nil && slices.EqualFunc(t.ids, t.threads, func(id uint64, th pyabi.Thread) bool { return id == th.ThreadID }) {
+	t.sinceNames++
+	same := t.names != nil && slices.EqualFunc(t.ids, t.threads, func(id uint64, th pyabi.Thread) bool { return id == th.ThreadID })
+	if same && t.sinceNames < namesEvery {
 		// The same threads: keep the native ids found for them, rather
 		// than listing /proc/PID/task again (they do not change).
 		for i := range t.threads {
@@ -143,13 +146,28 @@ func (t *Target) Refresh() error {
 			delete(t.memos, id)
 		}
 	}
+	t.sinceNames = 0
 	if names, err := t.Interp.ThreadNames(); err == nil {
 		t.names = names
 	} else if t.names == nil {
 		t.names = map[uint64]string{}
 	}
+	// Threads Python does not name (C threads, or no threading module)
+	// get their OS name once here, not a file read per sample.
+	for _, th := range t.threads {
+		if _, ok := t.names[th.ThreadID]; !ok && th.NativeID != 0 {
+			if n, err := procmem.ThreadComm(t.Pid, th.NativeID); err == nil {
+				t.names[th.ThreadID] = n
+			}
+		}
+	}
 	return nil
 }
+
+// namesEvery is how many refreshes keep the thread names when the thread
+// list is unchanged: a name can change (threading imported after we
+// attached, Thread.name assigned) without any thread coming or going.
+const namesEvery = 10
 
 // wrap turns a read failure of a process that has gone into ErrExited.
 func (t *Target) wrap(err error) error {
@@ -159,17 +177,10 @@ func (t *Target) wrap(err error) error {
 	return err
 }
 
-// ThreadName is the Python name of a thread, else the OS name, else "".
+// ThreadName is the Python name of a thread, else the OS name (both as of
+// the last Refresh), else "".
 func (t *Target) ThreadName(th pyabi.Thread) string {
-	if n, ok := t.names[th.ThreadID]; ok {
-		return n
-	}
-	if th.NativeID != 0 {
-		if n, err := procmem.ThreadComm(t.Pid, th.NativeID); err == nil {
-			return n
-		}
-	}
-	return ""
+	return t.names[th.ThreadID]
 }
 
 // ThreadStack is one thread as dump shows it.
