@@ -59,6 +59,7 @@ type phase struct {
 	achieved float64       // rounds per second
 	errors   int64
 	attached bool // the start of sampling was seen (ours) rather than waited for (peers)
+	cpuLost  bool // the profiler's CPU time could not be measured over the phase
 }
 
 func (p phase) cpuPerSample() float64 { // µs
@@ -125,7 +126,10 @@ func markNow(p *profiler) (mark, error) {
 // peer's is its rounds after the gate over the time since (austin prints
 // one line per thread and sample, without time stamps).
 func (h *harness) finish(tl *tool, p *profiler, w workload, gated bool, goAt time.Time, m0, m1 mark, ph *phase) error {
-	ph.cpu = m1.cpu - m0.cpu
+	// A thread of the profiler that ended between the marks takes its
+	// schedstat with it: then the difference means nothing.
+	ph.cpuLost = m1.cpu < m0.cpu
+	ph.cpu = max(0, m1.cpu-m0.cpu)
 	ph.seconds = m1.at.Sub(m0.at).Seconds()
 	if tl.ours() {
 		r, err := parseSummary(p.stderr.String())

@@ -148,7 +148,7 @@ func (a axis) ticks() []float64 {
 	mults := []float64{1, 2, 5}
 	if a.hi-a.lo > 2 {
 		mults = []float64{1}
-	} else if a.hi-a.lo < 0.5 {
+	} else if a.hi-a.lo < 1 {
 		mults = []float64{1, 1.2, 1.5, 2, 3, 5, 7}
 	}
 	for e := math.Floor(a.lo); e <= math.Ceil(a.hi); e++ {

@@ -39,8 +39,10 @@ type cell struct {
 
 // record adds one run's phase to c.
 func (c *cell) record(ph phase) {
-	c.cpuSample = append(c.cpuSample, ph.cpuPerSample())
-	c.cpuShare = append(c.cpuShare, ph.cpuShare())
+	if !ph.cpuLost {
+		c.cpuSample = append(c.cpuSample, ph.cpuPerSample())
+		c.cpuShare = append(c.cpuShare, ph.cpuShare())
+	}
 	c.achievedPct = append(c.achievedPct, 100*ph.achieved/c.cfg.rate)
 	c.errors += ph.errors
 	if c.cfg.tool.ours() && !ph.attached {
@@ -240,7 +242,9 @@ func (b *bench) sweep(w workload) {
 				}
 				row.achieved = append(row.achieved, ph.achieved)
 				row.achievedPct = append(row.achievedPct, 100*ph.achieved/rate)
-				row.cpuSample = append(row.cpuSample, ph.cpuPerSample())
+				if !ph.cpuLost {
+					row.cpuSample = append(row.cpuSample, ph.cpuPerSample())
+				}
 			}
 			b.h.log("sweep %s %s %.0f Hz: %s Hz achieved, %s µs/sample", w.name, tl.name, rate, row.achieved.format("%.0f"), row.cpuSample.format("%.1f"))
 			if row.failed != "" {
