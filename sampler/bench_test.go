@@ -30,6 +30,7 @@ type benchWorkload struct {
 
 var benchWorkloads = []benchWorkload{
 	{"stack30", "stack30.py", nil, 31},
+	{"deep50", "deep_busy.py", []string{"50"}, 52},
 	{"deep500", "deep_busy.py", []string{"500"}, 502},
 }
 
