@@ -70,7 +70,7 @@ type objReader struct {
 	py2       bool   // 2.7: str is PyStringObject, ints may be PyIntObject
 	lvTag     bool   // 3.12+: PyLongObject has lv_tag instead of ob_size
 	strFlag   uint64 // the tp_flags bit that marks str and its subclasses
-	kindShift uint   // see stringDecoder.kindShift
+	kindShift uint   // see unicodeKindShift
 
 	// Caches for one walk: type facts, str comparisons, ht_cached_keys by
 	// type, and a name's entry index in shared keys by (keys, name), -1
@@ -94,7 +94,7 @@ type objReader struct {
 func newObjReader(r procmem.Reader, v Version, l Layout) *objReader {
 	o := &objReader{
 		r: r, l: l, py2: v.Major == 2, lvTag: v.AtLeast(3, 12),
-		strFlag: tpflagsUnicodeSub, kindShift: 2,
+		strFlag: tpflagsUnicodeSub, kindShift: unicodeKindShift(v),
 		types: map[uint64]typeInfo{}, strEq: map[strKey]bool{}, strHdrs: map[uint64][]byte{},
 		typeKeys: map[uint64]uint64{}, sharedIx: map[strKey]int{},
 	}
@@ -120,9 +120,6 @@ func newObjReader(r procmem.Reader, v Version, l Layout) *objReader {
 	}
 	if o.py2 {
 		o.strFlag = tpflagsStringSubclass
-	}
-	if v.FreeThreaded && v.AtLeast(3, 14) {
-		o.kindShift = 8
 	}
 	return o
 }

@@ -14,21 +14,24 @@ const MaxString = 4096
 
 // stringDecoder reads str objects (3.x PyUnicode, 2.7 PyString).
 type stringDecoder struct {
-	l Layout
-	// kindShift is where the 3-bit kind starts in the state bit field: 2 on
-	// GIL builds ("interned:2"), 8 on free-threaded 3.14+, whose interned
-	// field is a whole byte (Include/cpython/unicodeobject.h, v3.14.0).
-	kindShift uint
+	l         Layout
+	kindShift uint // see unicodeKindShift
 	bytesOnly bool // 2.7: identifiers and file names are PyStringObject
 	buf       []byte
 }
 
 func newStringDecoder(l Layout, v Version) *stringDecoder {
-	d := &stringDecoder{l: l, kindShift: 2, bytesOnly: v.Major == 2, buf: make([]byte, 256)}
+	return &stringDecoder{l: l, kindShift: unicodeKindShift(v), bytesOnly: v.Major == 2, buf: make([]byte, 256)}
+}
+
+// unicodeKindShift is where the 3-bit kind starts in a str's state bit
+// field: 2 on GIL builds ("interned:2"), 8 on free-threaded 3.14+, whose
+// interned field is a whole byte (Include/cpython/unicodeobject.h, v3.14.0).
+func unicodeKindShift(v Version) uint {
 	if v.FreeThreaded && v.AtLeast(3, 14) {
-		d.kindShift = 8
+		return 8
 	}
-	return d
+	return 2
 }
 
 // header reads the fixed part of a string object into d.buf.
