@@ -17,55 +17,6 @@ import (
 // testdata/sleepers.py and must give the stacks TestSnapshotSleepers
 // expects.
 
-// checkSleepers snapshots a process running sleepers.py until every thread
-// shows its known stack, and fails with what is wrong if that never comes.
-func checkSleepers(t *testing.T, in testutil.Interpreter, proc *testutil.Target, tg *Target) {
-	t.Helper()
-	if got := tg.Interp.Version.String(); got != in.Version {
-		t.Errorf("version %s, want %s", got, in.Version)
-	}
-	tids := payload(t, proc.Ready)
-	const s = "sleepers.py"
-	cases := []struct {
-		name, key string
-		idle      bool
-		frames    []want
-	}{
-		{"MainThread", "main", true, []want{{"inner", s, "inner-sleep"}, {"outer", s, "outer-call-inner"},
-			{"main", s, "main-call-outer"}, {"<module>", s, "module-call-main"}}},
-		{"busy-worker", "busy-worker", false, []want{{"spin", s, "spin-loop"}, {"worker", s, "worker-call-spin"}}},
-		{"idle-worker", "idle-worker", true, []want{{in.QualName("Holder", "method"), s, "holder-sleep"},
-			{"idle_wait", s, "idle-call-method"}}},
-	}
-	settled(t, tg, func(threads []ThreadStack) (bad []string) {
-		if len(threads) != len(cases) {
-			return []string{fmt.Sprintf("%d threads, want %d: %v", len(threads), len(cases), names(threads))}
-		}
-		byName := map[string]ThreadStack{}
-		for _, th := range threads {
-			byName[th.Name] = th
-		}
-		for _, c := range cases {
-			th, ok := byName[c.name]
-			switch {
-			case !ok:
-				bad = append(bad, fmt.Sprintf("no thread named %q among %v", c.name, names(threads)))
-				continue
-			case th.NativeID != tids[c.key]:
-				bad = append(bad, fmt.Sprintf("%s: native id %d, want %d", c.name, th.NativeID, tids[c.key]))
-			case th.Idle != c.idle:
-				bad = append(bad, fmt.Sprintf("%s: idle %v (os state %c), want %v", c.name, th.Idle, th.OSState, c.idle))
-			case th.HasGIL && c.idle:
-				bad = append(bad, fmt.Sprintf("%s: parked in sleep but reported holding the GIL", c.name))
-			case th.Err != nil:
-				bad = append(bad, fmt.Sprintf("%s: %v", c.name, th.Err))
-			}
-			bad = append(bad, frameProblems(t, th.Frames, c.frames)...)
-		}
-		return bad
-	})
-}
-
 // sysconfigScript prints what building against an interpreter needs, one
 // item a line; it runs on 2.7 too.
 const sysconfigScript = `import sys, sysconfig

@@ -32,14 +32,6 @@ func payload(t *testing.T, s string) map[string]int {
 	return out
 }
 
-// qual is the name CPython reports for a method: qualified from 3.11.
-func qual(in testutil.Interpreter, class, method string) string {
-	if in.AtLeast(3, 11) {
-		return class + "." + method
-	}
-	return method
-}
-
 // frameProblems compares a stack, innermost first, with wants.
 func frameProblems(t *testing.T, got []pyabi.Frame, wants []want) []string {
 	t.Helper()
@@ -107,53 +99,7 @@ func open(t *testing.T, pid int) *Target {
 func TestSnapshotSleepers(t *testing.T) {
 	testutil.ForEach(t, testutil.Interpreters(t), func(t *testing.T, in testutil.Interpreter) {
 		proc := testutil.Spawn(t, in, "sleepers.py")
-		tids := payload(t, proc.Ready)
-		tg := open(t, proc.Pid)
-		if got := tg.Interp.Version.String(); got != in.Version {
-			t.Errorf("version %s, want %s", got, in.Version)
-		}
-		const s = "sleepers.py"
-		cases := []struct {
-			name, key string
-			idle      bool
-			frames    []want
-		}{
-			{"MainThread", "main", true, []want{{"inner", s, "inner-sleep"}, {"outer", s, "outer-call-inner"},
-				{"main", s, "main-call-outer"}, {"<module>", s, "module-call-main"}}},
-			{"busy-worker", "busy-worker", false, []want{{"spin", s, "spin-loop"}, {"worker", s, "worker-call-spin"}}},
-			{"idle-worker", "idle-worker", true, []want{{qual(in, "Holder", "method"), s, "holder-sleep"},
-				{"idle_wait", s, "idle-call-method"}}},
-		}
-		threads := settled(t, tg, func(threads []ThreadStack) (bad []string) {
-			if len(threads) != 3 {
-				return []string{fmt.Sprintf("%d threads, want 3", len(threads))}
-			}
-			byName := map[string]ThreadStack{}
-			for _, th := range threads {
-				byName[th.Name] = th
-			}
-			for _, c := range cases {
-				th, ok := byName[c.name]
-				if !ok {
-					bad = append(bad, fmt.Sprintf("no thread named %q among %v", c.name, names(threads)))
-					continue
-				}
-				if th.NativeID != tids[c.key] {
-					bad = append(bad, fmt.Sprintf("%s: native id %d, want %d", c.name, th.NativeID, tids[c.key]))
-				}
-				if th.Idle != c.idle {
-					bad = append(bad, fmt.Sprintf("%s: idle %v (os state %c), want %v", c.name, th.Idle, th.OSState, c.idle))
-				}
-				if th.HasGIL && c.idle {
-					bad = append(bad, fmt.Sprintf("%s: parked in sleep but reported holding the GIL", c.name))
-				}
-				if th.Err != nil {
-					bad = append(bad, fmt.Sprintf("%s: %v", c.name, th.Err))
-				}
-				bad = append(bad, frameProblems(t, th.Frames, c.frames)...)
-			}
-			return bad
-		})
+		threads := checkSleepers(t, in, proc, open(t, proc.Pid))
 		byName := map[string]ThreadStack{}
 		for _, th := range threads {
 			byName[th.Name] = th
@@ -162,6 +108,55 @@ func TestSnapshotSleepers(t *testing.T) {
 		if w := byName["busy-worker"]; len(w.Frames) > 2 && !strings.HasSuffix(w.Frames[2].Code.Name, "run") {
 			t.Errorf("busy-worker frame 2 is %s, want threading's run", w.Frames[2].Code.Name)
 		}
+	})
+}
+
+// checkSleepers snapshots a process running sleepers.py until every thread
+// shows its known stack, and fails with what is wrong if that never comes.
+func checkSleepers(t *testing.T, in testutil.Interpreter, proc *testutil.Target, tg *Target) []ThreadStack {
+	t.Helper()
+	if got := tg.Interp.Version.String(); got != in.Version {
+		t.Errorf("version %s, want %s", got, in.Version)
+	}
+	tids := payload(t, proc.Ready)
+	const s = "sleepers.py"
+	cases := []struct {
+		name, key string
+		idle      bool
+		frames    []want
+	}{
+		{"MainThread", "main", true, []want{{"inner", s, "inner-sleep"}, {"outer", s, "outer-call-inner"},
+			{"main", s, "main-call-outer"}, {"<module>", s, "module-call-main"}}},
+		{"busy-worker", "busy-worker", false, []want{{"spin", s, "spin-loop"}, {"worker", s, "worker-call-spin"}}},
+		{"idle-worker", "idle-worker", true, []want{{in.QualName("Holder", "method"), s, "holder-sleep"},
+			{"idle_wait", s, "idle-call-method"}}},
+	}
+	return settled(t, tg, func(threads []ThreadStack) (bad []string) {
+		if len(threads) != len(cases) {
+			return []string{fmt.Sprintf("%d threads, want %d: %v", len(threads), len(cases), names(threads))}
+		}
+		byName := map[string]ThreadStack{}
+		for _, th := range threads {
+			byName[th.Name] = th
+		}
+		for _, c := range cases {
+			th, ok := byName[c.name]
+			switch {
+			case !ok:
+				bad = append(bad, fmt.Sprintf("no thread named %q among %v", c.name, names(threads)))
+				continue
+			case th.NativeID != tids[c.key]:
+				bad = append(bad, fmt.Sprintf("%s: native id %d, want %d", c.name, th.NativeID, tids[c.key]))
+			case th.Idle != c.idle:
+				bad = append(bad, fmt.Sprintf("%s: idle %v (os state %c), want %v", c.name, th.Idle, th.OSState, c.idle))
+			case th.HasGIL && c.idle:
+				bad = append(bad, fmt.Sprintf("%s: parked in sleep but reported holding the GIL", c.name))
+			case th.Err != nil:
+				bad = append(bad, fmt.Sprintf("%s: %v", c.name, th.Err))
+			}
+			bad = append(bad, frameProblems(t, th.Frames, c.frames)...)
+		}
+		return bad
 	})
 }
 
@@ -201,7 +196,7 @@ func TestSnapshotUnicode(t *testing.T) {
 	testutil.ForEach(t, testutil.Select(t, testutil.Interpreters(t), "3.6"), func(t *testing.T, in testutil.Interpreter) {
 		proc := testutil.Spawn(t, in, "unicode_names.py")
 		const s, m = "unicode_names.py", "ünïcödé/naïve_mödule.py"
-		wants := []want{{"dormir_ñ", m, "módulo-sleep"}, {qual(in, "Ünïcode", "método"), s, "método-call-dormir"},
+		wants := []want{{"dormir_ñ", m, "módulo-sleep"}, {in.QualName("Ünïcode", "método"), s, "método-call-dormir"},
 			{"función_ñ", s, "función-call-método"}, {"<module>", s, "module-call-función"}}
 		settled(t, open(t, proc.Pid), func(threads []ThreadStack) []string {
 			return frameProblems(t, threads[0].Frames, wants)
