@@ -337,3 +337,10 @@ func Summary(interps []Interpreter, problems []string) string {
 	}
 	return strings.TrimRight(b.String(), "\n")
 }
+
+// Discover is Interpreters for programs that are not tests (the table
+// generators): every interpreter found, and the summary of what was skipped.
+func Discover() ([]Interpreter, string) {
+	d := discovered()
+	return append([]Interpreter(nil), d.interps...), d.summary
+}
