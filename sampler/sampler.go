@@ -432,7 +432,7 @@ func (s *Sampler) frameID(t *Target, f pyabi.Frame) prof.FrameID {
 	if !s.o.FullFilenames {
 		file = ShortenPath(file, t.Cwd)
 	}
-	id := s.p.Frame(prof.Frame{Name: f.Code.Name, File: file, Line: line, Kind: prof.KindPython})
+	id := s.p.Frame(prof.Frame{Name: f.Code.Name, File: file, Line: line, FirstLine: f.Code.FirstLine, Kind: prof.KindPython})
 	s.frameIDs[k] = id
 	return id
 }

@@ -349,6 +349,11 @@ func measure(t *testing.T, format, path string) (heavy, light float64) {
 			st := p.Stacks[c.Stack]
 			add(p.Frames[st[len(st)-1]].Name, float64(c.N))
 		}
+	case "pstats":
+		ins := testutil.Interpreters(t)
+		for name, st := range loadPstats(t, ins[len(ins)-1], path, "cpu_split.py").Funcs {
+			add(name, st.TT)
+		}
 	default:
 		t.Fatalf("no parser for format %s", format)
 	}

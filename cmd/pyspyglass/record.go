@@ -66,10 +66,7 @@ func runRecord(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	p := prof.New(time.Now())
-	_, p.KeepTimeline = format.(render.ChromeTrace)
-	if _, raw := format.(render.Raw); raw {
-		p.KeepTimeline = true
-	}
+	p.KeepTimeline = render.WantsTimeline(format)
 	s, err := openSession(ctx, &o.targetFlags, fs.Args(), p, sampler.Options{
 		Rate: float64(o.rate), Duration: time.Duration(o.duration), Idle: o.idle, GILOnly: o.gil,
 		ThreadRoots: o.threads, Function: o.function, NoLineNo: o.nolineno, FullFilenames: o.fullFilenames,

@@ -30,10 +30,11 @@ const (
 // Frame is one interned location. Line is 0 when lines are not recorded
 // (--function, --nolineno) or unknown.
 type Frame struct {
-	Name string // function name (qualified where the interpreter knows it)
-	File string // file as shown (shortened unless --full-filenames)
-	Line int
-	Kind Kind
+	Name      string // function name (qualified where the interpreter knows it)
+	File      string // file as shown (shortened unless --full-filenames)
+	Line      int
+	FirstLine int // the function's first line (co_firstlineno); 0 when unknown
+	Kind      Kind
 }
 
 // Thread is one sampled OS thread of one process.

@@ -31,7 +31,8 @@ import (
 // end so a truncated file is an error. Then one array per record, first
 // element a tag, in this order (ids are positions within their kind, from 0):
 //
-//	["f", name, file, line, kind]   a frame (kind: prof.Kind as a number)
+//	["f", name, file, line, kind, first line]   a frame (kind: prof.Kind as
+//	                                 a number; first line from version 2)
 //	["s", frame id, ...]            a stack, root first
 //	["t", pid, tid, name]           a thread
 //	["c", stack id, thread, n]      an aggregate, as Profile.Counts returns them
@@ -47,7 +48,7 @@ func (Raw) Ext() string  { return ".pyspyglass" }
 
 const (
 	rawMagic   = "pyspyglass-raw"
-	rawVersion = 1
+	rawVersion = 2 // 2: frames carry the function's first line
 )
 
 type rawHeader struct {
@@ -120,6 +121,7 @@ func (Raw) Write(w io.Writer, p *prof.Profile, o Options) error {
 		str(f.File)
 		num(int64(f.Line))
 		num(int64(f.Kind))
+		num(int64(f.FirstLine))
 		bw.WriteString("]\n")
 	}
 	for _, s := range p.Stacks {
@@ -238,7 +240,8 @@ func decodeRaw(r io.Reader) (*prof.Profile, error) {
 		if len(rec) != want+1 {
 			return fmt.Errorf("raw recording: %q record %d has %d fields, want %d", tag, i, len(rec)-1, want)
 		}
-		for j, v := range vs {
+		// An older version's record has fewer fields; the rest stay zero.
+		for j, v := range vs[:min(want, len(vs))] {
 			if err := arg(tag, i, j+1, v); err != nil {
 				return err
 			}
@@ -252,7 +255,11 @@ func decodeRaw(r io.Reader) (*prof.Profile, error) {
 		if err := next("f", i); err != nil {
 			return nil, err
 		}
-		if err := args("f", i, 4, &f.Name, &f.File, &f.Line, &kind); err != nil {
+		fields := 4
+		if hdr.Version >= 2 {
+			fields = 5
+		}
+		if err := args("f", i, fields, &f.Name, &f.File, &f.Line, &kind, &f.FirstLine); err != nil {
 			return nil, err
 		}
 		f.Kind = prof.Kind(kind)

@@ -20,6 +20,7 @@
 //	callgrind.out, callgrind.out.*, *.callgrind   callgrind    KCachegrind, QCachegrind
 //	*.trace.json, *.perfetto.json, *.chrometrace  chrometrace  Perfetto, chrome://tracing
 //	*.pyspyglass, *.raw                           raw          ReadRaw ("pyspyglass render"); see Raw
+//	*.pstats, *.prof                              pstats       python -m pstats, snakeviz, tuna
 //
 // Each format's type documents what it writes and what it leaves out.
 package render
@@ -70,6 +71,7 @@ func Formats() []Format {
 	return []Format{
 		Flamegraph{}, Speedscope{}, Pprof{}, Collapsed{},
 		Callgrind{}, ChromeTrace{}, Raw{},
+		Pstats{},
 	}
 }
 
@@ -114,6 +116,8 @@ var suffixes = []struct {
 	{".callgrind", Callgrind{}},
 	{".pyspyglass", Raw{}},
 	{".raw", Raw{}},
+	{".pstats", Pstats{}},
+	{".prof", Pstats{}},
 }
 
 // FromPath picks a format from the file name (see the package comment).

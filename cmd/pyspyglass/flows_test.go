@@ -1,0 +1,193 @@
+package main
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pyspyglass/pyspyglass/internal/testutil"
+	"github.com/pyspyglass/pyspyglass/ui/render"
+)
+
+// pstatsDump is what loadPstats reads back through an interpreter's own
+// pstats module.
+type pstatsDump struct {
+	TotalTT float64 `json:"total_tt"`
+	Funcs   map[string]struct {
+		File string  `json:"file"`
+		Line int     `json:"line"`
+		CC   int64   `json:"cc"`
+		NC   int64   `json:"nc"`
+		TT   float64 `json:"tt"`
+		CT   float64 `json:"ct"`
+		// Callers maps a caller's name to its cumulative time of this
+		// function.
+		Callers map[string]float64 `json:"callers"`
+	} `json:"funcs"`
+	// Cumulative lists function names as `sort cumulative` prints them.
+	Cumulative []string `json:"cumulative"`
+}
+
+// pstatsLoader runs in the interpreter under test (2.7 and 3.x): it loads
+// the file with pstats.Stats, prints every function's numbers as JSON, and
+// the order `sort cumulative` gives. Functions of the file named by its
+// second argument are keyed by name, others by "file:name".
+const pstatsLoader = `
+import json, pstats, sys
+s = pstats.Stats(sys.argv[1], stream=sys.stderr)
+def key(f, n):
+    return n if f.endswith(sys.argv[2]) else f + ":" + n
+out = {"total_tt": s.total_tt, "funcs": {}, "cumulative": []}
+for (f, l, n), (cc, nc, tt, ct, callers) in s.stats.items():
+    c = {}
+    for (cf, cl, cn), v in callers.items():
+        c[key(cf, cn)] = v[3] if isinstance(v, tuple) else 0
+    out["funcs"][key(f, n)] = {"file": f, "line": l, "cc": cc, "nc": nc, "tt": tt, "ct": ct, "callers": c}
+s.sort_stats("cumulative")
+out["cumulative"] = [key(k[0], k[2]) for k in s.fcn_list]
+sys.stdout.write(json.dumps(out))
+`
+
+func loadPstats(t *testing.T, in testutil.Interpreter, path, script string) pstatsDump {
+	t.Helper()
+	out, err := exec.Command(in.Path, "-c", pstatsLoader, path, script).Output()
+	if err != nil {
+		msg := ""
+		if ee, ok := err.(*exec.ExitError); ok {
+			msg = string(ee.Stderr)
+		}
+		t.Fatalf("%s: pstats cannot load %s: %v\n%s", in.Name, path, err, msg)
+	}
+	var d pstatsDump
+	if err := json.Unmarshal(out, &d); err != nil {
+		t.Fatalf("%s: %v\n%s", in.Name, err, out)
+	}
+	return d
+}
+
+// recordRecording records script on in for a few seconds into a recording
+// and reads it back.
+func recordRecording(t *testing.T, in testutil.Interpreter, dir, script string, args ...string) string {
+	t.Helper()
+	rec := filepath.Join(dir, strings.TrimSuffix(script, ".py")+".pyspyglass")
+	argv := append([]string{"record", "--rate", "200", "-o", rec, "--", in.Path, testutil.TestdataPath(script)}, args...)
+	if r := pyspyglass(t, argv...); r.code != 0 {
+		t.Fatalf("record: exit %d\n%s", r.code, r.stderr)
+	}
+	return rec
+}
+
+// sampledShares computes, straight from a recording's stacks, each
+// function's share of samples as the leaf (self) and anywhere on the stack
+// (inclusive, once per sample), in percent: the truth pstats must match.
+func sampledShares(t *testing.T, rec string) (self, incl map[string]float64) {
+	t.Helper()
+	f, err := os.Open(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	p, err := render.ReadRaw(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	self, incl = map[string]float64{}, map[string]float64{}
+	total := float64(p.Total())
+	for _, c := range p.Counts() {
+		st := p.Stacks[c.Stack]
+		seen := map[string]bool{}
+		for _, id := range st {
+			name := p.Frames[id].Name
+			if !seen[name] {
+				seen[name] = true
+				incl[name] += 100 * float64(c.N) / total
+			}
+		}
+		self[p.Frames[st[len(st)-1]].Name] += 100 * float64(c.N) / total
+	}
+	return self, incl
+}
+
+// TestPstatsSplits records a workload with known self and inclusive splits
+// (outer 20/60, inner 40/40, recurse 40/40 with recursion 4 deep), renders
+// it as pstats and loads it with every interpreter's pstats module: shares
+// within 5 points of the samples' own, within 10 of the design, recursion
+// not double-counted, callers right, and `sort cumulative` in the order of
+// the inclusive totals. It also runs `python -m pstats` as people do.
+func TestPstatsSplits(t *testing.T) {
+	ins := testutil.Interpreters(t)
+	if len(ins) == 0 {
+		t.Skip("no Python interpreter found on this machine")
+	}
+	rec := ins[len(ins)-1]
+	dir := t.TempDir()
+	recording := recordRecording(t, rec, dir, "pstats_split.py", "3")
+	out := filepath.Join(dir, "split.prof")
+	if r := pyspyglass(t, "render", recording, "-o", out); r.code != 0 {
+		t.Fatalf("render: exit %d\n%s", r.code, r.stderr)
+	}
+	self, incl := sampledShares(t, recording)
+	design := map[string][2]float64{"outer": {20, 60}, "inner": {40, 40}, "recurse": {40, 40}, "run": {0, 100}}
+	testutil.ForEach(t, ins, func(t *testing.T, in testutil.Interpreter) {
+		d := loadPstats(t, in, out, "pstats_split.py")
+		if d.TotalTT <= 0 {
+			t.Fatalf("total_tt %v", d.TotalTT)
+		}
+		for name, want := range design {
+			st, ok := d.Funcs[name]
+			if !ok {
+				t.Errorf("%s missing from pstats (have %v)", name, keys(d.Funcs))
+				continue
+			}
+			tt, ct := 100*st.TT/d.TotalTT, 100*st.CT/d.TotalTT
+			if math.Abs(tt-self[name]) > 5 || math.Abs(ct-incl[name]) > 5 {
+				t.Errorf("%s: tottime %.1f%% cumtime %.1f%%, samples say %.1f%% / %.1f%% (±5)", name, tt, ct, self[name], incl[name])
+			}
+			if math.Abs(tt-want[0]) > 10 || math.Abs(ct-want[1]) > 10 {
+				t.Errorf("%s: tottime %.1f%% cumtime %.1f%%, the script is built for %v%% / %v%% (±10)", name, tt, ct, want[0], want[1])
+			}
+			if st.NC < 1 || st.CC < 1 || st.CC > st.NC {
+				t.Errorf("%s: calls %d/%d, want primitive ≤ total, both ≥ 1", name, st.CC, st.NC)
+			}
+			if !strings.HasSuffix(st.File, "pstats_split.py") {
+				t.Errorf("%s: file %q", name, st.File)
+			}
+		}
+		if l, want := d.Funcs["recurse"].Line, testutil.Mark(t, "pstats_split.py", "recurse-loop")-2; l != want {
+			t.Errorf("recurse: first line %d, want %d", l, want)
+		}
+		if r := d.Funcs["recurse"]; r.NC <= r.CC {
+			t.Errorf("recurse: %d calls, %d primitive: the recursive calls should count apart", r.NC, r.CC)
+		}
+		if c := d.Funcs["inner"].Callers; len(c) != 1 || c["outer"] <= 0 {
+			t.Errorf("inner's callers %v, want outer only", c)
+		}
+		if c := d.Funcs["recurse"].Callers; c["run"] <= 0 || c["recurse"] <= 0 {
+			t.Errorf("recurse's callers %v, want run and recurse", c)
+		}
+		for i := 1; i < len(d.Cumulative); i++ {
+			a, b := d.Funcs[d.Cumulative[i-1]].CT, d.Funcs[d.Cumulative[i]].CT
+			if a < b {
+				t.Errorf("sort cumulative: %s (%v) before %s (%v)", d.Cumulative[i-1], a, d.Cumulative[i], b)
+			}
+		}
+		cmd := exec.Command(in.Path, "-m", "pstats", out)
+		cmd.Stdin = strings.NewReader("sort cumulative\nstats 5\nquit\n")
+		text, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(text), "pstats_split.py") || !strings.Contains(string(text), "(recurse)") {
+			t.Errorf("python -m pstats: %v\n%s", err, text)
+		}
+	})
+}
+
+func keys[V any](m map[string]V) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}

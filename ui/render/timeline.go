@@ -1,0 +1,13 @@
+package render
+
+// WantsTimeline says whether format f reads the individual samples in time
+// order, which the recorder then keeps (Profile.KeepTimeline): the chrome
+// trace and the Firefox profile draw them, pstats counts calls from them,
+// and a recording keeps everything.
+func WantsTimeline(f Format) bool {
+	switch f.(type) {
+	case ChromeTrace, Raw, Pstats:
+		return true
+	}
+	return false
+}
