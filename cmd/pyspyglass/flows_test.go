@@ -115,8 +115,8 @@ func sampledShares(t *testing.T, rec string) (self, incl map[string]float64) {
 // TestPstatsSplits records a workload with known self and inclusive splits
 // (outer 20/60, inner 40/40, recurse 40/40 with recursion 4 deep), renders
 // it as pstats and loads it with every interpreter's pstats module: shares
-// within 5 points of the samples' own, within 10 of the design, recursion
-// not double-counted, callers right, and `sort cumulative` in the order of
+// within 5 points of the samples' own, recursion not double-counted,
+// inclusive times adding up, callers right, and `sort cumulative` in the order of
 // the inclusive totals. It also runs `python -m pstats` as people do.
 func TestPstatsSplits(t *testing.T) {
 	ins := testutil.Interpreters(t)
@@ -131,13 +131,15 @@ func TestPstatsSplits(t *testing.T) {
 		t.Fatalf("render: exit %d\n%s", r.code, r.stderr)
 	}
 	self, incl := sampledShares(t, recording)
-	design := map[string][2]float64{"outer": {20, 60}, "inner": {40, 40}, "recurse": {40, 40}, "run": {0, 100}}
+	// The script's functions; the split it is built for (see its
+	// docstring) varies with load, so the checks below are on structure.
+	names := []string{"outer", "inner", "recurse", "run"}
 	testutil.ForEach(t, ins, func(t *testing.T, in testutil.Interpreter) {
 		d := loadPstats(t, in, out, "pstats_split.py")
 		if d.TotalTT <= 0 {
 			t.Fatalf("total_tt %v", d.TotalTT)
 		}
-		for name, want := range design {
+		for _, name := range names {
 			st, ok := d.Funcs[name]
 			if !ok {
 				t.Errorf("%s missing from pstats (have %v)", name, keys(d.Funcs))
@@ -147,8 +149,8 @@ func TestPstatsSplits(t *testing.T) {
 			if math.Abs(tt-self[name]) > 5 || math.Abs(ct-incl[name]) > 5 {
 				t.Errorf("%s: tottime %.1f%% cumtime %.1f%%, samples say %.1f%% / %.1f%% (±5)", name, tt, ct, self[name], incl[name])
 			}
-			if math.Abs(tt-want[0]) > 10 || math.Abs(ct-want[1]) > 10 {
-				t.Errorf("%s: tottime %.1f%% cumtime %.1f%%, the script is built for %v%% / %v%% (±10)", name, tt, ct, want[0], want[1])
+			if ct < 5 {
+				t.Errorf("%s: cumtime %.1f%%, the script gives it at least 20%%", name, ct)
 			}
 			if st.NC < 1 || st.CC < 1 || st.CC > st.NC {
 				t.Errorf("%s: calls %d/%d, want primitive ≤ total, both ≥ 1", name, st.CC, st.NC)
@@ -159,6 +161,14 @@ func TestPstatsSplits(t *testing.T) {
 		}
 		if l, want := d.Funcs["recurse"].Line, testutil.Mark(t, "pstats_split.py", "recurse-loop")-2; l != want {
 			t.Errorf("recurse: first line %d, want %d", l, want)
+		}
+		// recurse calls nothing else, so counted once per sample its
+		// inclusive time is its own time; outer's is its own plus inner's.
+		if r := d.Funcs["recurse"]; math.Abs(r.CT-r.TT) > 1e-9 {
+			t.Errorf("recurse: cumtime %v, tottime %v: recursion counted more than once", r.CT, r.TT)
+		}
+		if o, in := d.Funcs["outer"], d.Funcs["inner"]; math.Abs(o.CT-(o.TT+in.CT)) > 1e-9 {
+			t.Errorf("outer: cumtime %v, want its tottime %v + inner's cumtime %v", o.CT, o.TT, in.CT)
 		}
 		if r := d.Funcs["recurse"]; r.NC <= r.CC {
 			t.Errorf("recurse: %d calls, %d primitive: the recursive calls should count apart", r.NC, r.CC)
