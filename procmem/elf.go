@@ -184,15 +184,43 @@ func (b *Binary) SectionData(name string) (data []byte, err error) {
 	return data, nil
 }
 
+// Segment is one PT_LOAD program header: what the load bias is computed
+// from, kept so the bias of a binary can be found without its file open.
+type Segment struct {
+	Off, Vaddr uint64
+	Exec       bool
+}
+
+// Segments lists the binary's loadable segments.
+func (b *Binary) Segments() []Segment {
+	var segs []Segment
+	for _, p := range b.f.Progs {
+		if p.Type == elf.PT_LOAD {
+			segs = append(segs, Segment{Off: p.Off, Vaddr: p.Vaddr, Exec: p.Flags&elf.PF_X != 0})
+		}
+	}
+	return segs
+}
+
 // Bias returns the load bias of this binary in a process whose maps are
 // given, mapped under mappedPath (the path as the target sees it):
 // runtime address = link address + bias. Non-PIE executables get 0.
+func (b *Binary) Bias(maps []Mapping, mappedPath string) (uint64, error) {
+	bias, err := LoadBias(b.Segments(), maps, mappedPath)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", b.Path, err)
+	}
+	return bias, nil
+}
+
+// LoadBias is the load bias of a binary with load segments segs, mapped
+// under mappedPath in a process with maps.
 //
 // The loader maps each PT_LOAD segment from its file offset rounded down
 // to a page, so a mapping whose offset is that rounded offset starts at
 // the runtime address of the segment's rounded vaddr. The executable
 // segment is preferred because a file page can be shared by two segments.
-func (b *Binary) Bias(maps []Mapping, mappedPath string) (uint64, error) {
+func LoadBias(segs []Segment, maps []Mapping, mappedPath string) (uint64, error) {
 	mask := ^uint64(os.Getpagesize() - 1)
 	var found bool
 	var bias uint64
@@ -200,18 +228,14 @@ func (b *Binary) Bias(maps []Mapping, mappedPath string) (uint64, error) {
 		if m.Path != mappedPath {
 			continue
 		}
-		for _, p := range b.f.Progs {
-			if p.Type != elf.PT_LOAD || p.Off&mask != m.Offset {
-				continue
-			}
-			exec := p.Flags&elf.PF_X != 0
-			if exec != m.Exec() {
+		for _, p := range segs {
+			if p.Off&mask != m.Offset || p.Exec != m.Exec() {
 				continue
 			}
 			// Wrapping arithmetic on purpose: a bias below the link
 			// address is a large uint64 that still adds up right.
 			d := m.Start - (p.Vaddr & mask)
-			if exec {
+			if p.Exec {
 				return d, nil
 			}
 			if !found {
@@ -220,7 +244,7 @@ func (b *Binary) Bias(maps []Mapping, mappedPath string) (uint64, error) {
 		}
 	}
 	if !found {
-		return 0, fmt.Errorf("%s: no mapping of %s matches a load segment", b.Path, mappedPath)
+		return 0, fmt.Errorf("no mapping of %s matches a load segment", mappedPath)
 	}
 	return bias, nil
 }

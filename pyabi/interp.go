@@ -41,32 +41,23 @@ type Frame struct {
 	Line int
 }
 
-// Interpreter reads one interpreter of one process. It is not safe for
-// concurrent use: it reuses buffers so that a steady-state sample
-// allocates nothing.
+// Interpreter reads one interpreter of one process: the addresses of its
+// state in that process, its code-object cache and the walk caches of its
+// threads, over the Build they share with every process of the binary. It
+// is not safe for concurrent use: it reuses buffers so that a steady-state
+// sample allocates nothing.
 type Interpreter struct {
-	Version Version
-	Guessed bool // the layout is the nearest known table, not an exact one
-	Layout  Layout
+	*Build
 	Head    uint64 // the main PyInterpreterState
 	Runtime uint64 // _PyRuntime, 0 before 3.7
 	// tstateCurrent is the address of the word holding the GIL holder's
 	// thread state on 2.7/3.6 (_PyThreadState_Current) and 3.7-3.11
 	// (_PyRuntime.gilstate.tstate_current); 0 where the GIL state is used.
 	tstateCurrent uint64
-	// gilInline is the offset of the interpreter's own inline
-	// _gil_runtime_state (3.14+ _gil, from _Py_DebugOffsets) when no
-	// ceval.gil pointer offset is known; Absent otherwise.
-	gilInline int
 
-	r        procmem.Reader
-	model    frameModel
-	codec    LineCodec
-	lastiMul int    // bytes per f_lasti unit: 1 (<=3.9), 2 (3.10)
-	codeMask uint64 // clears the tag bits of a 3.14+ _PyStackRef
-	shimMin  int    // owner values >= this are C-stack/interpreter shims (3.12+); -1 none
-	strs     *stringDecoder
-	codes    *codeReader
+	r     procmem.Reader
+	strs  *stringDecoder
+	codes *codeReader
 
 	tspan, fspan int
 	tbuf, fbuf   []byte
@@ -95,32 +86,16 @@ type pendingFrame struct {
 	pos  int    // position in its bytecode, as LineCodec.Line takes it
 }
 
-// newInterpreter fixes the per-version strategies for layout l.
+// newInterpreter is a process of a build of version v with layout l.
 func newInterpreter(r procmem.Reader, v Version, l Layout) *Interpreter {
-	in := &Interpreter{Version: v, Layout: l, r: r, codec: codecFor(v), lastiMul: 1, codeMask: ^uint64(0), shimMin: -1, gilInline: Absent}
-	if in.codec == Linetable310 {
-		in.lastiMul = 2 // 3.10's f_lasti counts code units, not bytes
-	}
-	switch {
-	case l.Thread.CurrentFrame != Absent:
-		in.model = interpreterFrms
-	case l.Thread.CFrame != Absent:
-		in.model = cframeFrames
-	default:
-		in.model = frameObjects
-	}
-	// Frame owners: 3 is FRAME_OWNED_BY_CSTACK on 3.12/3.13; 3.14 inserts
-	// FRAME_OWNED_BY_INTERPRETER = 3 before CSTACK = 4, both shims
-	// (Include/internal/pycore_frame.h v3.12.0, v3.14.0).
-	if v.AtLeast(3, 12) {
-		in.shimMin = 3
-	}
-	if v.AtLeast(3, 14) {
-		// f_executable is a _PyStackRef whose low bits are tags
-		// (Include/internal/pycore_stackref.h, v3.14.0).
-		in.codeMask = ^uint64(3)
-	}
-	in.strs = newStringDecoder(l, v)
+	return newProcess(r, newBuild(v, l))
+}
+
+// newProcess is a process of build b read through r.
+func newProcess(r procmem.Reader, b *Build) *Interpreter {
+	in := &Interpreter{Build: b, r: r}
+	l := b.Layout
+	in.strs = newStringDecoder(l, b.Version)
 	in.codes = newCodeReader(l, in.codec, in.strs)
 	t, f := l.Thread, l.Frame
 	in.tspan = maxOffset(t.Next, t.Interp, t.Frame, t.CFrame, t.CurrentFrame, t.ThreadID, t.NativeThreadID) + 8

@@ -28,22 +28,6 @@ type Image struct {
 	Bias uint64
 }
 
-func (im Image) symbol(name string) (uint64, bool) {
-	a, ok := im.File.Symbol(name)
-	if !ok || a == 0 {
-		return 0, false
-	}
-	return a + im.Bias, true
-}
-
-func (im Image) section(name string) (addr, size uint64, ok bool) {
-	a, s, ok := im.File.Section(name)
-	if !ok {
-		return 0, 0, false
-	}
-	return a + im.Bias, s, true
-}
-
 // ErrNotPython says no image looked like a CPython interpreter.
 var ErrNotPython = errors.New("not a python process")
 
@@ -51,10 +35,23 @@ var ErrNotPython = errors.New("not a python process")
 // not initialised yet (or is already finalised); try again later.
 var ErrNotReady = errors.New("python interpreter not initialised")
 
-// Locate finds the interpreter in a process from its mapped images. The
-// images are tried in order; put libpython before the executable. log
-// receives each discovery step at debug level so a failure can be traced.
+// Locate finds the interpreter in a process from its mapped images, each
+// read afresh (LocateMapped reuses what is known of a build). The images
+// are tried in order; put libpython before the executable. log receives
+// each discovery step at debug level so a failure can be traced.
 func Locate(r procmem.Reader, images []Image, log *slog.Logger) (*Interpreter, error) {
+	mapped := make([]Mapped, len(images))
+	for i, im := range images {
+		mapped[i] = Mapped{Binary: newBinary(im.Path, im.File), Bias: im.Bias}
+	}
+	return LocateMapped(r, mapped, log)
+}
+
+// LocateMapped finds the interpreter in a process that maps the given
+// binaries, tried in order (libpython before the executable). A binary
+// identified by an earlier process is not identified again: finding the
+// interpreter then takes a few reads.
+func LocateMapped(r procmem.Reader, images []Mapped, log *slog.Logger) (*Interpreter, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -77,26 +74,46 @@ func Locate(r procmem.Reader, images []Image, log *slog.Logger) (*Interpreter, e
 	return nil, fmt.Errorf("%w (%s)", ErrNotPython, strings.Join(why, "; "))
 }
 
-func locateIn(r procmem.Reader, im Image, log *slog.Logger) (in *Interpreter, err error) {
-	runtime, hasRuntime := im.symbol("_PyRuntime")
-	if !hasRuntime {
-		if a, _, ok := im.section(".PyRuntime"); ok {
-			runtime, hasRuntime = a, true
-			log.Debug("_PyRuntime from .PyRuntime section", "path", im.Path, "addr", runtime)
-		}
-	}
-	_, hasInterpHead := im.symbol("interp_head")
-	_, hasPyVersion := im.symbol("Py_Version")
-	looksPython := hasRuntime || hasInterpHead || hasPyVersion || pythonName(im.Path)
-	if !looksPython {
-		return nil, errors.New("no _PyRuntime or interp_head symbol, no .PyRuntime section, not named python")
-	}
+// looksPython says whether a binary may hold an interpreter at all.
+func (b *Binary) looksPython() bool {
+	_, hasRuntime := b.syms["_PyRuntime"]
+	_, hasRuntimeSec := b.sections[".PyRuntime"]
+	_, hasInterpHead := b.syms["interp_head"]
+	_, hasPyVersion := b.syms["Py_Version"]
+	return hasRuntime || hasRuntimeSec || hasInterpHead || hasPyVersion || pythonName(b.Path)
+}
 
+// runtime is where _PyRuntime is: its symbol, else the .PyRuntime section
+// (a stripped 3.x keeps the section).
+func (im Mapped) runtime(log *slog.Logger) (uint64, bool) {
+	if a, ok := im.symbol("_PyRuntime"); ok {
+		return a, true
+	}
+	if a, _, ok := im.section(".PyRuntime"); ok {
+		log.Debug("_PyRuntime from .PyRuntime section", "path", im.Path, "addr", a)
+		return a, true
+	}
+	return 0, false
+}
+
+// identify returns the build of the binary, found from the memory of a
+// process running it the first time. A version known only from the file
+// name is used for this process but not kept: a later process may show
+// the exact release.
+func (im Mapped) identify(r procmem.Reader, log *slog.Logger) (*Build, error) {
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	if im.build != nil {
+		return im.build, nil
+	}
+	runtime, _ := im.runtime(log)
 	dbg := readDebugOffsets(r, runtime, log)
 	var v Version
+	exact := true
+	var err error
 	if dbg != nil {
 		v = dbg.Version
-	} else if v, err = detectVersion(r, im, log); err != nil {
+	} else if v, exact, err = detectVersion(r, im, log); err != nil {
 		return nil, err
 	}
 	l, guessed, err := LookupLayout(v)
@@ -115,12 +132,29 @@ func locateIn(r procmem.Reader, im Image, log *slog.Logger) (in *Interpreter, er
 	if guessed {
 		log.Warn("no offset table for this exact release; using the nearest", "version", v)
 	}
-	in = newInterpreter(r, v, l)
-	in.Guessed = guessed
+	b := newBuild(v, l)
+	b.Guessed = guessed
 	if dbg != nil && l.Interp.GILPtr == Absent && dbg.Interp.OwnGIL != Absent {
-		in.gilInline = dbg.Interp.OwnGIL
+		b.gilInline = dbg.Interp.OwnGIL
 	}
+	if exact {
+		im.build = b
+	}
+	return b, nil
+}
 
+func locateIn(r procmem.Reader, im Mapped, log *slog.Logger) (in *Interpreter, err error) {
+	if !im.looksPython() {
+		return nil, errors.New("no _PyRuntime or interp_head symbol, no .PyRuntime section, not named python")
+	}
+	b, err := im.identify(r, log)
+	if err != nil {
+		return nil, err
+	}
+	l := b.Layout
+	in = newProcess(r, b)
+	runtime, hasRuntime := im.runtime(log)
+	interpHead, hasInterpHead := im.symbol("interp_head")
 	switch {
 	case hasRuntime && l.Runtime.InterpretersHead != Absent:
 		in.Runtime = runtime
@@ -130,10 +164,9 @@ func locateIn(r procmem.Reader, im Image, log *slog.Logger) (in *Interpreter, er
 		}
 		in.Head = head
 	case hasInterpHead:
-		a, _ := im.symbol("interp_head")
-		head, err := procmem.Ptr(r, a)
+		head, err := procmem.Ptr(r, interpHead)
 		if err != nil {
-			return nil, fmt.Errorf("interp_head at %#x: %w", a, err)
+			return nil, fmt.Errorf("interp_head at %#x: %w", interpHead, err)
 		}
 		in.Head = head
 	}
@@ -144,6 +177,8 @@ func locateIn(r procmem.Reader, im Image, log *slog.Logger) (in *Interpreter, er
 		// process still starting up. A scan now could only find a stale
 		// or false match.
 		return nil, ErrNotReady
+	case in.fromHeadSlot(im):
+		log.Debug("interpreter where an earlier process of this build had it", "path", im.Path)
 	default:
 		log.Debug("no interpreter from symbols; scanning .data and .bss", "path", im.Path)
 		if err := in.scanForHead(im); err != nil {
@@ -155,8 +190,28 @@ func locateIn(r procmem.Reader, im Image, log *slog.Logger) (in *Interpreter, er
 	} else if a, ok := im.symbol("_PyThreadState_Current"); ok {
 		in.tstateCurrent = a
 	}
-	log.Debug("interpreter found", "path", im.Path, "version", v, "head", in.Head, "runtime", in.Runtime)
+	log.Debug("interpreter found", "path", im.Path, "version", in.Version, "head", in.Head, "runtime", in.Runtime)
 	return in, nil
+}
+
+// fromHeadSlot tries the word through which a scan found the interpreter
+// in an earlier process of the same binary.
+func (in *Interpreter) fromHeadSlot(im Mapped) bool {
+	im.mu.Lock()
+	slot, runtime := im.headSlot, im.runtimeSlot
+	im.mu.Unlock()
+	if slot == 0 {
+		return false
+	}
+	head, err := procmem.Ptr(in.r, slot+im.Bias)
+	if err != nil || !in.validHead(head) {
+		return false
+	}
+	in.Head = head
+	if runtime != 0 {
+		in.Runtime = runtime + im.Bias
+	}
+	return true
 }
 
 func pythonName(path string) bool {
@@ -203,7 +258,7 @@ func (in *Interpreter) trialWalk(interp uint64) bool {
 // scanForHead looks through the image's writable data for a pointer to a
 // valid interpreter state (stripped binaries without symbols). On 3.7+ the
 // word may be _PyRuntime.interpreters.head inside the data itself.
-func (in *Interpreter) scanForHead(im Image) error {
+func (in *Interpreter) scanForHead(im Mapped) error {
 	for _, sec := range []string{".data", ".bss", ".PyRuntime"} {
 		addr, size, ok := im.section(sec)
 		if !ok || size == 0 || size > 64<<20 {
@@ -222,6 +277,12 @@ func (in *Interpreter) scanForHead(im Image) error {
 			if l := in.Layout.Runtime.InterpretersHead; l != Absent && in.Runtime == 0 && off >= l {
 				in.Runtime = addr + uint64(off-l)
 			}
+			im.mu.Lock()
+			im.headSlot = addr + uint64(off) - im.Bias
+			if in.Runtime != 0 {
+				im.runtimeSlot = in.Runtime - im.Bias
+			}
+			im.mu.Unlock()
 			return nil
 		}
 	}
@@ -260,12 +321,12 @@ func readDebugOffsets(r procmem.Reader, runtime uint64, log *slog.Logger) *Debug
 
 // detectVersion tries, in order: Py_Version (3.11+), sys.version's text in
 // the image's data, the file name.
-func detectVersion(r procmem.Reader, im Image, log *slog.Logger) (Version, error) {
+func detectVersion(r procmem.Reader, im Mapped, log *slog.Logger) (v Version, exact bool, err error) {
 	if a, ok := im.symbol("Py_Version"); ok {
 		if x, err := procmem.U32(r, a); err == nil && x>>24 == 3 {
 			v := FromHex(uint64(x))
 			log.Debug("version from Py_Version", "version", v)
-			return v, nil
+			return v, true, nil
 		}
 	}
 	for _, sec := range []string{".bss", ".data"} {
@@ -282,7 +343,7 @@ func detectVersion(r procmem.Reader, im Image, log *slog.Logger) (Version, error
 			v, err := ParseVersion(fmt.Sprintf("%s.%s.%s", m[1], m[2], m[3]))
 			if err == nil {
 				log.Debug("version from sys.version text", "section", sec, "version", v)
-				return v, nil
+				return v, true, nil
 			}
 		}
 	}
@@ -290,8 +351,8 @@ func detectVersion(r procmem.Reader, im Image, log *slog.Logger) (Version, error
 		v, err := ParseVersion(m[1] + "." + m[2])
 		if err == nil {
 			log.Debug("version guessed from the file name only", "path", im.Path, "version", v)
-			return v, nil
+			return v, false, nil
 		}
 	}
-	return Version{}, errors.New("cannot tell the python version: no _Py_DebugOffsets, Py_Version, version text or versioned file name")
+	return Version{}, false, errors.New("cannot tell the python version: no _Py_DebugOffsets, Py_Version, version text or versioned file name")
 }

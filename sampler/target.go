@@ -38,13 +38,31 @@ type Target struct {
 	tidOffset int
 }
 
-// Open finds the interpreter of process pid. The error wraps
-// procmem.ErrNoProcess, *procmem.PermissionError, pyabi.ErrNotPython or
-// *pyabi.UnsupportedError so the caller can explain it.
-func Open(pid int, log *slog.Logger) (*Target, error) {
+// Opener opens targets, sharing what it learnt of each Python binary
+// between them: the second process of a build costs a read of its maps
+// and a few words of its memory, not a parse of its ELF files. Safe for
+// concurrent use.
+type Opener struct {
+	bins *pyabi.Binaries
+	log  *slog.Logger
+}
+
+// NewOpener makes an opener logging to log (nil: nowhere).
+func NewOpener(log *slog.Logger) *Opener {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	return &Opener{bins: pyabi.NewBinaries(), log: log}
+}
+
+// Open finds the interpreter of process pid once, with binaries read
+// afresh; an Opener reuses them. The error wraps procmem.ErrNoProcess,
+// *procmem.PermissionError, pyabi.ErrNotPython or *pyabi.UnsupportedError
+// so the caller can explain it.
+func Open(pid int, log *slog.Logger) (*Target, error) { return NewOpener(log).Open(pid) }
+
+// Open finds the interpreter of process pid; errors as the function Open.
+func (o *Opener) Open(pid int) (*Target, error) {
 	proc, err := procmem.Open(pid)
 	if err != nil {
 		return nil, err
@@ -52,7 +70,7 @@ func Open(pid int, log *slog.Logger) (*Target, error) {
 	t := &Target{Pid: pid, Proc: proc, stat: procmem.NewStatReader(pid), memos: map[uint64]*stackMemo{}}
 	t.Cmdline, _ = procmem.Cmdline(pid)
 	t.Cwd, _ = os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
-	t.Interp, err = locate(proc, pid, log)
+	t.Interp, err = o.locate(proc, pid)
 	if err != nil {
 		t.Close()
 		return nil, err
@@ -60,39 +78,39 @@ func Open(pid int, log *slog.Logger) (*Target, error) {
 	return t, nil
 }
 
-// locate opens the ELF images the process maps, libpython first, and asks
-// pyabi to find the interpreter in them.
-func locate(proc *procmem.Process, pid int, log *slog.Logger) (*pyabi.Interpreter, error) {
+// locate finds the binaries the process maps that may hold Python,
+// libpython first, and asks pyabi to find the interpreter through them.
+func (o *Opener) locate(proc *procmem.Process, pid int) (*pyabi.Interpreter, error) {
 	maps, err := procmem.ReadMaps(pid)
 	if err != nil {
 		return nil, err
 	}
 	exe, _ := procmem.Exe(pid)
-	var images []pyabi.Image
+	var images []pyabi.Mapped
 	for _, m := range procmem.Modules(maps) {
 		base := filepath.Base(m.Path)
 		isLib := strings.HasPrefix(base, "libpython")
 		if !isLib && m.Path != exe {
 			continue
 		}
-		bin, err := procmem.OpenBinary(procmem.HostPath(pid, m.Path))
+		bin, err := o.bins.Open(m.Path, procmem.HostPath(pid, m.Path))
 		if err != nil {
-			log.Debug("cannot open mapped binary", "path", m.Path, "err", err)
+			o.log.Debug("cannot open mapped binary", "path", m.Path, "err", err)
 			continue
 		}
 		bias, err := bin.Bias(maps, m.Path)
 		if err != nil {
-			log.Debug("cannot compute load bias", "path", m.Path, "err", err)
+			o.log.Debug("cannot compute load bias", "path", m.Path, "err", err)
 			continue
 		}
-		im := pyabi.Image{Path: m.Path, File: bin, Bias: bias}
+		im := pyabi.Mapped{Binary: bin, Bias: bias}
 		if isLib {
 			images = slices.Insert(images, 0, im)
 		} else {
 			images = append(images, im)
 		}
 	}
-	in, err := pyabi.Locate(proc, images, log)
+	in, err := pyabi.LocateMapped(proc, images, o.log)
 	if err != nil {
 		if !procAlive(pid) {
 			return nil, fmt.Errorf("pid %d: %w", pid, procmem.ErrExited)

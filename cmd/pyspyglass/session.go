@@ -49,6 +49,7 @@ type session struct {
 	child   *attach.Child // launched command, or nil
 	roots   []int         // pids whose descendants are followed
 	sampler *sampler.Sampler
+	opener  *sampler.Opener // shares each Python binary's facts between processes
 	pausers map[int]*attach.Pauser
 	opened  map[int]bool
 	// command and python describe the first target, for headers.
@@ -68,7 +69,7 @@ func openSession(ctx context.Context, tf *targetFlags, argv []string, p *prof.Pr
 	if tf.blocking && tf.nonblocking {
 		return nil, errors.New("--blocking and --nonblocking exclude each other")
 	}
-	s := &session{tf: tf, log: log, pausers: map[int]*attach.Pauser{}, opened: map[int]bool{}}
+	s := &session{tf: tf, log: log, opener: sampler.NewOpener(log), pausers: map[int]*attach.Pauser{}, opened: map[int]bool{}}
 	var targets []*sampler.Target
 	if len(argv) > 0 {
 		child, err := attach.Launch(argv, attach.LaunchOptions{})
@@ -95,7 +96,7 @@ func openSession(ctx context.Context, tf *targetFlags, argv []string, p *prof.Pr
 		err := attach.Check(pid)
 		var t *sampler.Target
 		if err == nil {
-			t, err = sampler.Open(pid, log)
+			t, err = s.opener.Open(pid)
 		}
 		if err != nil {
 			for _, t := range targets {
@@ -133,7 +134,7 @@ func (s *session) openWhenReady(ctx context.Context, pid int, exited <-chan stru
 	defer tick.Stop()
 	var last error
 	for {
-		t, err := sampler.Open(pid, s.log)
+		t, err := s.opener.Open(pid)
 		if err == nil {
 			return t, nil
 		}
@@ -177,7 +178,7 @@ func (s *session) follow(ctx context.Context) {
 				if s.opened[pid] || tries[pid] > 50 {
 					continue
 				}
-				t, err := sampler.Open(pid, s.log)
+				t, err := s.opener.Open(pid)
 				if err != nil {
 					tries[pid]++
 					continue
