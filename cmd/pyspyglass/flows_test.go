@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -200,4 +202,123 @@ func keys[V any](m map[string]V) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// TestDiffMovedHotFunction records a workload whose hot function moved from
+// alpha to beta and checks the table, the differential flamegraph and the
+// collapsed difference say alpha shrank and beta grew, the same from the
+// recordings as from their collapsed stacks; a run compared with itself
+// shows no change.
+func TestDiffMovedHotFunction(t *testing.T) {
+	ins := testutil.Interpreters(t)
+	if len(ins) == 0 {
+		t.Skip("no Python interpreter found on this machine")
+	}
+	in := ins[len(ins)-1]
+	dir := t.TempDir()
+	record := func(mode string) string {
+		rec := filepath.Join(dir, mode+".pyspyglass")
+		r := pyspyglass(t, "record", "--rate", "200", "-o", rec, "--", in.Path, testutil.TestdataPath("hot_moved.py"), mode, "2")
+		if r.code != 0 {
+			t.Fatalf("record %s: exit %d\n%s", mode, r.code, r.stderr)
+		}
+		return rec
+	}
+	base, new := record("a"), record("b")
+	row := func(table, fn string) []float64 {
+		for _, l := range strings.Split(table, "\n") {
+			f := strings.Fields(l)
+			if len(f) >= 7 && f[6] == fn {
+				var v []float64
+				for _, s := range f[:6] {
+					x, err := strconv.ParseFloat(s, 64)
+					if err != nil {
+						t.Fatalf("table row %q: %v", l, err)
+					}
+					v = append(v, x)
+				}
+				return v
+			}
+		}
+		t.Fatalf("no row for %s in\n%s", fn, table)
+		return nil
+	}
+	svg := filepath.Join(dir, "diff.svg")
+	r := pyspyglass(t, "diff", base, new, "-o", svg)
+	if r.code != 0 {
+		t.Fatalf("diff: exit %d\n%s", r.code, r.stderr)
+	}
+	a, b := row(r.stdout, "alpha"), row(r.stdout, "beta")
+	// Δtotal base new Δself base new: alpha went from ~75% to ~25%.
+	if a[0] > -25 || a[1] < 60 || a[2] > 40 {
+		t.Errorf("alpha should shrink by about 50 points: %v\n%s", a, r.stdout)
+	}
+	if b[0] < 25 || b[1] > 40 || b[2] < 60 {
+		t.Errorf("beta should grow by about 50 points: %v\n%s", b, r.stdout)
+	}
+	data, err := os.ReadFile(svg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fill := func(doc []byte, fn string) (string, string) {
+		m := regexp.MustCompile(`<title>` + fn + ` \([^<]*\)\n[^\n]*\n(base [^<]*)</title><rect [^>]*fill="([^"]+)"`).FindSubmatch(doc)
+		if m == nil {
+			t.Fatalf("no frame for %s in the differential flamegraph", fn)
+		}
+		return string(m[1]), string(m[2])
+	}
+	if note, c := fill(data, "alpha"); !strings.HasPrefix(c, "rgb(") || !strings.HasSuffix(c, ",255)") || !strings.Contains(note, "points") {
+		t.Errorf("alpha: fill %s, tooltip %q: want blue and both runs' values", c, note)
+	}
+	if _, c := fill(data, "beta"); !strings.HasPrefix(c, "rgb(255,") || c == "rgb(255,250,250)" {
+		t.Errorf("beta: fill %s, want red", c)
+	}
+	txt := filepath.Join(dir, "diff.txt")
+	if r := pyspyglass(t, "diff", base, new, "-o", txt); r.code != 0 {
+		t.Fatalf("diff collapsed: exit %d\n%s", r.code, r.stderr)
+	}
+	folded, _ := os.ReadFile(txt)
+	sawAlpha := false
+	for _, l := range strings.Split(strings.TrimSpace(string(folded)), "\n") {
+		f := strings.Fields(l)
+		if strings.Contains(l, ";alpha (") && strings.HasSuffix(f[len(f)-3], ")") {
+			bv, _ := strconv.Atoi(f[len(f)-2])
+			nv, _ := strconv.Atoi(f[len(f)-1])
+			sawAlpha = true
+			if bv <= nv {
+				t.Errorf("collapsed diff: alpha %d -> %d, want it to shrink: %q", bv, nv, l)
+			}
+		}
+	}
+	if !sawAlpha {
+		t.Errorf("collapsed diff has no alpha stack:\n%s", folded)
+	}
+	// The same comparison from collapsed stacks gives the same table.
+	var txts []string
+	for _, rec := range []string{base, new} {
+		out := strings.TrimSuffix(rec, ".pyspyglass") + ".collapsed"
+		if r := pyspyglass(t, "render", rec, "-o", out, "--format", "collapsed"); r.code != 0 {
+			t.Fatalf("render collapsed: %s", r.stderr)
+		}
+		txts = append(txts, out)
+	}
+	if r2 := pyspyglass(t, "diff", txts[0], txts[1]); r2.stdout != r.stdout {
+		t.Errorf("diff of collapsed stacks:\n%s\ndiffers from diff of recordings:\n%s", r2.stdout, r.stdout)
+	}
+	// A run against itself: nothing changed, all frames white.
+	same := filepath.Join(dir, "same.svg")
+	r = pyspyglass(t, "diff", base, base, "-o", same)
+	if r.code != 0 || !strings.Contains(r.stdout, "no function's share changed") {
+		t.Errorf("diff of a run with itself: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	data, _ = os.ReadFile(same)
+	for _, m := range regexp.MustCompile(`<g data-x[^>]*><title>[^<]*</title><rect [^>]*fill="([^"]+)"`).FindAllSubmatch(data, -1) {
+		if string(m[1]) != "rgb(250,250,250)" {
+			t.Errorf("diff of a run with itself has a coloured frame: %s", m[1])
+			break
+		}
+	}
+	if r := pyspyglass(t, "diff", base); r.code == 0 || !strings.Contains(r.stderr, "two profiles") {
+		t.Errorf("diff with one file: exit %d, %s", r.code, r.stderr)
+	}
 }

@@ -27,6 +27,7 @@ Commands:
   top      Show a live, top-like view of the functions that take the most time
   dump     Print the current stack of every thread of a running process
   render   Write a recording made with --format raw in another format
+  diff     Compare two recordings: what grew, what shrank (table, differential flamegraph)
 
 Options:
   -h, --help      Show this help (or a command's help: pyspyglass <command> --help)
@@ -79,8 +80,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return runTop(args[1:], stdout, stderr)
 	case "render":
 		return runRender(args[1:], stdout, stderr)
+	case "diff":
+		return runDiff(args[1:], stdout, stderr)
 	}
-	return fmt.Errorf("unknown command %q (commands: record, top, dump, render; see --help)", args[0])
+	return fmt.Errorf("unknown command %q (commands: record, top, dump, render, diff; see --help)", args[0])
 }
 
 // newFlags makes a subcommand's flag set with a usage text like py-spy's.

@@ -56,32 +56,18 @@ type flameNode struct {
 	n        int64
 	children []*flameNode
 	index    map[prof.FrameID]*flameNode
+	fill     string // colour; empty: by function (flameColor)
+	note     string // a tooltip line after the counts (the diff's change)
 }
 
 func (Flamegraph) Write(w io.Writer, p *prof.Profile, o Options) error {
 	if err := checkCounts(p); err != nil {
 		return err
 	}
-	width := o.FlameWidth
-	if width == 0 {
-		width = 1200
-	}
-	if width < 200 {
-		return fmt.Errorf("flamegraph width %d is too narrow (at least 200 pixels)", width)
-	}
-	minWidth := o.MinWidth
-	if minWidth == 0 {
-		minWidth = 0.1
-	}
-	title := o.Title
-	if title == "" {
-		title = "Flame Graph"
-	}
 	subtitle := healthLine(p)
 	if p.Target != "" {
 		subtitle = p.Target + " · " + subtitle
 	}
-
 	root := &flameNode{frame: prof.Frame{Name: "all", Kind: prof.KindOther}, label: "all", index: map[prof.FrameID]*flameNode{}}
 	for _, c := range countsByStack(p) {
 		node := root
@@ -97,6 +83,26 @@ func (Flamegraph) Write(w io.Writer, p *prof.Profile, o Options) error {
 			child.n += c.N
 			node = child
 		}
+	}
+	return writeFlameSVG(w, root, o, subtitle)
+}
+
+// writeFlameSVG draws the tree under root, widths by n.
+func writeFlameSVG(w io.Writer, root *flameNode, o Options, subtitle string) error {
+	width := o.FlameWidth
+	if width == 0 {
+		width = 1200
+	}
+	if width < 200 {
+		return fmt.Errorf("flamegraph width %d is too narrow (at least 200 pixels)", width)
+	}
+	minWidth := o.MinWidth
+	if minWidth == 0 {
+		minWidth = 0.1
+	}
+	title := o.Title
+	if title == "" {
+		title = "Flame Graph"
 	}
 	total := root.n
 	plotWidth := float64(width - 2*fgXPad)
@@ -164,10 +170,18 @@ text { font-family: Verdana, "DejaVu Sans", sans-serif; font-size: %dpx; fill: r
 		if n.n == 1 {
 			unit = "sample"
 		}
-		fmt.Fprintf(bw, `<g data-x="%d" data-w="%d" data-d="%d"><title>%s`+"\n"+`%d %s, %s%%</title>`,
-			x, n.n, d, esc(n.label), n.n, unit, strconv.FormatFloat(pct, 'f', 2, 64))
+		note := ""
+		if n.note != "" {
+			note = "\n" + esc(n.note)
+		}
+		fmt.Fprintf(bw, `<g data-x="%d" data-w="%d" data-d="%d"><title>%s`+"\n"+`%d %s, %s%%%s</title>`,
+			x, n.n, d, esc(n.label), n.n, unit, strconv.FormatFloat(pct, 'f', 2, 64), note)
+		fill := n.fill
+		if fill == "" {
+			fill = flameColor(n.frame)
+		}
 		fmt.Fprintf(bw, `<rect x="%s" y="%d" width="%s" height="%d" fill="%s" rx="2" ry="2"/>`,
-			ff(px), y, ff(pw), fgFrameHeight-1, flameColor(n.frame))
+			ff(px), y, ff(pw), fgFrameHeight-1, fill)
 		fmt.Fprintf(bw, `<text x="%s" y="%s">%s</text></g>`+"\n",
 			ff(px+3), ff(float64(y)+fgFrameHeight-4.5), esc(fitLabel(n.label, pw)))
 		for _, c := range n.children {

@@ -149,7 +149,18 @@ func FromPath(path string) (Format, error) {
 // temporary file in the same directory, is synced, and is renamed over path
 // only when complete, so a reader never sees half a file and a failed write
 // leaves any previous file untouched.
-func WriteFile(path string, f Format, p *prof.Profile, o Options) (err error) {
+func WriteFile(path string, f Format, p *prof.Profile, o Options) error {
+	return WriteFileFunc(path, func(w io.Writer) error {
+		if err := f.Write(w, p, o); err != nil {
+			return fmt.Errorf("write %s as %s: %w", path, f.Name(), err)
+		}
+		return nil
+	})
+}
+
+// WriteFileFunc writes what write produces to path atomically, as
+// WriteFile does.
+func WriteFileFunc(path string, write func(io.Writer) error) (err error) {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {
@@ -162,8 +173,8 @@ func WriteFile(path string, f Format, p *prof.Profile, o Options) (err error) {
 		}
 	}()
 	bw := bufio.NewWriterSize(tmp, 1<<16)
-	if err := f.Write(bw, p, o); err != nil {
-		return fmt.Errorf("write %s as %s: %w", path, f.Name(), err)
+	if err := write(bw); err != nil {
+		return err
 	}
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
