@@ -59,16 +59,8 @@ type Interpreter struct {
 	strs  *stringDecoder
 	codes *codeReader
 
-	tspan, fspan int
-	tbuf, fbuf   []byte
-	pending      []pendingFrame
-	frameAddrs   []uint64 // this walk's frames, innermost first
-	sortBuf      []extent
-	spans        []procmem.Span
-	word         [8]byte  // single pointer reads, kept here so they do not allocate
-	cfbuf        [8]byte  // cframe->current_frame, guessed or read
-	gilbuf       [32]byte // locked and last_holder of the GIL, in one read
-	gilAddr      uint64   // interp->ceval.gil once read non-NULL (fixed at init)
+	tspan, fspan int    // bytes of a thread state and a frame read
+	gilAddr      uint64 // interp->ceval.gil once read non-NULL (fixed at init)
 
 	// Per thread state: what its last walk found (see prefetch.go), and
 	// the thread states of the last listing, read again in one batch.
@@ -86,6 +78,50 @@ type pendingFrame struct {
 	pos  int    // position in its bytecode, as LineCodec.Line takes it
 }
 
+// Walker holds the scratch buffers of one walk. One goroutine owns it (the
+// sampler's) and uses it for every process it reads, so the buffers of a
+// walk exist once, not once per process; the caches that outlive a walk
+// stay with the Interpreter.
+type Walker struct {
+	tbuf, fbuf []byte
+	pending    []pendingFrame
+	frameAddrs []uint64 // this walk's frames, innermost first
+	sortBuf    []extent
+	spans      []procmem.Span
+	word       [8]byte  // single pointer reads, kept here so they do not allocate
+	cfbuf      [8]byte  // cframe->current_frame, guessed or read
+	gilbuf     [32]byte // locked and last_holder of the GIL, in one read
+}
+
+// size makes the thread state and frame buffers fit in's layout.
+func (w *Walker) size(in *Interpreter) {
+	w.tbuf = sized(w.tbuf, in.tspan)
+	w.fbuf = sized(w.fbuf, in.fspan)
+}
+
+// sized is b with length n, reallocated only when too small.
+func sized(b []byte, n int) []byte {
+	if cap(b) < n {
+		return make([]byte, n)
+	}
+	return b[:n]
+}
+
+// Threads, Stack and GILHolder of an Interpreter read with a Walker made
+// for the one call: for one-off reads (dump, discovery); a sampler keeps
+// its Walker.
+
+// Threads lists the thread states of the interpreter, appending to dst.
+func (in *Interpreter) Threads(dst []Thread) ([]Thread, error) { return new(Walker).Threads(in, dst) }
+
+// Stack appends the Python frames of thread t to dst; see Walker.Stack.
+func (in *Interpreter) Stack(t *Thread, dst []Frame) ([]Frame, error) {
+	return new(Walker).Stack(in, t, dst)
+}
+
+// GILHolder returns the thread state holding the GIL; see Walker.GILHolder.
+func (in *Interpreter) GILHolder() (uint64, error) { return new(Walker).GILHolder(in) }
+
 // newInterpreter is a process of a build of version v with layout l.
 func newInterpreter(r procmem.Reader, v Version, l Layout) *Interpreter {
 	return newProcess(r, newBuild(v, l))
@@ -100,8 +136,6 @@ func newProcess(r procmem.Reader, b *Build) *Interpreter {
 	t, f := l.Thread, l.Frame
 	in.tspan = maxOffset(t.Next, t.Interp, t.Frame, t.CFrame, t.CurrentFrame, t.ThreadID, t.NativeThreadID) + 8
 	in.fspan = maxOffset(f.Previous, f.Code, f.LastI, f.InstrPtr, f.Owner, f.Gen) + 8
-	in.tbuf = make([]byte, in.tspan)
-	in.fbuf = make([]byte, in.fspan)
 	in.walks = map[uint64]*walkCache{}
 	return in
 }
@@ -112,10 +146,11 @@ func (in *Interpreter) Reader() procmem.Reader { return in.r }
 // Threads lists the thread states of the interpreter, appending to dst.
 // The head pointer and the thread states of the last listing are read in
 // one batch; a thread state not among them is read on its own.
-func (in *Interpreter) Threads(dst []Thread) ([]Thread, error) {
+func (w *Walker) Threads(in *Interpreter, dst []Thread) ([]Thread, error) {
+	w.size(in)
 	in.threadsGen++
 	headAddr := in.Head + uint64(in.Layout.Interp.ThreadsHead)
-	spans := append(in.tspans[:0], procmem.Span{Addr: headAddr, Buf: in.word[:]})
+	spans := append(in.tspans[:0], procmem.Span{Addr: headAddr, Buf: w.word[:]})
 	if need := len(in.lastThreads) * in.tspan; cap(in.tslab) < need {
 		in.tslab = make([]byte, need)
 	}
@@ -125,13 +160,13 @@ func (in *Interpreter) Threads(dst []Thread) ([]Thread, error) {
 	in.tspans = spans
 	guessed := readSpans(in.r, spans) == nil
 	if !guessed {
-		if err := procmem.ReadFull(in.r, in.word[:], headAddr); err != nil {
+		if err := procmem.ReadFull(in.r, w.word[:], headAddr); err != nil {
 			return dst, fmt.Errorf("interpreter %#x: thread list: %w", in.Head, err)
 		}
 	}
 	cur := in.curThreads[:0]
 	next := 0 // where the last listing is searched first: lists rarely change
-	for addr, n := le64(in.word[:]), 0; addr != 0; n++ {
+	for addr, n := le64(w.word[:]), 0; addr != 0; n++ {
 		if n >= MaxThreads {
 			return dst, fmt.Errorf("interpreter %#x: more than %d threads or a cycle", in.Head, MaxThreads)
 		}
@@ -142,10 +177,10 @@ func (in *Interpreter) Threads(dst []Thread) ([]Thread, error) {
 			}
 		}
 		if buf == nil {
-			if err := procmem.ReadFull(in.r, in.tbuf, addr); err != nil {
+			if err := procmem.ReadFull(in.r, w.tbuf, addr); err != nil {
 				return dst, fmt.Errorf("thread state %#x: %w", addr, err)
 			}
-			buf = in.tbuf
+			buf = w.tbuf
 		}
 		var t Thread
 		in.parseThread(addr, buf, &t)
@@ -211,15 +246,15 @@ func (in *Interpreter) walkCache(addr uint64) *walkCache {
 
 // readGuessed re-reads thread t and, in the same batch, what its last walk
 // suggests this one will need. c.fresh says whether the guesses were read.
-func (in *Interpreter) readGuessed(t *Thread, c *walkCache) error {
-	spans := append(in.spans[:0], procmem.Span{Addr: t.Addr, Buf: in.tbuf})
+func (in *Interpreter) readGuessed(w *Walker, t *Thread, c *walkCache) error {
+	spans := append(w.spans[:0], procmem.Span{Addr: t.Addr, Buf: w.tbuf})
 	if in.model == cframeFrames && c.cframe != 0 {
-		spans = append(spans, procmem.Span{Addr: c.cframe + uint64(in.Layout.CFrame.CurrentFrame), Buf: in.cfbuf[:]})
+		spans = append(spans, procmem.Span{Addr: c.cframe + uint64(in.Layout.CFrame.CurrentFrame), Buf: w.cfbuf[:]})
 	}
 	for _, r := range c.ranges {
 		spans = append(spans, procmem.Span{Addr: r.addr, Buf: c.buf[r.off : r.off+r.n]})
 	}
-	in.spans = spans
+	w.spans = spans
 	c.fresh = false
 	if len(spans) > 1 {
 		if err := readSpans(in.r, spans); err == nil {
@@ -232,11 +267,11 @@ func (in *Interpreter) readGuessed(t *Thread, c *walkCache) error {
 		}
 	}
 	if !c.fresh {
-		if err := procmem.ReadFull(in.r, in.tbuf, t.Addr); err != nil {
+		if err := procmem.ReadFull(in.r, w.tbuf, t.Addr); err != nil {
 			return fmt.Errorf("thread state %#x: %w", t.Addr, err)
 		}
 	}
-	in.parseThread(t.Addr, in.tbuf, t)
+	in.parseThread(t.Addr, w.tbuf, t)
 	return nil
 }
 
@@ -248,14 +283,15 @@ func (in *Interpreter) readGuessed(t *Thread, c *walkCache) error {
 // of its code objects, which both fill and validate the code cache.
 // Frames or code objects not guessed are read after, frame by frame and in
 // one batch respectively, and the guesses are fitted to this walk.
-func (in *Interpreter) Stack(t *Thread, dst []Frame) ([]Frame, error) {
+func (w *Walker) Stack(in *Interpreter, t *Thread, dst []Frame) ([]Frame, error) {
+	w.size(in)
 	// A torn read is retried at once: the thread is usually past the
 	// switch by then, and dropping such samples would under-count code
 	// that switches frames often (generators).
 	start := len(dst)
 	var err error
 	for range tornRetries {
-		if dst, err = in.stackOnce(t, dst[:start]); !errors.Is(err, ErrTorn) {
+		if dst, err = in.stackOnce(w, t, dst[:start]); !errors.Is(err, ErrTorn) {
 			break
 		}
 	}
@@ -265,9 +301,9 @@ func (in *Interpreter) Stack(t *Thread, dst []Frame) ([]Frame, error) {
 // tornRetries is how often Stack reads a stack that keeps tearing.
 const tornRetries = 3
 
-func (in *Interpreter) stackOnce(t *Thread, dst []Frame) ([]Frame, error) {
+func (in *Interpreter) stackOnce(w *Walker, t *Thread, dst []Frame) ([]Frame, error) {
 	c := in.walkCache(t.Addr)
-	if err := in.readGuessed(t, c); err != nil {
+	if err := in.readGuessed(w, t, c); err != nil {
 		return dst, err
 	}
 	frame := t.top
@@ -275,19 +311,19 @@ func (in *Interpreter) stackOnce(t *Thread, dst []Frame) ([]Frame, error) {
 		// The cframe lives on the C stack of the innermost evaluation
 		// loop, so it moves only when the C stack does.
 		if frame != c.cframe || !c.fresh {
-			if err := procmem.ReadFull(in.r, in.cfbuf[:], frame+uint64(in.Layout.CFrame.CurrentFrame)); err != nil {
+			if err := procmem.ReadFull(in.r, w.cfbuf[:], frame+uint64(in.Layout.CFrame.CurrentFrame)); err != nil {
 				return dst, fmt.Errorf("thread state %#x: cframe: %w", t.Addr, err)
 			}
 			c.cframe = frame
 		}
-		frame = le64(in.cfbuf[:])
+		frame = le64(w.cfbuf[:])
 	}
 	if frame == 0 {
 		return dst, ErrNoFrames
 	}
 	// First follow the frame chain, noting each frame's code object and
 	// position; then resolve the code objects.
-	in.pending, in.frameAddrs = in.pending[:0], in.frameAddrs[:0]
+	w.pending, w.frameAddrs = w.pending[:0], w.frameAddrs[:0]
 	misses := 0
 	f := in.Layout.Frame
 	bottomOwner := -1
@@ -298,12 +334,12 @@ func (in *Interpreter) stackOnce(t *Thread, dst []Frame) ([]Frame, error) {
 		fb := c.lookup(frame, in.fspan)
 		if fb == nil {
 			misses++
-			if err := procmem.ReadFull(in.r, in.fbuf, frame); err != nil {
+			if err := procmem.ReadFull(in.r, w.fbuf, frame); err != nil {
 				return dst, fmt.Errorf("frame %#x: %w", frame, err)
 			}
-			fb = in.fbuf
+			fb = w.fbuf
 		}
-		in.frameAddrs = append(in.frameAddrs, frame)
+		w.frameAddrs = append(w.frameAddrs, frame)
 		frame = le64(fb[f.Previous:])
 		switch {
 		case f.Owner != Absent:
@@ -316,9 +352,9 @@ func (in *Interpreter) stackOnce(t *Thread, dst []Frame) ([]Frame, error) {
 			continue
 		}
 		codeAddr := le64(fb[f.Code:]) & in.codeMask
-		in.pending = append(in.pending, pendingFrame{code: codeAddr, pos: in.position(fb, codeAddr)})
+		w.pending = append(w.pending, pendingFrame{code: codeAddr, pos: in.position(fb, codeAddr)})
 	}
-	if len(in.pending) == 0 {
+	if len(w.pending) == 0 {
 		return dst, ErrNoFrames
 	}
 	if in.tornBottom(bottomOwner) {
@@ -326,11 +362,11 @@ func (in *Interpreter) stackOnce(t *Thread, dst []Frame) ([]Frame, error) {
 	}
 	var err error
 	var codeMisses int
-	if dst, codeMisses, err = in.codes.resolve(in.r, in.pending, c, dst); err != nil {
+	if dst, codeMisses, err = in.codes.resolve(in.r, w.pending, c, dst); err != nil {
 		return dst, fmt.Errorf("thread state %#x: %w", t.Addr, err)
 	}
 	if c.walks++; misses > 0 || codeMisses > 0 || c.walks >= rebuildEvery {
-		in.sortBuf = c.fit(in.frameAddrs, in.fspan, in.codes.addrs, in.codes.span, in.sortBuf)
+		w.sortBuf = c.fit(w.frameAddrs, in.fspan, in.codes.addrs, in.codes.span, w.sortBuf)
 	}
 	return dst, nil
 }
@@ -378,12 +414,12 @@ func (in *Interpreter) position(fb []byte, codeAddr uint64) int {
 // GILHolder returns the thread state holding the GIL, or 0 when none does.
 // It reads one word (2.7-3.11: the current thread state) or the GIL's
 // locked and last_holder fields in one read.
-func (in *Interpreter) GILHolder() (uint64, error) {
+func (w *Walker) GILHolder(in *Interpreter) (uint64, error) {
 	if in.tstateCurrent != 0 {
-		if err := procmem.ReadFull(in.r, in.word[:], in.tstateCurrent); err != nil {
+		if err := procmem.ReadFull(in.r, w.word[:], in.tstateCurrent); err != nil {
 			return 0, err
 		}
-		return le64(in.word[:]), nil
+		return le64(w.word[:]), nil
 	}
 	l := in.Layout
 	if l.GIL.Locked == Absent || l.GIL.LastHolder == Absent || (l.Interp.GILPtr == Absent && in.gilInline == Absent) {
@@ -394,10 +430,10 @@ func (in *Interpreter) GILHolder() (uint64, error) {
 		// interp->ceval.gil is set once when the interpreter is made
 		// (_PyEval_InitGIL, Python/ceval_gil.c v3.12.0) and then fixed.
 		if in.gilAddr == 0 {
-			if err := procmem.ReadFull(in.r, in.word[:], in.Head+uint64(l.Interp.GILPtr)); err != nil {
+			if err := procmem.ReadFull(in.r, w.word[:], in.Head+uint64(l.Interp.GILPtr)); err != nil {
 				return 0, fmt.Errorf("interpreter %#x: gil: %w", in.Head, err)
 			}
-			in.gilAddr = le64(in.word[:])
+			in.gilAddr = le64(w.word[:])
 		}
 		if gil = in.gilAddr; gil == 0 {
 			return 0, fmt.Errorf("interpreter %#x: gil: not created yet", in.Head)
@@ -405,10 +441,10 @@ func (in *Interpreter) GILHolder() (uint64, error) {
 	}
 	lo := min(l.GIL.Locked, l.GIL.LastHolder)
 	hi := max(l.GIL.Locked+4, l.GIL.LastHolder+8)
-	if hi-lo > len(in.gilbuf) {
+	if hi-lo > len(w.gilbuf) {
 		return 0, fmt.Errorf("gil at %#x: fields %d bytes apart", gil, hi-lo)
 	}
-	b := in.gilbuf[:hi-lo]
+	b := w.gilbuf[:hi-lo]
 	if err := procmem.ReadFull(in.r, b, gil+uint64(lo)); err != nil {
 		return 0, fmt.Errorf("gil at %#x: %w", gil, err)
 	}

@@ -268,3 +268,27 @@ func TestStackGuessUnreadable(t *testing.T) {
 		t.Errorf("%d reads once the guesses were refitted, want 1", s.reads)
 	}
 }
+
+// TestWalkerSteadyStateAllocs checks that a walk with a warm Walker and
+// warm caches allocates nothing, and that one Walker serves two processes.
+func TestWalkerSteadyStateAllocs(t *testing.T) {
+	a, b := newStackImage(t), newStackImage(t)
+	for _, s := range []*stackImage{a, b} {
+		s.push(s.code("main", 1))
+		s.push(s.code("work", 7))
+	}
+	var w Walker
+	frames := make([]Frame, 0, 16)
+	walk := func() {
+		for _, s := range []*stackImage{a, b} {
+			var err error
+			if frames, err = w.Stack(s.in, &s.thread, frames[:0]); err != nil || len(frames) != 2 {
+				t.Fatalf("stack %v, %v", frames, err)
+			}
+		}
+	}
+	walk()
+	if n := testing.AllocsPerRun(50, walk); n != 0 {
+		t.Errorf("%v allocations per steady-state walk, want 0", n)
+	}
+}

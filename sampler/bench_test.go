@@ -98,6 +98,7 @@ func BenchmarkStack(b *testing.B) {
 				b.Run(in.Name, func(b *testing.B) {
 					tg, th := openBench(b, in, w)
 					frames := make([]pyabi.Frame, 0, 1024)
+					var walker pyabi.Walker
 					var failed int
 					b.ReportAllocs()
 					b.ResetTimer()
@@ -106,7 +107,7 @@ func BenchmarkStack(b *testing.B) {
 						var err error
 						// A torn read of a running target is a failed
 						// sample, as in the sampler; count, do not stop.
-						if frames, err = tg.Interp.Stack(th, frames[:0]); err != nil {
+						if frames, err = walker.Stack(tg.Interp, th, frames[:0]); err != nil {
 							failed++
 						}
 					}

@@ -59,6 +59,7 @@ type Sampler struct {
 	done    chan struct{}
 	err     error
 
+	walker    pyabi.Walker // the scratch of every walk, for all targets
 	frameIDs  map[frameKey]prof.FrameID
 	threadIDs map[threadKey]int
 	roots     map[int]prof.FrameID // pid -> process root frame
@@ -283,12 +284,12 @@ func (s *Sampler) sampleTarget(t *Target, at time.Duration, refresh bool) (err e
 		}()
 	}
 	if refresh || t.names == nil || t.stale {
-		if err := t.Refresh(); err != nil {
+		if err := t.refresh(&s.walker); err != nil {
 			return err
 		}
 		t.stale = false
 	}
-	holder, _ := t.Interp.GILHolder()
+	holder, _ := s.walker.GILHolder(t.Interp)
 	includeIdle := s.idle.Load()
 	h := &s.p.Health
 	for i := range t.threads {
@@ -310,7 +311,7 @@ func (s *Sampler) sampleTarget(t *Target, at time.Duration, refresh bool) (err e
 				continue
 			}
 		}
-		frames, err := t.Interp.Stack(th, s.frames[:0])
+		frames, err := s.walker.Stack(t.Interp, th, s.frames[:0])
 		s.frames = frames[:0]
 		if errors.Is(err, pyabi.ErrNoFrames) {
 			continue

@@ -134,9 +134,11 @@ func (t *Target) Close() error {
 // Refresh re-reads the thread list and, when it changed, the thread names
 // and (before 3.11) the native thread ids. The sampler calls it now and
 // then, not every sample.
-func (t *Target) Refresh() error {
+func (t *Target) Refresh() error { return t.refresh(new(pyabi.Walker)) }
+
+func (t *Target) refresh(w *pyabi.Walker) error {
 	var err error
-	t.threads, err = t.Interp.Threads(t.threads[:0])
+	t.threads, err = w.Threads(t.Interp, t.threads[:0])
 	if err != nil {
 		return t.wrap(err)
 	}
@@ -219,10 +221,11 @@ func (t *Target) Snapshot() (out []ThreadStack, err error) {
 			out, err = nil, fmt.Errorf("pid %d: reading the stacks failed: %v", t.Pid, r)
 		}
 	}()
-	if err := t.Refresh(); err != nil {
+	var w pyabi.Walker
+	if err := t.refresh(&w); err != nil {
 		return nil, err
 	}
-	holder, _ := t.Interp.GILHolder()
+	holder, _ := w.GILHolder(t.Interp)
 	out = make([]ThreadStack, 0, len(t.threads))
 	for _, th := range t.threads {
 		ts := ThreadStack{Thread: th, Name: t.ThreadName(th), HasGIL: holder != 0 && holder == th.Addr}
@@ -232,7 +235,7 @@ func (t *Target) Snapshot() (out []ThreadStack, err error) {
 				ts.Idle = st != 'R'
 			}
 		}
-		frames, err := t.Interp.Stack(&th, nil)
+		frames, err := w.Stack(t.Interp, &th, nil)
 		ts.Frames = frames
 		if err != nil && !errors.Is(err, pyabi.ErrNoFrames) {
 			ts.Err = t.wrap(err)
