@@ -49,6 +49,8 @@ type codeReader struct {
 	addrs    []uint64      // their addresses
 	hdrOf    [][]byte      // their headers
 	entries  []*cachedCode // per frame
+	ops      *opcodeTable  // nil unless opcodes are read
+	badInstr int64         // instructions not read: position outside the bytecode, failed read
 	hdrs     []byte
 	spans    []procmem.Span
 	out      []*Code
@@ -64,6 +66,14 @@ type cachedCode struct {
 	// its length.
 	memo [2]struct{ pos, line int }
 	next int
+
+	// With opcodes on: where the bytecode is (co_code's bytes object on
+	// <=3.10, the code object's own ob_size code units from 3.11), a copy
+	// of it, and how often it was met since the copy was made.
+	bcAddr   uint64
+	bcLen    int
+	bytecode []byte
+	met      uint32
 }
 
 // fingerprint is what identifies a code object beyond its address.
@@ -78,7 +88,7 @@ func newCodeReader(l Layout, codec LineCodec, strs *stringDecoder) *codeReader {
 	if c.QualName != Absent {
 		nameField = c.QualName
 	}
-	span := maxOffset(c.Filename, c.Name, c.QualName, c.FirstLineNo, c.LineTable) + 8
+	span := maxOffset(c.Filename, c.Name, c.QualName, c.FirstLineNo, c.LineTable, c.Bytecode, l.Bytes.Size) + 8
 	return &codeReader{l: l, codec: codec, strs: strs, cache: map[uint64]*cachedCode{}, span: span, nameField: nameField}
 }
 
@@ -143,8 +153,16 @@ func (cr *codeReader) resolve(r procmem.Reader, frames []pendingFrame, pre *walk
 			return dst, len(cr.spans), err
 		}
 	}
+	start := len(dst)
 	for i, f := range frames {
 		dst = append(dst, Frame{Code: cr.entries[i].code, Line: cr.entries[i].line(f.pos)})
+	}
+	if cr.ops != nil && len(frames) > 0 {
+		in, ok := cr.instruction(r, cr.entries[0], frames[0].pos)
+		dst[start].Instr, dst[start].HasInstr = in, ok
+		if !ok {
+			cr.badInstr++
+		}
 	}
 	if pre != nil {
 		pre.entries = append(pre.entries[:0], cr.entries...)
@@ -206,7 +224,58 @@ func (cr *codeReader) check(r procmem.Reader, e *cachedCode, hdr []byte) error {
 	}
 	e.code = &Code{Name: name, File: file, FirstLine: int(int32(fp.first)), lines: lines, codec: cr.codec}
 	e.fp, e.memo = fp, [2]struct{ pos, line int }{}
+	e.bytecode, e.met = nil, 0
+	if off.Bytecode != Absent {
+		e.bcAddr = le64(hdr[off.Bytecode:])
+	} else if cr.l.Bytes.Size != Absent {
+		// 3.11+: the bytecode is inline; ob_size counts its code units.
+		e.bcAddr, e.bcLen = addr+uint64(off.CodeAdaptive), 2*int(int64(le64(hdr[cr.l.Bytes.Size:])))
+	}
 	return nil
+}
+
+// maxBytecode bounds one code object's bytecode copy.
+const maxBytecode = 1 << 20
+
+// instruction names the instruction at pos (as LineCodec.Line takes it) in
+// e's bytecode. The copy is made when the code object is first met and,
+// from 3.11, read again on a schedule that thins out (the 2nd, 16th, 128th,
+// 1024th meeting, then every 8192nd): the interpreter rewrites
+// instructions in place as it specialises them, within the first few
+// executions and rarely after, so the steady state reads nothing.
+func (cr *codeReader) instruction(r procmem.Reader, e *cachedCode, pos int) (Instruction, bool) {
+	inline := cr.l.Code.CodeAdaptive != Absent
+	e.met++
+	if e.bytecode == nil || inline && (e.met == 2 || e.met == 16 || e.met == 128 || e.met == 1024 || e.met%8192 == 0) {
+		if err := cr.readBytecode(r, e); err != nil {
+			e.bytecode = nil
+			return Instruction{}, false
+		}
+	}
+	off := pos
+	if inline {
+		off = 2 * pos // code units
+	}
+	if off < 0 || off >= len(e.bytecode) {
+		return Instruction{}, false
+	}
+	return cr.ops.Lookup(e.bytecode[off])
+}
+
+func (cr *codeReader) readBytecode(r procmem.Reader, e *cachedCode) error {
+	if cr.l.Code.Bytecode != Absent {
+		b, err := cr.strs.Bytes(r, e.bcAddr)
+		e.bytecode = b
+		return err
+	}
+	if e.bcLen <= 0 || e.bcLen > maxBytecode {
+		return fmt.Errorf("code object at %#x: bytecode length %d out of range", e.addr, e.bcLen)
+	}
+	if cap(e.bytecode) < e.bcLen {
+		e.bytecode = make([]byte, e.bcLen)
+	}
+	e.bytecode = e.bytecode[:e.bcLen]
+	return procmem.ReadFull(r, e.bytecode, e.bcAddr)
 }
 
 // maxOffset is the largest of the given offsets, ignoring Absent ones.

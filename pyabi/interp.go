@@ -39,6 +39,10 @@ type Thread struct {
 type Frame struct {
 	Code *Code
 	Line int
+	// Instr is the instruction the innermost frame is at, when opcodes
+	// are read (EnableOpcodes) and it could be named.
+	Instr    Instruction
+	HasInstr bool
 }
 
 // Interpreter reads one interpreter of one process: the addresses of its

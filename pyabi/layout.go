@@ -63,6 +63,7 @@ type Layout struct {
 		FirstLineNo  int // co_firstlineno: int
 		LineTable    int // co_lnotab (<=3.9), co_linetable (3.10+): bytes
 		CodeAdaptive int // co_code_adaptive (3.11+): the bytecode, inline
+		Bytecode     int // co_code (<=3.10): bytes
 	}
 	// PyObject and PyTypeObject.
 	Object struct {

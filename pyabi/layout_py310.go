@@ -44,6 +44,7 @@ func layoutPy310() Layout {
 	l.Code.FirstLineNo = 40 // offsetof(PyCodeObject, co_firstlineno)
 	l.Code.LineTable = 120  // offsetof(PyCodeObject, co_linetable)
 	l.Code.CodeAdaptive = Absent
+	l.Code.Bytecode = 48        // offsetof(PyCodeObject, co_code)
 	l.Object.Type = 8           // offsetof(PyObject, ob_type)
 	l.Type.Name = 24            // offsetof(PyTypeObject, tp_name)
 	l.Type.BasicSize = 32       // offsetof(PyTypeObject, tp_basicsize)

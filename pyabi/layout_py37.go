@@ -44,6 +44,7 @@ func layoutPy37() Layout {
 	l.Code.FirstLineNo = 36 // offsetof(PyCodeObject, co_firstlineno)
 	l.Code.LineTable = 112  // offsetof(PyCodeObject, co_lnotab)
 	l.Code.CodeAdaptive = Absent
+	l.Code.Bytecode = 40        // offsetof(PyCodeObject, co_code)
 	l.Object.Type = 8           // offsetof(PyObject, ob_type)
 	l.Type.Name = 24            // offsetof(PyTypeObject, tp_name)
 	l.Type.BasicSize = 32       // offsetof(PyTypeObject, tp_basicsize)

@@ -47,3 +47,25 @@ func (t *opcodeTable) Lookup(op uint8) (Instruction, bool) {
 	}
 	return Instruction{Op: op, Name: n, Base: t.names[b]}, true
 }
+
+// EnableOpcodes makes Stack name the instruction the innermost frame of
+// each stack is at (Frame.Instr), or says why this interpreter cannot.
+func (in *Interpreter) EnableOpcodes() error {
+	t, err := OpcodeTable(in.Version)
+	if err != nil {
+		return err
+	}
+	if in.Version.FreeThreaded && in.Version.AtLeast(3, 14) {
+		// instr_ptr may point into a thread's private copy (co_tlbc).
+		return fmt.Errorf("opcodes are not read on free-threaded Python %d.%d (threads run private copies of the bytecode)", in.Version.Major, in.Version.Minor)
+	}
+	if in.Layout.Code.Bytecode == Absent && in.Layout.Code.CodeAdaptive == Absent {
+		return fmt.Errorf("the layout of Python %d.%d does not say where the bytecode is", in.Version.Major, in.Version.Minor)
+	}
+	in.codes.ops = t
+	return nil
+}
+
+// BadInstructions counts innermost frames whose instruction could not be
+// named: a position outside the bytecode or a failed read. Never guessed.
+func (in *Interpreter) BadInstructions() int64 { return in.codes.badInstr }

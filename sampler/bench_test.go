@@ -26,12 +26,16 @@ type benchWorkload struct {
 	script string
 	args   []string
 	frames int // at least this many frames on the thread walked
+	// opcodes names the innermost frame's instruction too (--opcodes):
+	// from the cached bytecode, so the walk should cost the same.
+	opcodes bool
 }
 
 var benchWorkloads = []benchWorkload{
-	{"stack30", "stack30.py", nil, 31},
-	{"deep50", "deep_busy.py", []string{"50"}, 52},
-	{"deep500", "deep_busy.py", []string{"500"}, 502},
+	{"stack30", "stack30.py", nil, 31, false},
+	{"stack30-opcodes", "stack30.py", nil, 31, true},
+	{"deep50", "deep_busy.py", []string{"50"}, 52, false},
+	{"deep500", "deep_busy.py", []string{"500"}, 502, false},
 }
 
 // cpuTime is the CPU time this process has used. Benchmarks report it per
@@ -65,6 +69,11 @@ func openBench(b *testing.B, in testutil.Interpreter, w benchWorkload) (*Target,
 		b.Fatalf("open pid %d: %v", proc.Pid, err)
 	}
 	b.Cleanup(func() { tg.Close() })
+	if w.opcodes {
+		if err := tg.Interp.EnableOpcodes(); err != nil {
+			b.Skipf("opcodes: %v", err)
+		}
+	}
 	// The readiness line comes just before the thread reaches its marked
 	// line; wait (bounded) until the walk sees the whole stack.
 	deadline := time.Now().Add(20 * time.Second)
@@ -126,7 +135,7 @@ func BenchmarkStack(b *testing.B) {
 // into the profile.
 func BenchmarkSample(b *testing.B) {
 	workloads := append(benchWorkloads[:len(benchWorkloads):len(benchWorkloads)],
-		benchWorkload{"threads50", "threads_many.py", []string{"50"}, 2})
+		benchWorkload{"threads50", "threads_many.py", []string{"50"}, 2, false})
 	for _, w := range workloads {
 		b.Run(w.name, func(b *testing.B) {
 			for _, in := range benchInterpreters(b) {

@@ -27,6 +27,9 @@ type Options struct {
 	Function      bool          // lines are each function's first line
 	NoLineNo      bool          // no line numbers at all
 	FullFilenames bool          // do not shorten file paths
+	// Opcodes adds the instruction the innermost frame is at as a leaf
+	// frame ("[BINARY_OP_ADD_INT]", kind prof.KindInstruction).
+	Opcodes bool
 	// Log receives failed samples at debug level (the first few, then
 	// every thousandth), so --log debug explains an error count.
 	Log *slog.Logger
@@ -61,6 +64,7 @@ type Sampler struct {
 
 	walker    pyabi.Walker // the scratch of every walk, for all targets
 	frameIDs  map[frameKey]prof.FrameID
+	instrIDs  map[instrKey]prof.FrameID
 	threadIDs map[threadKey]int
 	roots     map[int]prof.FrameID // pid -> process root frame
 	frames    []pyabi.Frame
@@ -75,6 +79,12 @@ type frameKey struct {
 	cwd  string // file names are shortened relative to the target's directory
 }
 
+// instrKey is an instruction leaf: the opcode under its frame.
+type instrKey struct {
+	parent prof.FrameID
+	op     uint8
+}
+
 type threadKey struct {
 	pid  int
 	id   uint64
@@ -85,16 +95,30 @@ type threadKey struct {
 func New(targets []*Target, p *prof.Profile, o Options) *Sampler {
 	s := &Sampler{
 		o: o, p: p, targets: targets, done: make(chan struct{}),
-		frameIDs: map[frameKey]prof.FrameID{}, threadIDs: map[threadKey]int{}, roots: map[int]prof.FrameID{},
+		frameIDs: map[frameKey]prof.FrameID{}, instrIDs: map[instrKey]prof.FrameID{}, threadIDs: map[threadKey]int{}, roots: map[int]prof.FrameID{},
 		frames: make([]pyabi.Frame, 0, 256), ids: make([]prof.FrameID, 0, 256), stack: make([]prof.FrameID, 0, 256),
 	}
 	s.idle.Store(o.Idle)
 	p.Health.Rate = o.Rate
+	for _, t := range targets {
+		s.prepare(t)
+	}
 	return s
+}
+
+// prepare sets t up for the options; what cannot be had on t is logged
+// (the CLI refuses it up front for the targets it starts with).
+func (s *Sampler) prepare(t *Target) {
+	if s.o.Opcodes {
+		if err := t.Interp.EnableOpcodes(); err != nil && s.o.Log != nil {
+			s.o.Log.Warn("instructions not read", "pid", t.Pid, "err", err)
+		}
+	}
 }
 
 // AddTarget adds a process found later (a new child with --subprocesses).
 func (s *Sampler) AddTarget(t *Target) {
+	s.prepare(t)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.targets = append(s.targets, t)
@@ -331,6 +355,12 @@ func (s *Sampler) sampleTarget(t *Target, at time.Duration, refresh bool) (err e
 		}
 		s.record(t, th, frames, at)
 	}
+	// An instruction that could not be named is an error, though its
+	// stack is recorded: never a guessed instruction.
+	if bad := t.Interp.BadInstructions(); bad != t.badInstr {
+		h.Errors += bad - t.badInstr
+		t.badInstr = bad
+	}
 	return nil
 }
 
@@ -399,6 +429,9 @@ func (s *Sampler) record(t *Target, th *pyabi.Thread, frames []pyabi.Frame, at t
 	for i := len(ids) - 1; i >= 0; i-- {
 		st = append(st, ids[i])
 	}
+	if s.o.Opcodes && n > 0 && frames[0].HasInstr {
+		st = append(st, s.instrID(ids[0], frames[0].Instr))
+	}
 	s.stack = st
 	m.stack = s.p.Stack(st)
 	m.frames = append(m.frames[:0], frames...)
@@ -435,6 +468,23 @@ func (s *Sampler) frameID(t *Target, f pyabi.Frame) prof.FrameID {
 	}
 	id := s.p.Frame(prof.Frame{Name: f.Code.Name, File: file, Line: line, FirstLine: f.Code.FirstLine, Kind: prof.KindPython})
 	s.frameIDs[k] = id
+	return id
+}
+
+// instrID interns the instruction leaf under frame parent: named as the
+// interpreter runs it, with the instruction it specialises after it.
+func (s *Sampler) instrID(parent prof.FrameID, in pyabi.Instruction) prof.FrameID {
+	k := instrKey{parent: parent, op: in.Op}
+	if id, ok := s.instrIDs[k]; ok {
+		return id
+	}
+	name := "[" + in.Name + "]"
+	if in.Specialized() {
+		name = "[" + in.Name + " (" + in.Base + ")]"
+	}
+	pf := s.p.Frames[parent]
+	id := s.p.Frame(prof.Frame{Name: name, File: pf.File, Line: pf.Line, Kind: prof.KindInstruction})
+	s.instrIDs[k] = id
 	return id
 }
 

@@ -33,6 +33,7 @@ type Target struct {
 	tids       []int                 // NativeID of each thread at the last name lookup
 	memos      map[uint64]*stackMemo // thread_id -> its last recorded stack
 	stale      bool                  // a thread failed to read: refresh the list next round
+	badInstr   int64                 // Interp.BadInstructions() as last counted
 	// tidOffset is where struct pthread keeps the kernel tid (<=3.10);
 	// 0 until found, -1 when not found.
 	tidOffset int

@@ -26,6 +26,7 @@ type targetFlags struct {
 	nonblocking  bool
 	idle         bool
 	gil          bool
+	opcodes      bool
 	log          string
 }
 
@@ -38,6 +39,7 @@ func (tf *targetFlags) bind(fs *pflag.FlagSet) {
 	fs.BoolVar(&tf.nonblocking, "nonblocking", false, "never stop the target (the default)")
 	fs.BoolVarP(&tf.idle, "idle", "i", false, "include idle threads (not running on a CPU)")
 	fs.BoolVarP(&tf.gil, "gil", "g", false, "only sample the thread holding the GIL")
+	fs.BoolVar(&tf.opcodes, "opcodes", false, "add the bytecode instruction each stack is at as a leaf frame, e.g. [BINARY_OP_ADD_INT (BINARY_OP)]")
 	fs.StringVar(&tf.log, "log", "warn", "log level: debug, info, warn, error")
 }
 
@@ -107,6 +109,17 @@ func openSession(ctx context.Context, tf *targetFlags, argv []string, p *prof.Pr
 		s.roots = append(s.roots, pid)
 		targets = append(targets, t)
 	}
+	// Refused up front for the targets we start with; a child that cannot
+	// is logged and sampled without (sampler.AddTarget).
+	for i := 0; tf.opcodes && i < len(targets); i++ {
+		if err := targets[i].Interp.EnableOpcodes(); err != nil {
+			for _, t := range targets {
+				t.Close()
+			}
+			return s, fmt.Errorf("--opcodes: pid %d: %w", targets[i].Pid, err)
+		}
+	}
+	o.Opcodes = tf.opcodes
 	var desc []string
 	if len(targets) > 0 {
 		s.command, s.python = strings.Join(targets[0].Cmdline, " "), targets[0].Interp.Version.String()

@@ -25,6 +25,9 @@ const (
 	KindProcess             // synthetic root: one process (--subprocesses, several pids)
 	KindThread              // synthetic root: one thread (--threads)
 	KindOther               // synthetic: e.g. "<GC>" or "<idle>"
+	// KindInstruction is a leaf under a Python frame naming the bytecode
+	// instruction it was at (--opcodes); File and Line are the frame's.
+	KindInstruction
 )
 
 // Frame is one interned location. Line is 0 when lines are not recorded

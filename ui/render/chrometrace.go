@@ -165,6 +165,8 @@ func kindName(k prof.Kind) string {
 		return "process"
 	case prof.KindThread:
 		return "thread"
+	case prof.KindInstruction:
+		return "instruction"
 	default:
 		return "other"
 	}

@@ -231,6 +231,8 @@ func flameColor(f prof.Frame) string {
 		r, g, bl = 50+60*a, 165+55*a, 165+55*a // aqua
 	case prof.KindProcess, prof.KindThread:
 		r, g, bl = 180+40*a, 150+40*a, 215+40*b // lavender
+	case prof.KindInstruction:
+		r, g, bl = 90+50*a, 190+40*b, 90+40*c // green
 	default:
 		r, g, bl = 160+40*a, 160+40*a, 160+40*a // grey: "all", <GC>, <idle>
 	}

@@ -71,6 +71,7 @@ type Model struct {
 	sort    SortKey
 	reverse bool
 	lines   bool
+	instr   bool // rows are the instructions (--opcodes leaves), by line
 	filter  string
 	thread  int // prof.Profile.Threads index; -1 for all threads
 	rate    float64
@@ -181,6 +182,7 @@ func (m *Model) capture(p *prof.Profile) captured {
 type frameInfo struct {
 	fn, ln int32
 	skip   bool // synthetic process/thread roots are not rows
+	instr  bool // an instruction leaf: a row only in the instructions view
 }
 
 func (m *Model) apply(c captured) {
@@ -192,7 +194,8 @@ func (m *Model) apply(c captured) {
 		m.frames = append(m.frames, frameInfo{
 			fn:   m.fns.id(key{Name: f.Name, File: f.File}, f.Kind),
 			ln:   m.lns.id(key{Name: f.Name, File: f.File, Line: f.Line}, f.Kind),
-			skip: f.Kind == prof.KindProcess || f.Kind == prof.KindThread,
+			skip:  f.Kind == prof.KindProcess || f.Kind == prof.KindThread,
+			instr: f.Kind == prof.KindInstruction,
 		})
 	}
 	m.stacks = append(m.stacks, c.newStacks...)
@@ -232,6 +235,14 @@ func (m *Model) SetLines(on bool) { m.lines = on }
 
 // Lines reports whether rows are per line.
 func (m *Model) Lines() bool { return m.lines }
+
+// SetInstructions shows the instructions recorded with --opcodes, each
+// with its line, instead of the functions; off, they are left out of the
+// rows so functions keep their own time.
+func (m *Model) SetInstructions(on bool) { m.instr = on }
+
+// Instructions reports whether rows are instructions.
+func (m *Model) Instructions() bool { return m.instr }
 
 // SetFilter keeps only rows whose function or file contains s, ignoring
 // case; "" shows all.
@@ -321,7 +332,7 @@ func pct(n, of int64) float64 {
 // filtered, and sorted. It walks the snapshot's stacks each time, which
 // keeps the snapshot small and makes every setting apply to it at once.
 func (m *Model) Rows() []Row {
-	ks, lines := &m.fns, m.lines
+	ks, lines := &m.fns, m.lines || m.instr
 	if lines {
 		ks = &m.lns
 	}
@@ -339,7 +350,7 @@ func (m *Model) Rows() []Row {
 		}
 		leaf := int32(-1)
 		for _, fid := range m.stacks[cnt.Stack] {
-			if int(fid) < 0 || int(fid) >= len(m.frames) || m.frames[fid].skip {
+			if int(fid) < 0 || int(fid) >= len(m.frames) || m.frames[fid].skip || m.frames[fid].instr != m.instr {
 				continue
 			}
 			id := m.frames[fid].fn

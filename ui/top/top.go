@@ -35,6 +35,7 @@ type Options struct {
 	Delay    time.Duration // refresh interval; 0 means one second
 	ShowIdle bool          // idle threads are included at start
 	Lines    bool          // aggregate by line instead of function
+	Opcodes  bool          // start on the instructions view (--opcodes)
 	Header   HeaderInfo
 }
 
@@ -94,6 +95,21 @@ func WriteText(w io.Writer, p *prof.Profile, o Options) error {
 		}
 		b.WriteByte('\n')
 	}
+	writeTable(&b, m, "Function (file", o.Lines)
+	if o.Opcodes {
+		// The instructions the time went to, each with its line.
+		m.SetInstructions(true)
+		writeTable(&b, m, "Instruction (file", true)
+	}
+	_, err := io.WriteString(w, b.String())
+	if err != nil {
+		return fmt.Errorf("top: write table: %w", err)
+	}
+	return nil
+}
+
+// writeTable writes the column titles and every row of m.
+func writeTable(b *strings.Builder, m *Model, title string, lines bool) {
 	b.WriteByte('\n')
 	for i, c := range columns {
 		if i > 0 {
@@ -101,8 +117,8 @@ func WriteText(w io.Writer, p *prof.Profile, o Options) error {
 		}
 		b.WriteString(padLeft(c.title, c.width))
 	}
-	b.WriteString(colGap + "Function (file")
-	if o.Lines {
+	b.WriteString(colGap + title)
+	if lines {
 		b.WriteString(":line")
 	}
 	b.WriteString(")\n")
@@ -123,11 +139,6 @@ func WriteText(w io.Writer, p *prof.Profile, o Options) error {
 	if len(rows) == 0 {
 		b.WriteString("no samples\n")
 	}
-	_, err := io.WriteString(w, b.String())
-	if err != nil {
-		return fmt.Errorf("top: write table: %w", err)
-	}
-	return nil
 }
 
 // column is one numeric column of the table.

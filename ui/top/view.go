@@ -195,6 +195,9 @@ func (v *view) key(ev *tcell.EventKey) (leave bool) {
 		case 'L', 'l':
 			v.m.SetLines(!v.m.Lines())
 			v.offset = 0
+		case 'o', 'O':
+			v.m.SetInstructions(!v.m.Instructions())
+			v.offset = 0
 		case 't', 'T':
 			v.m.NextThread()
 			v.offset = 0
@@ -361,7 +364,10 @@ func (v *view) drawColumnHeader(y, w int, cols []column) {
 		x += c.width + len(colGap)
 	}
 	title := "Function (file)"
-	if v.m.Lines() {
+	switch {
+	case v.m.Instructions():
+		title = "Instruction (file:line)"
+	case v.m.Lines():
 		title = "Function (file:line)"
 	}
 	v.put(x, y, title, stColHead.Bold(true), w-x)
@@ -444,6 +450,8 @@ func (v *view) drawFunction(x, y, w int, r Row) {
 		nameStyle = stNative
 	case prof.KindOther:
 		nameStyle = stDim.Italic(true)
+	case prof.KindInstruction:
+		nameStyle = stNative.Italic(true)
 	}
 	name := r.Name
 	if name == "" {
@@ -512,6 +520,7 @@ func (v *view) drawFooter(y, w int) {
 var helpLines = [][2]string{
 	{"1 2 3 4", "sort by %Own, %Total, OwnTime, TotalTime; again reverses"},
 	{"L", "aggregate by line / by function"},
+	{"o", "instructions (--opcodes) by line / functions"},
 	{"t", "next thread: all, then each thread, then all"},
 	{"/", "filter by function or file; Enter keeps, Esc clears"},
 	{"space", "pause the display (sampling goes on)"},

@@ -118,6 +118,7 @@ var Fields = []Field{
 		{310, Latest, "offsetof(PyCodeObject, co_linetable)"},
 	}},
 	{"Code.CodeAdaptive", []Rule{{311, Latest, "offsetof(PyCodeObject, co_code_adaptive)"}}},
+	{"Code.Bytecode", []Rule{{207, 310, "offsetof(PyCodeObject, co_code)"}}},
 
 	{"Object.Type", []Rule{{207, Latest, "offsetof(PyObject, ob_type)"}}},
 
