@@ -192,8 +192,8 @@ func (m *Model) apply(c captured) {
 	}
 	for _, f := range c.newFrames {
 		m.frames = append(m.frames, frameInfo{
-			fn:   m.fns.id(key{Name: f.Name, File: f.File}, f.Kind),
-			ln:   m.lns.id(key{Name: f.Name, File: f.File, Line: f.Line}, f.Kind),
+			fn:    m.fns.id(key{Name: f.Name, File: f.File}, f.Kind),
+			ln:    m.lns.id(key{Name: f.Name, File: f.File, Line: f.Line}, f.Kind),
 			skip:  f.Kind == prof.KindProcess || f.Kind == prof.KindThread,
 			instr: f.Kind == prof.KindInstruction,
 		})
