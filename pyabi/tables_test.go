@@ -185,6 +185,7 @@ var fieldSpans = []struct {
 	{"Code.FirstLineNo", "2.7", ""},
 	{"Code.LineTable", "2.7", ""},
 	{"Code.CodeAdaptive", "3.11", ""},
+	{"Code.Bytecode", "2.7", "3.11"},
 	{"Object.Type", "2.7", ""},
 	{"Type.Name", "2.7", ""},
 	{"Type.BasicSize", "2.7", ""},
