@@ -349,6 +349,10 @@ func measure(t *testing.T, format, path string) (heavy, light float64) {
 			st := p.Stacks[c.Stack]
 			add(p.Frames[st[len(st)-1]].Name, float64(c.N))
 		}
+	case "gecko":
+		for name, n := range geckoLeaves(t, data) {
+			add(name, float64(n))
+		}
 	case "pstats":
 		ins := testutil.Interpreters(t)
 		for name, st := range loadPstats(t, ins[len(ins)-1], path, "cpu_split.py").Funcs {

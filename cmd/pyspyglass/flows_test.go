@@ -322,3 +322,36 @@ func TestDiffMovedHotFunction(t *testing.T) {
 		t.Errorf("diff with one file: exit %d, %s", r.code, r.stderr)
 	}
 }
+
+// geckoLeaves counts the samples of a Firefox Profiler profile by the
+// function of their leaf frame, over all threads.
+func geckoLeaves(t *testing.T, data []byte) map[string]int {
+	t.Helper()
+	var doc struct {
+		Threads []struct {
+			Pid        string
+			Samples    struct{ Stack []*int }
+			StackTable struct {
+				Frame  []int
+				Prefix []*int
+			}
+			FrameTable struct{ Func []int }
+			FuncTable  struct{ Name []int }
+		}
+		Shared struct{ StringArray []string }
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatalf("gecko: %v", err)
+	}
+	out := map[string]int{}
+	for _, th := range doc.Threads {
+		for _, s := range th.Samples.Stack {
+			if s == nil {
+				continue
+			}
+			fn := th.FrameTable.Func[th.StackTable.Frame[*s]]
+			out[doc.Shared.StringArray[th.FuncTable.Name[fn]]]++
+		}
+	}
+	return out
+}

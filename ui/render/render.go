@@ -21,6 +21,7 @@
 //	*.trace.json, *.perfetto.json, *.chrometrace  chrometrace  Perfetto, chrome://tracing
 //	*.pyspyglass, *.raw                           raw          ReadRaw ("pyspyglass render"); see Raw
 //	*.pstats, *.prof                              pstats       python -m pstats, snakeviz, tuna
+//	*.gecko.json                                  gecko        https://profiler.firefox.com
 //
 // Each format's type documents what it writes and what it leaves out.
 package render
@@ -71,7 +72,7 @@ func Formats() []Format {
 	return []Format{
 		Flamegraph{}, Speedscope{}, Pprof{}, Collapsed{},
 		Callgrind{}, ChromeTrace{}, Raw{},
-		Pstats{},
+		Pstats{}, Gecko{},
 	}
 }
 
@@ -118,6 +119,7 @@ var suffixes = []struct {
 	{".raw", Raw{}},
 	{".pstats", Pstats{}},
 	{".prof", Pstats{}},
+	{".gecko.json", Gecko{}},
 }
 
 // FromPath picks a format from the file name (see the package comment).

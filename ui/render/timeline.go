@@ -6,7 +6,7 @@ package render
 // and a recording keeps everything.
 func WantsTimeline(f Format) bool {
 	switch f.(type) {
-	case ChromeTrace, Raw, Pstats:
+	case ChromeTrace, Raw, Pstats, Gecko:
 		return true
 	}
 	return false
