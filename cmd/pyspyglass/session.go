@@ -167,12 +167,14 @@ func (s *session) openWhenReady(ctx context.Context, pid int, exited <-chan stru
 	}
 }
 
-// follow adds new descendants of the root processes as they appear.
+// follow adds new descendants of the root processes as they appear: at
+// once, then every 100 ms.
 func (s *session) follow(ctx context.Context) {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	tries := map[int]int{}
 	for {
+		s.poll(tries)
 		select {
 		case <-ctx.Done():
 			return
@@ -180,25 +182,32 @@ func (s *session) follow(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
-		for _, root := range s.roots {
-			kids, err := attach.Descendants(root)
-			if err != nil {
+	}
+}
+
+// poll opens the descendants of the roots not opened yet; tries counts the
+// failed opens of each pid. Every process of a build seen before costs a
+// read of its maps (sampler.Opener), so a pool's workers are all opened in
+// the poll that first lists them.
+func (s *session) poll(tries map[int]int) {
+	for _, root := range s.roots {
+		kids, err := attach.Descendants(root)
+		if err != nil {
+			continue
+		}
+		for _, pid := range kids {
+			// A child may exec Python a little after fork; give up on
+			// a process that is still no Python after a few seconds.
+			if s.opened[pid] || tries[pid] > 50 {
 				continue
 			}
-			for _, pid := range kids {
-				// A child may exec Python a little after fork; give up on
-				// a process that is still no Python after a few seconds.
-				if s.opened[pid] || tries[pid] > 50 {
-					continue
-				}
-				t, err := s.opener.Open(pid)
-				if err != nil {
-					tries[pid]++
-					continue
-				}
-				s.opened[pid] = true
-				s.sampler.AddTarget(t)
+			t, err := s.opener.Open(pid)
+			if err != nil {
+				tries[pid]++
+				continue
 			}
+			s.opened[pid] = true
+			s.sampler.AddTarget(t)
 		}
 	}
 }
