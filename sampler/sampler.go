@@ -27,6 +27,7 @@ type Options struct {
 	Function      bool          // lines are each function's first line
 	NoLineNo      bool          // no line numbers at all
 	FullFilenames bool          // do not shorten file paths
+	Threads       ThreadFilter  // only these threads (--thread, --tid)
 	// Opcodes adds the instruction the innermost frame is at as a leaf
 	// frame ("[BINARY_OP_ADD_INT]", kind prof.KindInstruction).
 	Opcodes bool
@@ -318,6 +319,9 @@ func (s *Sampler) sampleTarget(t *Target, at time.Duration, refresh bool) (err e
 	h := &s.p.Health
 	for i := range t.threads {
 		th := &t.threads[i]
+		if s.o.Threads.Active() && !s.keepThread(t, th) {
+			continue
+		}
 		hasGIL := holder != 0 && holder == th.Addr
 		if s.o.GILOnly && !hasGIL {
 			continue
@@ -362,6 +366,38 @@ func (s *Sampler) sampleTarget(t *Target, at time.Duration, refresh bool) (err e
 		t.badInstr = bad
 	}
 	return nil
+}
+
+// keepThread applies the thread filter, deciding once per thread and
+// thread list: names change only when the list is read again.
+func (s *Sampler) keepThread(t *Target, th *pyabi.Thread) bool {
+	if t.keep == nil {
+		t.keep = map[uint64]bool{}
+	}
+	k, ok := t.keep[th.ThreadID]
+	if !ok {
+		k = s.o.Threads.Keep(t.Pid, th.NativeID, t.ThreadName(*th))
+		t.keep[th.ThreadID] = k
+	}
+	return k
+}
+
+// SetThreadFilter changes the thread filter from the next round on (the
+// live view's thread filter).
+func (s *Sampler) SetThreadFilter(f ThreadFilter) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.o.Threads = f
+	for _, t := range s.targets {
+		t.keep = nil
+	}
+}
+
+// ThreadFilter is the filter in force.
+func (s *Sampler) ThreadFilter() ThreadFilter {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.o.Threads
 }
 
 // failed counts a failed read and logs some of them.

@@ -33,6 +33,7 @@ type Target struct {
 	tids       []int                 // NativeID of each thread at the last name lookup
 	memos      map[uint64]*stackMemo // thread_id -> its last recorded stack
 	stale      bool                  // a thread failed to read: refresh the list next round
+	keep       map[uint64]bool       // thread_id -> passes the thread filter, since the names were read
 	badInstr   int64                 // Interp.BadInstructions() as last counted
 	// tidOffset is where struct pthread keeps the kernel tid (<=3.10);
 	// 0 until found, -1 when not found.
@@ -167,7 +168,7 @@ func (t *Target) refresh(w *pyabi.Walker) error {
 			delete(t.memos, id)
 		}
 	}
-	t.sinceNames = 0
+	t.sinceNames, t.keep = 0, nil
 	if names, err := t.Interp.ThreadNames(); err == nil {
 		t.names = names
 	} else if t.names == nil {

@@ -11,6 +11,7 @@ import (
 )
 
 type dumpOptions struct {
+	threadFlags
 	pid  int
 	json bool
 	log  string
@@ -23,7 +24,12 @@ func runDump(args []string, stdout, stderr io.Writer) error {
 	fs.IntVarP(&o.pid, "pid", "p", 0, "PID of the running Python process")
 	fs.BoolVar(&o.json, "json", false, "write JSON instead of text")
 	fs.StringVar(&o.log, "log", "warn", "log level: debug shows each step of finding the interpreter")
+	o.threadFlags.bind(fs)
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	filter, err := o.filter()
+	if err != nil {
 		return err
 	}
 	if o.pid <= 0 {
@@ -46,6 +52,7 @@ func runDump(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	threads = filterStacks(filter, t.Pid, threads)
 	if o.json {
 		return writeDumpJSON(stdout, t, threads)
 	}

@@ -19,6 +19,7 @@ import (
 
 // targetFlags are the flags record and top share: what to sample and how.
 type targetFlags struct {
+	threadFlags
 	pids         []int
 	rate         rateValue
 	subprocesses bool
@@ -40,6 +41,7 @@ func (tf *targetFlags) bind(fs *pflag.FlagSet) {
 	fs.BoolVarP(&tf.idle, "idle", "i", false, "include idle threads (not running on a CPU)")
 	fs.BoolVarP(&tf.gil, "gil", "g", false, "only sample the thread holding the GIL")
 	fs.BoolVar(&tf.opcodes, "opcodes", false, "add the bytecode instruction each stack is at as a leaf frame, e.g. [BINARY_OP_ADD_INT (BINARY_OP)]")
+	tf.threadFlags.bind(fs)
 	fs.StringVar(&tf.log, "log", "warn", "log level: debug, info, warn, error")
 }
 
@@ -70,6 +72,10 @@ func openSession(ctx context.Context, tf *targetFlags, argv []string, p *prof.Pr
 	}
 	if tf.blocking && tf.nonblocking {
 		return nil, errors.New("--blocking and --nonblocking exclude each other")
+	}
+	var err error
+	if o.Threads, err = tf.filter(); err != nil {
+		return nil, err
 	}
 	s := &session{tf: tf, log: log, opener: sampler.NewOpener(log), pausers: map[int]*attach.Pauser{}, opened: map[int]bool{}}
 	var targets []*sampler.Target

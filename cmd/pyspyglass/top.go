@@ -58,7 +58,7 @@ func runTop(args []string, stdout, stderr io.Writer) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go s.sampler.Run(ctx)
-	opts := top.Options{Delay: time.Duration(o.delay), ShowIdle: o.idle, Lines: o.lines, Opcodes: o.opcodes,
+	opts := top.Options{Delay: time.Duration(o.delay), ShowIdle: o.idle, Lines: o.lines, Threads: s.sampler.ThreadFilter().String(), Opcodes: o.opcodes,
 		Header: top.HeaderInfo{Pids: s.sampler.Pids(), Command: s.command, Python: s.python, Rate: float64(o.rate)}}
 
 	f, isFile := stdout.(*os.File)

@@ -1,6 +1,7 @@
 package top
 
 import (
+	"regexp"
 	"sync"
 	"time"
 
@@ -46,12 +47,13 @@ func fixture() *prof.Profile {
 
 // fakeSource is a Source over a profile the test controls.
 type fakeSource struct {
-	mu     sync.Mutex
-	p      *prof.Profile
-	resets int
-	idle   []bool
-	done   chan struct{}
-	err    error
+	mu      sync.Mutex
+	p       *prof.Profile
+	resets  int
+	idle    []bool
+	threads []string
+	done    chan struct{}
+	err     error
 }
 
 func newFakeSource(p *prof.Profile) *fakeSource {
@@ -75,6 +77,16 @@ func (f *fakeSource) SetIdle(include bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.idle = append(f.idle, include)
+}
+
+func (f *fakeSource) SetThreads(pattern string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, err := regexp.Compile(pattern); err != nil {
+		return err
+	}
+	f.threads = append(f.threads, pattern)
+	return nil
 }
 
 func (f *fakeSource) Done() <-chan struct{} { return f.done }

@@ -26,8 +26,11 @@ type Source interface {
 	View(f func(p *prof.Profile)) // runs f while no sample is being added; f must not keep p
 	Reset()                       // starts a new window (the sampler calls p.Reset)
 	SetIdle(include bool)         // include idle threads from now on
-	Done() <-chan struct{}        // closed when sampling has ended (target exited or error)
-	Err() error                   // why it ended; nil while running or on a clean end
+	// SetThreads samples only threads whose Python or OS name matches the
+	// regular expression from now on; "" samples every thread.
+	SetThreads(pattern string) error
+	Done() <-chan struct{} // closed when sampling has ended (target exited or error)
+	Err() error            // why it ended; nil while running or on a clean end
 }
 
 // Options configure the view and the text table.
@@ -36,6 +39,7 @@ type Options struct {
 	ShowIdle bool          // idle threads are included at start
 	Lines    bool          // aggregate by line instead of function
 	Opcodes  bool          // start on the instructions view (--opcodes)
+	Threads  string        // the thread filter given on the command line, shown in the header
 	Header   HeaderInfo
 }
 
@@ -89,7 +93,7 @@ func WriteText(w io.Writer, p *prof.Profile, o Options) error {
 	m.Update(p)
 	var b strings.Builder
 	st := m.Stats()
-	for _, line := range headerLines(st, o.Header, viewState{showIdle: o.ShowIdle}) {
+	for _, line := range headerLines(st, o.Header, viewState{showIdle: o.ShowIdle, threads: o.Threads}) {
 		for _, s := range line {
 			b.WriteString(s.text)
 		}
@@ -181,6 +185,7 @@ type span struct {
 // model.
 type viewState struct {
 	showIdle bool
+	threads  string // the thread filter in force, "" for none
 }
 
 // headerLines returns the three header lines: the target, the recorder's
@@ -238,6 +243,9 @@ func headerLines(st Stats, hi HeaderInfo, vs viewState) [][]span {
 			span{": " + fmtCount(st.ViewSamples) + " samples", toneLabel})
 	} else {
 		l3 = append(l3, span{"all threads", toneValue})
+	}
+	if vs.threads != "" {
+		l3 = append(l3, span{" · only ", toneLabel}, span{vs.threads, toneAccent})
 	}
 	return [][]span{l1, l2, l3}
 }

@@ -57,13 +57,17 @@ type view struct {
 	o      Options
 	m      *Model
 
-	paused   bool
-	help     bool
-	editing  bool // typing a filter after '/'
-	ended    bool // src.Done() closed
-	showIdle bool
-	offset   int // first row shown, for scrolling
-	pageRows int // rows that fit at the last draw, for paging
+	paused  bool
+	help    bool
+	editing bool // typing a filter after '/'
+	// threadEdit: typing a thread filter after 'f'; threads is the one
+	// in force and threadErr why the last one typed was refused.
+	threadEdit         bool
+	threads, threadErr string
+	ended              bool // src.Done() closed
+	showIdle           bool
+	offset             int // first row shown, for scrolling
+	pageRows           int // rows that fit at the last draw, for paging
 }
 
 func newView(screen tcell.Screen, src Source, o Options) *view {
@@ -73,7 +77,16 @@ func newView(screen tcell.Screen, src Source, o Options) *view {
 		o:        o,
 		m:        NewModel(o.Lines, o.Header.Rate),
 		showIdle: o.ShowIdle,
+		threads:  o.Threads,
 	}
+}
+
+// shownThreads is the thread filter in force, for the header.
+func (v *view) shownThreads() string {
+	if v.threadEdit {
+		return v.o.Threads // not applied yet
+	}
+	return v.threads
 }
 
 // step tells a test what the loop just finished handling and drawing.
@@ -169,6 +182,10 @@ func (v *view) key(ev *tcell.EventKey) (leave bool) {
 		v.editKey(ev)
 		return false
 	}
+	if v.threadEdit {
+		v.threadKey(ev)
+		return false
+	}
 	switch ev.Key() {
 	case tcell.KeyEsc:
 		v.m.SetFilter("")
@@ -203,6 +220,8 @@ func (v *view) key(ev *tcell.EventKey) (leave bool) {
 			v.offset = 0
 		case '/':
 			v.editing = true
+		case 'f', 'F':
+			v.threadEdit, v.threadErr = true, ""
 		case ' ':
 			v.paused = !v.paused
 			if !v.paused {
@@ -249,6 +268,31 @@ func (v *view) editKey(ev *tcell.EventKey) {
 	v.offset = 0
 }
 
+// threadKey edits the thread filter; Enter applies it to the sampler
+// (Esc leaves it as it was), an empty one samples every thread again.
+func (v *view) threadKey(ev *tcell.EventKey) {
+	switch ev.Key() {
+	case tcell.KeyEnter:
+		if err := v.src.SetThreads(v.threads); err != nil {
+			v.threadErr = firstLine(err.Error())
+			return
+		}
+		v.threadEdit, v.threadErr, v.o.Threads = false, "", v.threads
+		v.src.Reset() // the window so far counts the other threads too
+		v.refresh()
+	case tcell.KeyEsc:
+		v.threadEdit, v.threads = false, v.o.Threads
+	case tcell.KeyBackspace, tcell.KeyBackspace2:
+		if r := []rune(v.threads); len(r) > 0 {
+			v.threads = string(r[:len(r)-1])
+		}
+	case tcell.KeyCtrlU:
+		v.threads = ""
+	case tcell.KeyRune:
+		v.threads += string(ev.Rune())
+	}
+}
+
 // draw repaints the whole screen from the model. Every write is clipped to
 // the screen, so any size, however small, draws without wrapping.
 func (v *view) draw() {
@@ -274,7 +318,7 @@ func (v *view) draw() {
 	blank := h >= 16
 	y := 0
 
-	hdr := headerLines(st, v.o.Header, viewState{showIdle: v.showIdle})
+	hdr := headerLines(st, v.o.Header, viewState{showIdle: v.showIdle, threads: v.shownThreads()})
 	badge, badgeStyle := v.badge()
 	for i := 0; i < headerN; i++ {
 		right := 0
@@ -483,10 +527,12 @@ func (v *view) drawFooter(y, w int) {
 		hint := " · any key leaves "
 		v.put(0, y, " "+clip(msg, w-1-width(hint))+hint, stExited, w)
 		return
-	case v.editing:
-		prompt := "Filter: "
+	case v.editing, v.threadEdit:
+		prompt, text := "Filter: ", v.m.Filter()
+		if v.threadEdit {
+			prompt, text = "Threads (regexp): ", v.threads
+		}
 		v.put(0, y, prompt, stBold, w)
-		text := v.m.Filter()
 		// Keep the end of a long filter visible: it is where the typing is.
 		room := w - width(prompt) - 1
 		shown := clipLeft(text, room)
@@ -495,6 +541,12 @@ func (v *view) drawFooter(y, w int) {
 			v.put(cx, y, " ", stKey, 1) // a block cursor that needs no terminal cursor
 		}
 		hint := "  Enter keep · Esc clear"
+		if v.threadEdit {
+			hint = "  Enter apply · Esc cancel"
+			if v.threadErr != "" {
+				hint = "  " + v.threadErr
+			}
+		}
 		if hx := width(prompt) + width(shown) + 1; hx+width(hint) <= w {
 			v.put(hx, y, hint, stDim, w-hx)
 		}
@@ -523,6 +575,7 @@ var helpLines = [][2]string{
 	{"o", "instructions (--opcodes) by line / functions"},
 	{"t", "next thread: all, then each thread, then all"},
 	{"/", "filter by function or file; Enter keeps, Esc clears"},
+	{"f", "sample only threads whose name matches a regexp (empty: all)"},
 	{"space", "pause the display (sampling goes on)"},
 	{"r", "reset: start a new window of samples"},
 	{"i", "include / exclude idle threads"},

@@ -593,3 +593,30 @@ func (h *hookSource) View(f func(p *prof.Profile)) {
 	h.once.Do(h.onView)
 	h.fakeSource.View(f)
 }
+
+func TestViewThreadFilter(t *testing.T) {
+	src := newFakeSource(fixture())
+	hs := start(t, 120, 24, src, Options{Header: testHeader})
+	hs.press("fwork(")
+	hs.mustShow("Threads (regexp): work(")
+	hs.key(tcell.KeyEnter, 0)
+	hs.mustShow("missing closing )") // refused, still editing
+	hs.key(tcell.KeyBackspace2, 0)
+	hs.key(tcell.KeyEnter, 0)
+	hs.mustNotShow("Threads (regexp)")
+	hs.mustShow("only work")
+	src.mu.Lock()
+	got, resets := slices.Clone(src.threads), src.resets
+	src.mu.Unlock()
+	if !slices.Equal(got, []string{"work"}) || resets != 1 {
+		t.Errorf("SetThreads calls %q, resets %d; want [work] and a reset", got, resets)
+	}
+	// Esc while typing keeps the filter in force.
+	hs.press("fxyz")
+	hs.key(tcell.KeyEsc, 0)
+	hs.mustShow("only work")
+	hs.press("f")
+	hs.key(tcell.KeyCtrlU, 0)
+	hs.key(tcell.KeyEnter, 0)
+	hs.mustNotShow("only ")
+}

@@ -1,0 +1,35 @@
+package main
+
+import (
+	"github.com/pyspyglass/pyspyglass/sampler"
+	"github.com/spf13/pflag"
+)
+
+// threadFlags are --thread and --tid, shared by record, top and dump.
+type threadFlags struct {
+	patterns []string
+	tids     []int
+}
+
+func (tf *threadFlags) bind(fs *pflag.FlagSet) {
+	fs.StringArrayVar(&tf.patterns, "thread", nil, "only threads whose Python or OS name matches this regular expression (repeatable)")
+	fs.IntSliceVar(&tf.tids, "tid", nil, "only the thread with this native thread id (repeatable)")
+}
+
+func (tf *threadFlags) filter() (sampler.ThreadFilter, error) {
+	return sampler.ParseThreadFilter(tf.patterns, tf.tids)
+}
+
+// filterStacks keeps the threads of pid that pass f.
+func filterStacks(f sampler.ThreadFilter, pid int, threads []sampler.ThreadStack) []sampler.ThreadStack {
+	if !f.Active() {
+		return threads
+	}
+	kept := threads[:0]
+	for _, th := range threads {
+		if f.Keep(pid, th.NativeID, th.Name) {
+			kept = append(kept, th)
+		}
+	}
+	return kept
+}
