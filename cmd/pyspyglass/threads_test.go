@@ -151,4 +151,3 @@ func TestThreadFilterDump(t *testing.T) {
 		}
 	})
 }
-
