@@ -298,6 +298,7 @@ func parseBuildIDNote(data []byte, bo binary.ByteOrder) string {
 type Module struct {
 	Path       string
 	Start, End uint64
+	First      Mapping // the file's first mapping: its device and inode, for MappedFile
 }
 
 // Modules groups the file-backed mappings by path, in order of first
@@ -312,7 +313,7 @@ func Modules(maps []Mapping) []Module {
 		i, ok := index[m.Path]
 		if !ok {
 			index[m.Path] = len(mods)
-			mods = append(mods, Module{Path: m.Path, Start: m.Start, End: m.End})
+			mods = append(mods, Module{Path: m.Path, Start: m.Start, End: m.End, First: m})
 			continue
 		}
 		mods[i].Start = min(mods[i].Start, m.Start)

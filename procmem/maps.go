@@ -14,6 +14,8 @@ type Mapping struct {
 	Start, End uint64 // [Start, End) in the target's address space
 	Offset     uint64 // file offset of Start, for file-backed mappings
 	Perms      string // four characters, e.g. "r-xp"
+	DevMajor   uint32 // the file's device, to tell it from another file of the same name
+	DevMinor   uint32
 	Inode      uint64
 	// Path is the file, a pseudo-path such as "[heap]" or "[stack]", or
 	// empty for anonymous memory. The kernel's " (deleted)" suffix is
@@ -42,9 +44,9 @@ func (m Mapping) Size() uint64 { return m.End - m.Start }
 // Contains reports whether addr lies inside the mapping.
 func (m Mapping) Contains(addr uint64) bool { return addr >= m.Start && addr < m.End }
 
-// String formats m as a maps line (device omitted as 00:00).
+// String formats m as a maps line.
 func (m Mapping) String() string {
-	s := fmt.Sprintf("%08x-%08x %s %08x 00:00 %d", m.Start, m.End, m.Perms, m.Offset, m.Inode)
+	s := fmt.Sprintf("%08x-%08x %s %08x %02x:%02x %d", m.Start, m.End, m.Perms, m.Offset, m.DevMajor, m.DevMinor, m.Inode)
 	if m.Path != "" {
 		s += " " + m.Path
 	}
@@ -131,11 +133,14 @@ func parseMapsLine(line string) (Mapping, error) {
 	if m.Offset, err = strconv.ParseUint(f[2], 16, 64); err != nil {
 		return m, fmt.Errorf("bad offset %q", f[2])
 	}
-	// The device is "major:minor" in hex; we do not keep it but check its
-	// shape so that a line with a missing field is not silently shifted.
-	if maj, min, ok := strings.Cut(f[3], ":"); !ok || !isHex(maj) || !isHex(min) {
+	// The device is "major:minor" in hex.
+	maj, min, ok := strings.Cut(f[3], ":")
+	dmaj, err1 := strconv.ParseUint(maj, 16, 32)
+	dmin, err2 := strconv.ParseUint(min, 16, 32)
+	if !ok || !isHex(maj) || !isHex(min) || err1 != nil || err2 != nil {
 		return m, fmt.Errorf("bad device %q", f[3])
 	}
+	m.DevMajor, m.DevMinor = uint32(dmaj), uint32(dmin)
 	if m.Inode, err = strconv.ParseUint(f[4], 10, 64); err != nil {
 		return m, fmt.Errorf("bad inode %q", f[4])
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -121,6 +122,43 @@ func Exe(pid int) (string, error) {
 		return "", procErr(pid, "read exe link", err)
 	}
 	return p, nil
+}
+
+// MappedFile returns a name under which this process can open the file that
+// mapping m of process pid maps. A process in a container names its files
+// inside its own root, reached from here through /proc/PID/root; one under a
+// plain chroot, in this mount namespace, names them as the host does (and
+// under /proc/PID/root that name would be the root's prefix twice). So both
+// are tried, each kept only when its device and inode are the mapping's,
+// then /proc/PID/map_files/, which is the mapped file itself whatever its
+// name (it needs CAP_SYS_ADMIN).
+func MappedFile(pid int, m Mapping) (string, error) {
+	names := []string{HostPath(pid, m.Path)}
+	if path.IsAbs(m.Path) {
+		names = append(names, m.Path)
+	}
+	names = append(names, fmt.Sprintf("/proc/%d/map_files/%x-%x", pid, m.Start, m.End))
+	var firstErr error
+	for _, name := range names {
+		var st unix.Stat_t
+		err := unix.Stat(name, &st)
+		if err == nil && st.Ino == m.Inode && unix.Major(st.Dev) == m.DevMajor && unix.Minor(st.Dev) == m.DevMinor {
+			return name, nil
+		}
+		if err == nil {
+			err = fmt.Errorf("%s is another file (device %d:%d inode %d, mapped %d:%d inode %d)",
+				name, unix.Major(st.Dev), unix.Minor(st.Dev), st.Ino, m.DevMajor, m.DevMinor, m.Inode)
+		}
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
+	if m.Inode == 0 {
+		// A device or synthetic mapping has no inode to check; the name
+		// as the process sees it is the best there is.
+		return names[0], nil
+	}
+	return "", fmt.Errorf("pid %d: no name for mapped file %s is that file: %w", pid, m.Path, firstErr)
 }
 
 // StatReader reads thread states of one process repeatedly. Sampling asks

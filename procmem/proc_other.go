@@ -20,6 +20,9 @@ func ThreadComm(pid, tid int) (string, error) { return "", ErrUnsupported }
 // Cmdline returns ErrUnsupported outside Linux.
 func Cmdline(pid int) ([]string, error) { return nil, ErrUnsupported }
 
+// MappedFile returns ErrUnsupported outside Linux.
+func MappedFile(pid int, m Mapping) (string, error) { return "", ErrUnsupported }
+
 // Exe returns ErrUnsupported outside Linux.
 func Exe(pid int) (string, error) { return "", ErrUnsupported }
 

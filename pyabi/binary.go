@@ -156,7 +156,7 @@ func NewBinaries() *Binaries {
 }
 
 // Open returns the binary a process maps as path, which this process can
-// open as hostPath (procmem.HostPath).
+// open as hostPath (procmem.MappedFile).
 func (c *Binaries) Open(path, hostPath string) (*Binary, error) {
 	st, err := os.Stat(hostPath)
 	if err != nil {

@@ -184,7 +184,7 @@ func TestSnapshotDeep(t *testing.T) {
 				return []string{fmt.Sprintf("%d threads, want 1", len(threads))}
 			}
 			if got := len(threads[0].Frames); got != depth+2 {
-				return []string{fmt.Sprintf("%d frames, want %d: %s", got, depth+2, format(threads[0].Frames[:3]))}
+				return []string{fmt.Sprintf("%d frames, want %d: %s", got, depth+2, format(threads[0].Frames[:min(3, got)]))}
 			}
 			return frameProblems(t, threads[0].Frames, wants)
 		})

@@ -95,7 +95,12 @@ func (o *Opener) locate(proc *procmem.Process, pid int) (*pyabi.Interpreter, err
 		if !isLib && m.Path != exe {
 			continue
 		}
-		bin, err := o.bins.Open(m.Path, procmem.HostPath(pid, m.Path))
+		name, err := procmem.MappedFile(pid, m.First)
+		if err != nil {
+			o.log.Debug("cannot find mapped binary", "path", m.Path, "err", err)
+			continue
+		}
+		bin, err := o.bins.Open(m.Path, name)
 		if err != nil {
 			o.log.Debug("cannot open mapped binary", "path", m.Path, "err", err)
 			continue

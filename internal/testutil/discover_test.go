@@ -12,6 +12,7 @@ func TestRealPythonNames(t *testing.T) {
 		"python3.11":        true,
 		"python2.7":         true,
 		"python3.13t":       true,
+		"python3.15d":       true,
 		"python3":           false,
 		"python3.11-config": false,
 		"python3.11-dbg":    false,
@@ -36,7 +37,7 @@ func TestDedupeResolvesSymlinks(t *testing.T) {
 	if err := os.Symlink("python3.12", link); err != nil {
 		t.Fatal(err)
 	}
-	got := dedupe([]candidate{{"pyenv", link}, {"pyenv", real}, {"debian", other}})
+	got := dedupe([]candidate{{source: "pyenv", path: link}, {source: "pyenv", path: real}, {source: "debian", path: other}})
 	if len(got) != 2 || got[0].path != real || got[0].source != "pyenv" || got[1].path != other {
 		t.Errorf("dedupe = %+v, want %s (pyenv) and %s", got, real, other)
 	}

@@ -17,11 +17,17 @@ import (
 
 // Interpreter is one Python build found on this machine.
 type Interpreter struct {
-	Name         string // source and version, e.g. "pyenv-3.12.1", "debian-3.11.2", "embedded-3.14.6"; "t" suffix when free-threaded
-	Path         string // the executable, symlinks resolved
+	Name         string // source and version, e.g. "pyenv-3.12.1", "debian-3.11.2", "sid-chroot-3.15.2d"; "t" suffix when free-threaded, "d" for a debug build
+	Path         string // the executable, symlinks resolved; inside Root when Root is set
 	Version      string // "3.12.1"
 	Major, Minor int
 	FreeThreaded bool // built with --disable-gil (3.13t, 3.14t)
+	Debug        bool // a debug build (Py_DEBUG, e.g. Debian's python3.15d)
+
+	// Root is the host directory of the root filesystem the interpreter
+	// lives in, "" for one of this system's own; Isolation says how it runs.
+	Root      string
+	Isolation Isolation
 }
 
 // MinorName is the version's "major.minor", with "t" for a free-threaded build.
@@ -57,8 +63,9 @@ var expectedMinors = []string{"2.7", "3.6", "3.7", "3.8", "3.9", "3.10", "3.11",
 
 // candidate is an executable found by discovery, before it is run.
 type candidate struct {
-	source string // name prefix: pyenv, debian, system, local, embedded, env
-	path   string // resolved
+	source string // name prefix: pyenv, debian, system, local, embedded, env, source, sid
+	path   string // resolved; inside root when root is set
+	root   string // the root filesystem holding path, "" for the host's
 }
 
 type discovery struct {
@@ -134,15 +141,27 @@ func discover() discovery {
 	} else {
 		cands = append(cands, pyenvCandidates()...)
 		cands = append(cands, systemCandidates()...)
+		cands = append(cands, sourceCandidates()...)
 		if path, err := embeddedPython(); err != nil {
 			problems = append(problems, fmt.Sprintf("embedded CPython: %v", err))
 		} else {
 			cands = append(cands, candidate{source: "embedded", path: path})
 		}
 	}
-	interps, probeProblems := probeAll(dedupe(cands))
+	cands = dedupe(cands)
+	var notes []string
+	if os.Getenv(EnvPythons) == "" {
+		rooted, note := rootCandidates()
+		cands = append(cands, rooted...)
+		notes = append(notes, note...)
+	}
+	interps, probeProblems := probeAll(cands)
 	problems = append(problems, probeProblems...)
-	return discovery{interps: interps, problems: problems, summary: Summary(interps, problems)}
+	summary := Summary(interps, problems)
+	for _, n := range notes {
+		summary += "\n  " + n
+	}
+	return discovery{interps: interps, problems: problems, summary: summary}
 }
 
 func pyenvCandidates() []candidate {
@@ -167,7 +186,7 @@ func pyenvCandidates() []candidate {
 
 // realPython matches a versioned interpreter name, not python3-config,
 // python3.11-dbg-config or the unversioned python3 link.
-var realPython = regexp.MustCompile(`^python[23]\.[0-9]+t?$`)
+var realPython = regexp.MustCompile(`^python[23]\.[0-9]+[td]?$`)
 
 func systemCandidates() []candidate {
 	source := "system"
@@ -209,14 +228,14 @@ func dedupe(cands []candidate) []candidate {
 			continue
 		}
 		seen[real] = true
-		out = append(out, candidate{source: c.source, path: real})
+		out = append(out, candidate{source: c.source, path: real, root: c.root})
 	}
 	return out
 }
 
-// probeScript prints "major.minor.micro gil_disabled"; it runs on 2.7 too.
+// probeScript prints "major.minor.micro gil_disabled debug"; it runs on 2.7 too.
 const probeScript = `import sys, sysconfig
-sys.stdout.write("%d.%d.%d %s\n" % (sys.version_info[:3] + (sysconfig.get_config_var("Py_GIL_DISABLED") or 0,)))`
+sys.stdout.write("%d.%d.%d %s %d\n" % (sys.version_info[:3] + (sysconfig.get_config_var("Py_GIL_DISABLED") or 0, hasattr(sys, "gettotalrefcount"))))`
 
 func probeAll(cands []candidate) ([]Interpreter, []string) {
 	type result struct {
@@ -236,10 +255,10 @@ func probeAll(cands []candidate) ([]Interpreter, []string) {
 	var problems []string
 	for i, r := range results {
 		if r.err != nil {
-			problems = append(problems, fmt.Sprintf("%s: %v", cands[i].path, r.err))
+			problems = append(problems, fmt.Sprintf("%s: %v", cands[i].where(), r.err))
 			continue
 		}
-		interps = append(interps, r.in)
+		interps = append(interps, isolations(r.in)...)
 	}
 	sort.SliceStable(interps, func(i, j int) bool {
 		a, b := interps[i], interps[j]
@@ -261,7 +280,9 @@ func probe(c candidate) (Interpreter, error) {
 	// Generous: the first run of a fresh build may compile its stdlib caches.
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, c.path, "-c", probeScript)
+	// A root's interpreters are probed under chroot, the lighter isolation.
+	argv := Interpreter{Path: c.path, Root: c.root, Isolation: Chroot}.Argv("-c", probeScript)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = childEnv()
 	out, err := cmd.Output()
 	if err != nil {
@@ -271,7 +292,7 @@ func probe(c candidate) (Interpreter, error) {
 		return Interpreter{}, fmt.Errorf("probe: %w", err)
 	}
 	fields := strings.Fields(string(out))
-	if len(fields) != 2 {
+	if len(fields) != 3 {
 		return Interpreter{}, fmt.Errorf("probe: unexpected output %q", out)
 	}
 	parts := strings.Split(fields[0], ".")
@@ -286,10 +307,15 @@ func probe(c candidate) (Interpreter, error) {
 		Major:        major,
 		Minor:        minor,
 		FreeThreaded: fields[1] == "1",
+		Debug:        fields[2] == "1",
+		Root:         c.root,
 	}
 	in.Name = c.source + "-" + in.Version
 	if in.FreeThreaded {
 		in.Name += "t"
+	}
+	if in.Debug {
+		in.Name += "d"
 	}
 	return in, nil
 }
@@ -310,7 +336,7 @@ func parseMinor(s string) (major, minor int, ok bool) {
 func Summary(interps []Interpreter, problems []string) string {
 	byMinor := map[string][]string{}
 	for _, in := range interps {
-		byMinor[in.MinorName()] = append(byMinor[in.MinorName()], fmt.Sprintf("%s (%s)", in.Name, in.Path))
+		byMinor[in.MinorName()] = append(byMinor[in.MinorName()], fmt.Sprintf("%s (%s)", in.Name, in.where()))
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "python interpreters: %d found (set %s to choose them)\n", len(interps), EnvPythons)
@@ -326,7 +352,7 @@ func Summary(interps []Interpreter, problems []string) string {
 	}
 	for _, in := range interps {
 		if m := in.MinorName(); !expected[m] {
-			fmt.Fprintf(&b, "  %-5s %s (%s), not an expected version\n", m, in.Name, in.Path)
+			fmt.Fprintf(&b, "  %-5s %s (%s), not an expected version\n", m, in.Name, in.where())
 		}
 	}
 	if len(missing) > 0 {

@@ -50,14 +50,15 @@ type Target struct {
 	waitErr error
 }
 
-// Spawn runs `interp.Path -u testdata/<script> args...` and waits for the
+// Spawn runs `interp.Path -u testdata/<script> args...` (in the
+// interpreter's root filesystem when it has one) and waits for the
 // script's readiness line ("ready" or "ready <payload>"). The test fails with
 // the child's output if the line does not come within Deadline or the child
 // exits first.
 func Spawn(t testing.TB, interp Interpreter, script string, args ...string) *Target {
 	t.Helper()
-	argv := append([]string{interp.Path, "-u", TestdataPath(script)}, args...)
-	tg := start(t, argv)
+	interp.Prepare(t)
+	tg := start(t, interp.Argv(append([]string{"-u", TestdataPath(script)}, args...)...))
 	tg.Interp = interp
 	tg.WaitReady(t)
 	return tg

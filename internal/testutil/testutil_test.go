@@ -132,11 +132,19 @@ func TestInterpreters(t *testing.T) {
 	}
 	seen := map[string]bool{}
 	for _, in := range interps {
-		if seen[in.Path] {
-			t.Errorf("%s listed twice", in.Path)
+		key := in.where()
+		if seen[key] {
+			t.Errorf("%s listed twice", key)
 		}
-		seen[in.Path] = true
-		if !strings.HasSuffix(in.Name, "-"+in.Version) && !strings.HasSuffix(in.Name, "-"+in.Version+"t") {
+		seen[key] = true
+		suffix := "-" + in.Version
+		if in.FreeThreaded {
+			suffix += "t"
+		}
+		if in.Debug {
+			suffix += "d"
+		}
+		if !strings.HasSuffix(in.Name, suffix) {
 			t.Errorf("name %q does not end in version %q", in.Name, in.Version)
 		}
 		if !strings.HasPrefix(in.Version, strconv.Itoa(in.Major)+"."+strconv.Itoa(in.Minor)+".") {
@@ -241,7 +249,8 @@ func TestWaitReadyReportsEarlyExit(t *testing.T) {
 
 func TestExitCode(t *testing.T) {
 	ForEach(t, Interpreters(t), func(t *testing.T, in Interpreter) {
-		tg := SpawnCmd(t, in.Path, TestdataPath("exitcode.py"), "7", "1000")
+		in.Prepare(t)
+		tg := SpawnCmd(t, in.Argv(TestdataPath("exitcode.py"), "7", "1000")...)
 		if code := tg.ExitCode(t); code != 7 {
 			t.Errorf("exit code %d, want 7\n%s", code, tg.output())
 		}
