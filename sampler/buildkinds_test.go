@@ -28,11 +28,14 @@ for x in (v("INCLUDEPY"), v("LIBDIR"), v("LDLIBRARY"), v("Py_ENABLE_SHARED"), sy
 // rpath to it, into dir. The reason it cannot is returned as skip.
 func buildHost(t *testing.T, in testutil.Interpreter, dir string) (host, prefix, skip string) {
 	t.Helper()
+	if in.Root != "" {
+		return "", "", "the host is built with this system's gcc and libc, which cannot link a root filesystem's libpython"
+	}
 	gcc, err := exec.LookPath("gcc")
 	if err != nil {
 		return "", "", "no gcc to build the embedding host"
 	}
-	out, err := exec.Command(in.Path, "-c", sysconfigScript).Output()
+	out, err := in.Command("-c", sysconfigScript).Output()
 	if err != nil {
 		return "", "", fmt.Sprintf("sysconfig: %v", err)
 	}
@@ -102,16 +105,16 @@ func TestVenv(t *testing.T) {
 		}
 		for _, k := range kinds {
 			t.Run(k.name, func(t *testing.T) {
-				dir := filepath.Join(t.TempDir(), "venv")
+				dir := filepath.Join(in.TempDir(t), "venv")
 				args := append([]string{"-m", "venv", "--without-pip"}, k.flags...)
-				if out, err := exec.Command(in.Path, append(args, dir)...).CombinedOutput(); err != nil {
+				if out, err := in.Command(append(args, dir)...).CombinedOutput(); err != nil {
 					t.Skipf("%s skipped: python -m venv: %v\n%s", in.Name, err, out)
 				}
 				venv := in
 				venv.Path = filepath.Join(dir, "bin", "python")
 				proc := testutil.Spawn(t, venv, "sleepers.py")
 				exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", proc.Pid))
-				if inVenv := strings.HasPrefix(exe, dir+"/"); inVenv != (k.name == "copies") {
+				if inVenv := strings.HasPrefix(exe, in.ProcPath(dir)+"/"); inVenv != (k.name == "copies") {
 					t.Fatalf("pid %d runs %s: a %s venv should run it from %s: %t", proc.Pid, exe, k.name, dir, inVenv)
 				}
 				checkSleepers(t, in, proc, open(t, proc.Pid))

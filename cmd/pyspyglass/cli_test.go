@@ -176,7 +176,9 @@ func TestRecordLaunchExitCode(t *testing.T) {
 		t.Skip("no Python interpreter found")
 	}
 	out := filepath.Join(t.TempDir(), "exit.txt")
-	r := pyspyglass(t, "record", "-o", out, "--", ins[len(ins)-1].Path, testutil.TestdataPath("exitcode.py"), "7")
+	in := ins[len(ins)-1]
+	in.Prepare(t)
+	r := pyspyglass(t, append([]string{"record", "-o", out, "--"}, in.Argv(testutil.TestdataPath("exitcode.py"), "7")...)...)
 	if r.code != 7 {
 		t.Fatalf("exit %d, want 7\n%s", r.code, r.stderr)
 	}
@@ -195,7 +197,8 @@ func TestRecordSplitEveryFormat(t *testing.T) {
 	testutil.ForEach(t, testutil.Interpreters(t), func(t *testing.T, in testutil.Interpreter) {
 		dir := t.TempDir()
 		raw := filepath.Join(dir, "split.raw")
-		r := pyspyglass(t, "record", "--rate", "250", "-o", raw, "--", in.Path, testutil.TestdataPath("cpu_split.py"), "3")
+		in.Prepare(t)
+		r := pyspyglass(t, append([]string{"record", "--rate", "250", "-o", raw, "--"}, in.Argv(testutil.TestdataPath("cpu_split.py"), "3")...)...)
 		if r.code != 0 {
 			t.Fatalf("record: exit %d\n%s", r.code, r.stderr)
 		}
@@ -531,7 +534,8 @@ func TestRecordSignals(t *testing.T) {
 func TestRecordSubprocesses(t *testing.T) {
 	in := newest(t)
 	out := filepath.Join(t.TempDir(), "forks.txt")
-	cmd := exec.Command(bin, "record", "--subprocesses", "-d", "4", "-o", out, "--", in.Path, testutil.TestdataPath("forker.py"))
+	in.Prepare(t)
+	cmd := exec.Command(bin, append([]string{"record", "--subprocesses", "-d", "4", "-o", out, "--"}, in.Argv(testutil.TestdataPath("forker.py"))...)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	// The parent parks for minutes: when the duration ends we interrupt it,
