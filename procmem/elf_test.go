@@ -151,9 +151,9 @@ func TestModules(t *testing.T) {
 	}
 	got := Modules(maps)
 	want := []Module{
-		{Path: "/bin/python", Start: 0x1000, End: 0x3000},
-		{Path: "/lib/libpython3.12.so.1.0", Start: 0x9000, End: 0xd000},
-		{Path: "/lib/libc.so.6", Start: 0xb000, End: 0xc000},
+		{Path: "/bin/python", Start: 0x1000, End: 0x3000, First: maps[0]},
+		{Path: "/lib/libpython3.12.so.1.0", Start: 0x9000, End: 0xd000, First: maps[4]},
+		{Path: "/lib/libc.so.6", Start: 0xb000, End: 0xc000, First: maps[5]},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("got %+v, want %+v", got, want)

@@ -22,8 +22,8 @@ func TestParseMaps(t *testing.T) {
 ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsyscall]
 `,
 			want: []Mapping{
-				{Start: 0x55d0c0a00000, End: 0x55d0c0a01000, Perms: "r--p", Inode: 173521, Path: "/usr/bin/python3.12"},
-				{Start: 0x55d0c0a01000, End: 0x55d0c0a02000, Offset: 0x1000, Perms: "r-xp", Inode: 173521, Path: "/usr/bin/python3.12"},
+				{Start: 0x55d0c0a00000, End: 0x55d0c0a01000, Perms: "r--p", DevMajor: 8, DevMinor: 2, Inode: 173521, Path: "/usr/bin/python3.12"},
+				{Start: 0x55d0c0a01000, End: 0x55d0c0a02000, Offset: 0x1000, Perms: "r-xp", DevMajor: 8, DevMinor: 2, Inode: 173521, Path: "/usr/bin/python3.12"},
 				{Start: 0x55d0c1d3c000, End: 0x55d0c1e5d000, Perms: "rw-p", Path: "[heap]"},
 				{Start: 0x7f1c2e000000, End: 0x7f1c2e021000, Perms: "rw-p"},
 				{Start: 0x7ffd5a1e0000, End: 0x7ffd5a201000, Perms: "rw-p", Path: "[stack]"},
@@ -33,12 +33,12 @@ ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsysca
 		{
 			name: "path with spaces and deleted",
 			text: "7f00-7f10 r-xs 0000a000 fd:01 42   /opt/my app/lib x.so (deleted)\n",
-			want: []Mapping{{Start: 0x7f00, End: 0x7f10, Offset: 0xa000, Perms: "r-xs", Inode: 42, Path: "/opt/my app/lib x.so", Deleted: true}},
+			want: []Mapping{{Start: 0x7f00, End: 0x7f10, Offset: 0xa000, Perms: "r-xs", DevMajor: 0xfd, DevMinor: 1, Inode: 42, Path: "/opt/my app/lib x.so", Deleted: true}},
 		},
 		{
 			name: "memfd and no trailing newline",
 			text: "1000-2000 rw-s 00000000 00:01 7 /memfd:shm (deleted)",
-			want: []Mapping{{Start: 0x1000, End: 0x2000, Perms: "rw-s", Inode: 7, Path: "/memfd:shm", Deleted: true}},
+			want: []Mapping{{Start: 0x1000, End: 0x2000, Perms: "rw-s", DevMinor: 1, Inode: 7, Path: "/memfd:shm", Deleted: true}},
 		},
 		{
 			name: "blank lines skipped",

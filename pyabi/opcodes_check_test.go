@@ -13,7 +13,7 @@ import (
 // renumbers fails here, not in a user's profile.
 func TestOpcodeTablesMatchInterpreters(t *testing.T) {
 	testutil.ForEach(t, testutil.Interpreters(t), func(t *testing.T, in testutil.Interpreter) {
-		got, err := opcodedump.Dump(in.Path)
+		got, err := opcodedump.Dump(in.Argv()...)
 		if err != nil {
 			t.Fatalf("dump %s: %v", in.Path, err)
 		}

@@ -10,6 +10,7 @@ var opcodeTables = map[int]*opcodeTable{
 	312: &opcodesPy312,
 	313: &opcodesPy313,
 	314: &opcodesPy314,
+	315: &opcodesPy315,
 	306: &opcodesPy36,
 	307: &opcodesPy37,
 	308: &opcodesPy38,

@@ -56,7 +56,7 @@ sys.stdout.write(json.dumps(out))
 
 func loadPstats(t *testing.T, in testutil.Interpreter, path, script string) pstatsDump {
 	t.Helper()
-	out, err := exec.Command(in.Path, "-c", pstatsLoader, path, script).Output()
+	out, err := in.Command("-c", pstatsLoader, in.Visible(t, path), script).Output()
 	if err != nil {
 		msg := ""
 		if ee, ok := err.(*exec.ExitError); ok {
@@ -76,7 +76,8 @@ func loadPstats(t *testing.T, in testutil.Interpreter, path, script string) psta
 func recordRecording(t *testing.T, in testutil.Interpreter, dir, script string, args ...string) string {
 	t.Helper()
 	rec := filepath.Join(dir, strings.TrimSuffix(script, ".py")+".pyspyglass")
-	argv := append([]string{"record", "--rate", "200", "-o", rec, "--", in.Path, testutil.TestdataPath(script)}, args...)
+	in.Prepare(t)
+	argv := append([]string{"record", "--rate", "200", "-o", rec, "--"}, in.Argv(append([]string{testutil.TestdataPath(script)}, args...)...)...)
 	if r := pyspyglass(t, argv...); r.code != 0 {
 		t.Fatalf("record: exit %d\n%s", r.code, r.stderr)
 	}
@@ -187,7 +188,7 @@ func TestPstatsSplits(t *testing.T) {
 				t.Errorf("sort cumulative: %s (%v) before %s (%v)", d.Cumulative[i-1], a, d.Cumulative[i], b)
 			}
 		}
-		cmd := exec.Command(in.Path, "-m", "pstats", out)
+		cmd := in.Command("-m", "pstats", in.Visible(t, out))
 		cmd.Stdin = strings.NewReader("sort cumulative\nstats 5\nquit\n")
 		text, err := cmd.CombinedOutput()
 		if err != nil || !strings.Contains(string(text), "pstats_split.py") || !strings.Contains(string(text), "(recurse)") {

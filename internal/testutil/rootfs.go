@@ -183,6 +183,25 @@ func (in Interpreter) TempDir(t testing.TB) string {
 	return strings.TrimPrefix(dir, in.Root)
 }
 
+// Visible returns a name under which the interpreter can read the host file
+// path: the path itself, or for an interpreter in a root filesystem a copy
+// in its TempDir.
+func (in Interpreter) Visible(t testing.TB, path string) string {
+	t.Helper()
+	if in.Root == "" {
+		return path
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(in.TempDir(t), filepath.Base(path))
+	if err := os.WriteFile(in.HostPath(p), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 var rootSyncs sync.Map // root -> func() error, run once per test binary
 
 // Prepare makes testdata/ visible to the interpreter at the same path as on

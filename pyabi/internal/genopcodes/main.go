@@ -40,7 +40,7 @@ func run(outDir string) error {
 	log.Print(summary)
 	byMinor := map[string][]opcodedump.Table{}
 	for _, in := range interps {
-		t, err := opcodedump.Dump(in.Path)
+		t, err := opcodedump.Dump(in.Argv()...)
 		if err != nil {
 			log.Printf("skip %s: %v", in.Name, err)
 			continue

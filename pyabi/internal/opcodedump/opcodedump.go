@@ -29,11 +29,12 @@ type Table struct {
 	Base    [256]uint8 // the opcode of the instruction each stands for
 }
 
-// Dump runs python on opcodes.py and turns what it prints into a table. A
+// Dump runs python (its command line, e.g. one that runs it in a chroot) on
+// opcodes.py and turns what it prints into a table. A
 // specialised or adaptive form stands for its family; INSTRUMENTED_X (3.12+,
 // while sys.monitoring or a debugger is active) for X where X exists.
-func Dump(python string) (Table, error) {
-	cmd := exec.Command(python, "-c", dumpScript)
+func Dump(python ...string) (Table, error) {
+	cmd := exec.Command(python[0], append(python[1:], "-c", dumpScript)...)
 	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1")
 	out, err := cmd.Output()
 	if err != nil {
