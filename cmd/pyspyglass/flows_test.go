@@ -216,10 +216,11 @@ func TestDiffMovedHotFunction(t *testing.T) {
 		t.Skip("no Python interpreter found on this machine")
 	}
 	in := ins[len(ins)-1]
+	in.Prepare(t)
 	dir := t.TempDir()
 	record := func(mode string) string {
 		rec := filepath.Join(dir, mode+".pyspyglass")
-		r := pyspyglass(t, "record", "--rate", "200", "-o", rec, "--", in.Path, testutil.TestdataPath("hot_moved.py"), mode, "2")
+		r := pyspyglass(t, append([]string{"record", "--rate", "200", "-o", rec, "--"}, in.Argv(testutil.TestdataPath("hot_moved.py"), mode, "2")...)...)
 		if r.code != 0 {
 			t.Fatalf("record %s: exit %d\n%s", mode, r.code, r.stderr)
 		}

@@ -18,7 +18,7 @@ import (
 // Interpreter is one Python build found on this machine.
 type Interpreter struct {
 	Name         string // source and version, e.g. "pyenv-3.12.1", "debian-3.11.2", "sid-chroot-3.15.2d"; "t" suffix when free-threaded, "d" for a debug build
-	Path         string // the executable, symlinks resolved; inside Root when Root is set
+	Path         string // the executable, symlinks resolved; inside Root when Root is set, so run it with Argv or Command
 	Version      string // "3.12.1"
 	Major, Minor int
 	FreeThreaded bool // built with --disable-gil (3.13t, 3.14t)
