@@ -31,6 +31,9 @@ type Options struct {
 	// Opcodes adds the instruction the innermost frame is at as a leaf
 	// frame ("[BINARY_OP_ADD_INT]", kind prof.KindInstruction).
 	Opcodes bool
+	// Sources keeps the text of each sampled Python file in the profile,
+	// read once per file through the target's /proc/PID/root.
+	Sources bool
 	// Log receives failed samples at debug level (the first few, then
 	// every thousandth), so --log debug explains an error count.
 	Log *slog.Logger
@@ -65,6 +68,7 @@ type Sampler struct {
 
 	walker    pyabi.Walker // the scratch of every walk, for all targets
 	frameIDs  map[frameKey]prof.FrameID
+	sourced   map[string]bool // files whose source was looked for
 	instrIDs  map[instrKey]prof.FrameID
 	threadIDs map[threadKey]int
 	roots     map[int]prof.FrameID // pid -> process root frame
@@ -96,7 +100,7 @@ type threadKey struct {
 func New(targets []*Target, p *prof.Profile, o Options) *Sampler {
 	s := &Sampler{
 		o: o, p: p, targets: targets, done: make(chan struct{}),
-		frameIDs: map[frameKey]prof.FrameID{}, instrIDs: map[instrKey]prof.FrameID{}, threadIDs: map[threadKey]int{}, roots: map[int]prof.FrameID{},
+		frameIDs: map[frameKey]prof.FrameID{}, sourced: map[string]bool{}, instrIDs: map[instrKey]prof.FrameID{}, threadIDs: map[threadKey]int{}, roots: map[int]prof.FrameID{},
 		frames: make([]pyabi.Frame, 0, 256), ids: make([]prof.FrameID, 0, 256), stack: make([]prof.FrameID, 0, 256),
 	}
 	s.idle.Store(o.Idle)
@@ -504,6 +508,9 @@ func (s *Sampler) frameID(t *Target, f pyabi.Frame) prof.FrameID {
 	}
 	id := s.p.Frame(prof.Frame{Name: f.Code.Name, File: file, Line: line, FirstLine: f.Code.FirstLine, Kind: prof.KindPython})
 	s.frameIDs[k] = id
+	if s.o.Sources {
+		s.keepSource(t, f.Code.File, file)
+	}
 	return id
 }
 

@@ -352,6 +352,14 @@ func measure(t *testing.T, format, path string) (heavy, light float64) {
 			st := p.Stacks[c.Stack]
 			add(p.Frames[st[len(st)-1]].Name, float64(c.N))
 		}
+	case "lines", "lines-html":
+		// "Function: NAME at FILE" (or "<h2>NAME <small>") is followed by
+		// its samples and "S in its own lines".
+		re := regexp.MustCompile(`(?:Function: |<h2>)(\S+)[^\n]*\n[^\n]*?(\d+) in its own lines`)
+		for _, m := range re.FindAllStringSubmatch(string(data), -1) {
+			n, _ := strconv.ParseFloat(m[2], 64)
+			add(m[1], n)
+		}
 	case "gecko":
 		for name, n := range geckoLeaves(t, data) {
 			add(name, float64(n))

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"html"
 	"math"
 	"os"
 	"os/exec"
@@ -356,4 +357,132 @@ func geckoLeaves(t *testing.T, data []byte) map[string]int {
 		}
 	}
 	return out
+}
+
+// lineTable parses the table of function fn from --format lines output:
+// line number -> (samples, % of function, source text).
+type lineEntry struct {
+	samples int
+	share   float64
+	text    string
+}
+
+func lineTable(t *testing.T, out, fn string) map[int]lineEntry {
+	t.Helper()
+	at := strings.Index(out, "Function: "+fn+" at ")
+	if at < 0 {
+		t.Fatalf("no table for %s in\n%s", fn, out)
+	}
+	rest := out[at:]
+	if end := strings.Index(rest[1:], "\nFunction: "); end >= 0 {
+		rest = rest[:end+1]
+	}
+	rows := map[int]lineEntry{}
+	body := strings.SplitN(rest, strings.Repeat("=", 72)+"\n", 2)
+	if len(body) != 2 {
+		t.Fatalf("table of %s has no header rule:\n%s", fn, rest)
+	}
+	for _, l := range strings.Split(strings.TrimRight(body[1], "\n"), "\n") {
+		// "%6d %9d %7.1f %7.1f %9d  text", or blanks for a line without
+		// samples: the columns end at byte 44.
+		if len(l) < 44 {
+			t.Fatalf("short row %q", l)
+		}
+		line, err := strconv.Atoi(strings.TrimSpace(l[:6]))
+		if err != nil {
+			t.Fatalf("row %q: %v", l, err)
+		}
+		e := lineEntry{text: l[44:]}
+		if f := strings.Fields(l[:44]); len(f) == 5 {
+			e.samples, _ = strconv.Atoi(f[1])
+			e.share, _ = strconv.ParseFloat(f[2], 64)
+		}
+		rows[line] = e
+	}
+	return rows
+}
+
+// TestLinesSplit records a function whose three loop lines take 70/20/10
+// of its time, in a file with non-ASCII text, deletes the file and renders
+// the recording as line tables: shares within 10 points, line numbers and
+// source text exact. The oldest and newest interpreters found run it.
+func TestLinesSplit(t *testing.T) {
+	ins := testutil.Interpreters(t)
+	if len(ins) == 0 {
+		t.Skip("no Python interpreter found on this machine")
+	}
+	pick := []testutil.Interpreter{ins[0]}
+	if len(ins) > 1 {
+		pick = append(pick, ins[len(ins)-1])
+	}
+	src, err := os.ReadFile(testutil.TestdataPath("lines_split.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srcLines := strings.Split(string(src), "\n")
+	testutil.ForEach(t, pick, func(t *testing.T, in testutil.Interpreter) {
+		dir := t.TempDir()
+		script := filepath.Join(dir, "lines_split.py")
+		for _, name := range []string{"lines_split.py", "readiness.py"} {
+			data, err := os.ReadFile(testutil.TestdataPath(name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rec := filepath.Join(dir, "lines.pyspyglass")
+		if r := pyspyglass(t, "record", "--rate", "200", "-o", rec, "--", in.Path, script, "3"); r.code != 0 {
+			t.Fatalf("record: exit %d\n%s", r.code, r.stderr)
+		}
+		if err := os.Remove(script); err != nil {
+			t.Fatal(err)
+		}
+		out := filepath.Join(dir, "lines.lines.txt")
+		if r := pyspyglass(t, "render", rec, "-o", out, "--lines-top", "3"); r.code != 0 {
+			t.Fatalf("render: exit %d\n%s", r.code, r.stderr)
+		}
+		text, _ := os.ReadFile(out)
+		rows := lineTable(t, string(text), "work")
+		mark := func(name string) int { return testutil.Mark(t, "lines_split.py", name) }
+		for _, want := range []struct {
+			mark  string
+			share float64
+		}{{"lines-70", 70}, {"lines-20", 20}, {"lines-10", 10}} {
+			l := mark(want.mark)
+			r, ok := rows[l]
+			if !ok {
+				t.Errorf("line %d (%s) missing:\n%s", l, want.mark, text)
+				continue
+			}
+			if math.Abs(r.share-want.share) > 10 {
+				t.Errorf("line %d: %.1f%% of work, want %v ± 10\n%s", l, r.share, want.share, text)
+			}
+			if r.text != strings.TrimRight(srcLines[l-1], " ") {
+				t.Errorf("line %d text %q, want %q", l, r.text, srcLines[l-1])
+			}
+		}
+		def := mark("lines-70") - 2
+		if r := rows[def]; r.text != "def work():" || r.samples != 0 {
+			t.Errorf("line %d: %+v, want the def line without samples", def, r)
+		}
+		if r := rows[def+5]; r.text != "    return x" {
+			t.Errorf("line %d: %+v, want the body's last line", def+5, r)
+		}
+		if _, ok := rows[def+6]; ok {
+			t.Errorf("the table runs past the function's body:\n%s", text)
+		}
+		if !strings.Contains(string(text), "Function: run at ") {
+			t.Errorf("run() missing from the top 3 functions:\n%s", text)
+		}
+		page := filepath.Join(dir, "lines.html")
+		if r := pyspyglass(t, "render", rec, "-o", page); r.code != 0 {
+			t.Fatalf("render html: exit %d\n%s", r.code, r.stderr)
+		}
+		htmlText, _ := os.ReadFile(page)
+		if !strings.Contains(string(htmlText), html.EscapeString(strings.TrimRight(srcLines[mark("lines-20")-1], " "))) {
+			t.Errorf("the HTML page lacks the source of line %d", mark("lines-20"))
+		}
+	})
 }

@@ -27,6 +27,7 @@ type recordFlags struct {
 	nolineno      bool
 	fullFilenames bool
 	title         string
+	linesTop      int
 }
 
 func runRecord(args []string, stdout, stderr io.Writer) error {
@@ -42,9 +43,13 @@ func runRecord(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.nolineno, "nolineno", false, "do not record line numbers")
 	fs.BoolVar(&o.fullFilenames, "full-filenames", false, "show full file paths instead of shortened ones")
 	fs.StringVar(&o.title, "title", "", "title of the flamegraph")
+	fs.IntVar(&o.linesTop, "lines-top", 10, "functions in --format lines and lines-html")
 	fs.SetInterspersed(false)
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if o.linesTop < 1 {
+		return fmt.Errorf("--lines-top %d: want 1 or more functions", o.linesTop)
 	}
 	log, err := newLogger(o.log, stderr)
 	if err != nil {
@@ -70,6 +75,7 @@ func runRecord(args []string, stdout, stderr io.Writer) error {
 	s, err := openSession(ctx, &o.targetFlags, fs.Args(), p, sampler.Options{
 		Rate: float64(o.rate), Duration: time.Duration(o.duration), Idle: o.idle, GILOnly: o.gil,
 		ThreadRoots: o.threads, Function: o.function, NoLineNo: o.nolineno, FullFilenames: o.fullFilenames,
+		Sources: render.WantsSources(format),
 	}, log)
 	if s != nil {
 		defer s.Close()
@@ -80,7 +86,7 @@ func runRecord(args []string, stdout, stderr io.Writer) error {
 	if o.subprocesses {
 		go s.follow(ctx)
 	}
-	ropts := render.Options{Title: o.title}
+	ropts := render.Options{Title: o.title, LinesTop: o.linesTop}
 
 	go s.sampler.Run(ctx)
 	fmt.Fprintf(stderr, "pyspyglass: sampling %s at %v Hz; Ctrl-C to stop and write %s\n", describe(p), o.rate.String(), o.output)

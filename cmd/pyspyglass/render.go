@@ -15,8 +15,12 @@ func runRender(args []string, stdout, stderr io.Writer) error {
 	fs.StringVarP(&output, "output", "o", "", "output file")
 	fs.StringVarP(&format, "format", "f", "", "output format (default: from the file name)")
 	fs.StringVar(&title, "title", "", "title of the flamegraph")
+	linesTop := fs.Int("lines-top", 10, "functions in --format lines and lines-html")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *linesTop < 1 {
+		return fmt.Errorf("--lines-top %d: want 1 or more functions", *linesTop)
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()
@@ -35,7 +39,7 @@ func runRender(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", fs.Arg(0), err)
 	}
-	if err := render.WriteFile(output, f, p, render.Options{Title: title}); err != nil {
+	if err := render.WriteFile(output, f, p, render.Options{Title: title, LinesTop: *linesTop}); err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "pyspyglass: wrote %s\n", output)

@@ -93,6 +93,10 @@ type Profile struct {
 	KeepTimeline bool
 	Timeline     []Sample
 	Health       Health
+	// Sources maps a frame's File to the text of that file, read from the
+	// target's view of the filesystem while recording (Options.Sources),
+	// so line-level outputs can show code the reader's machine lacks.
+	Sources map[string]string
 
 	counts     map[countKey]int64
 	frameIndex map[Frame]FrameID
@@ -199,6 +203,14 @@ func (p *Profile) Total() int64 {
 		t += n
 	}
 	return t
+}
+
+// SetSource keeps the text of file (as in Frame.File).
+func (p *Profile) SetSource(file, text string) {
+	if p.Sources == nil {
+		p.Sources = map[string]string{}
+	}
+	p.Sources[file] = text
 }
 
 // Reset drops all counts and the timeline but keeps interned frames and

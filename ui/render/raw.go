@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
 	"time"
 
@@ -37,6 +39,8 @@ import (
 //	["t", pid, tid, name]           a thread
 //	["c", stack id, thread, n]      an aggregate, as Profile.Counts returns them
 //	["e", at_ns, stack id, thread]  a timeline sample
+//	["src", file, text]             a source file's text (version 3), by
+//	                                 file name as in frames, sorted
 //
 // Readers reject a newer version; unknown header fields are ignored so
 // later versions may add some. Strings that are not valid UTF-8 are stored
@@ -48,7 +52,7 @@ func (Raw) Ext() string  { return ".pyspyglass" }
 
 const (
 	rawMagic   = "pyspyglass-raw"
-	rawVersion = 2 // 2: frames carry the function's first line
+	rawVersion = 3 // 2: frames carry the function's first line; 3: sources
 )
 
 type rawHeader struct {
@@ -63,6 +67,7 @@ type rawHeader struct {
 	Threads      int       `json:"threads"`
 	Counts       int       `json:"counts"`
 	Timeline     int       `json:"timeline"`
+	Sources      int       `json:"sources"`
 }
 
 type rawHealth struct {
@@ -96,7 +101,7 @@ func (Raw) Write(w io.Writer, p *prof.Profile, o Options) error {
 			IdleDrops: h.IdleDrops, GILSamples: h.GILSamples,
 		},
 		Frames: len(p.Frames), Stacks: len(p.Stacks), Threads: len(p.Threads),
-		Counts: len(counts), Timeline: len(p.Timeline),
+		Counts: len(counts), Timeline: len(p.Timeline), Sources: len(p.Sources),
 	}
 	zw := gzip.NewWriter(w)
 	bw := bufio.NewWriterSize(zw, 1<<16)
@@ -153,6 +158,13 @@ func (Raw) Write(w io.Writer, p *prof.Profile, o Options) error {
 		num(int64(s.Thread))
 		bw.WriteString("]\n")
 	}
+	for _, file := range slices.Sorted(maps.Keys(p.Sources)) {
+		bw.WriteString(`["src",`)
+		str(file)
+		bw.WriteByte(',')
+		str(p.Sources[file])
+		bw.WriteString("]\n")
+	}
 	if err := bw.Flush(); err != nil {
 		return err
 	}
@@ -199,7 +211,7 @@ func decodeRaw(r io.Reader) (*prof.Profile, error) {
 	if hdr.Version < 1 || hdr.Version > rawVersion {
 		return nil, fmt.Errorf("raw recording version %d is not supported (this build reads 1 to %d)", hdr.Version, rawVersion)
 	}
-	if hdr.Frames < 0 || hdr.Stacks < 0 || hdr.Threads < 0 || hdr.Counts < 0 || hdr.Timeline < 0 {
+	if hdr.Frames < 0 || hdr.Stacks < 0 || hdr.Threads < 0 || hdr.Counts < 0 || hdr.Timeline < 0 || hdr.Sources < 0 {
 		return nil, fmt.Errorf("raw recording: negative record count in header")
 	}
 	p := prof.New(hdr.Start)
@@ -354,6 +366,16 @@ func decodeRaw(r io.Reader) (*prof.Profile, error) {
 		p.Timeline = append(p.Timeline, s)
 	}
 	p.KeepTimeline = hdr.KeepTimeline
+	for i := range hdr.Sources {
+		var file, text string
+		if err := next("src", i); err != nil {
+			return nil, err
+		}
+		if err := args("src", i, 2, &file, &text); err != nil {
+			return nil, err
+		}
+		p.SetSource(file, text)
+	}
 	// The decoder may have buffered past the last record; whatever it holds
 	// must be blank.
 	if dec.More() {

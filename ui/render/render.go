@@ -22,6 +22,8 @@
 //	*.pyspyglass, *.raw                           raw          ReadRaw ("pyspyglass render"); see Raw
 //	*.pstats, *.prof                              pstats       python -m pstats, snakeviz, tuna
 //	*.gecko.json                                  gecko        https://profiler.firefox.com
+//	*.lines.txt                                   lines        people: line_profiler's table
+//	*.lines.html, *.html                          lines-html   a browser: the same as a heat map
 //
 // Each format's type documents what it writes and what it leaves out.
 package render
@@ -55,6 +57,8 @@ type Options struct {
 	// frames are left out to keep the file small. 0 means 0.1; negative
 	// draws every frame.
 	MinWidth float64
+	// LinesTop is how many functions the line tables show; 0 means 10.
+	LinesTop int
 }
 
 // Format is one output format.
@@ -72,7 +76,7 @@ func Formats() []Format {
 	return []Format{
 		Flamegraph{}, Speedscope{}, Pprof{}, Collapsed{},
 		Callgrind{}, ChromeTrace{}, Raw{},
-		Pstats{}, Gecko{},
+		Pstats{}, Gecko{}, Lines{}, LinesHTML{},
 	}
 }
 
@@ -120,6 +124,9 @@ var suffixes = []struct {
 	{".pstats", Pstats{}},
 	{".prof", Pstats{}},
 	{".gecko.json", Gecko{}},
+	{".lines.txt", Lines{}},
+	{".lines.html", LinesHTML{}},
+	{".html", LinesHTML{}},
 }
 
 // FromPath picks a format from the file name (see the package comment).

@@ -5,7 +5,9 @@ import (
 	"compress/gzip"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -34,8 +36,8 @@ func synthetic() *prof.Profile {
 	p := prof.New(time.Date(2026, 1, 2, 3, 4, 5, 600, time.UTC))
 	p.KeepTimeline = true
 	p.Target = `pid 4242: python3.12 app.py <x> & "y"`
-	main := p.Frame(prof.Frame{Name: "main", File: "app.py", Line: 10})
-	a := p.Frame(prof.Frame{Name: "a", File: "app.py", Line: 20})
+	main := p.Frame(prof.Frame{Name: "main", File: "app.py", Line: 10, FirstLine: 9})
+	a := p.Frame(prof.Frame{Name: "a", File: "app.py", Line: 20, FirstLine: 19})
 	b := p.Frame(prof.Frame{Name: nameB, File: fileB, Line: 30})
 	c := p.Frame(prof.Frame{Name: nameC, File: "app.py", Line: 40})
 	ab := p.Stack([]prof.FrameID{main, a, b})
@@ -56,6 +58,23 @@ func synthetic() *prof.Profile {
 		Rate: 100, Samples: 100, Errors: 3, Late: 2, TotalLag: 5 * time.Millisecond,
 		Elapsed: time.Second, GILSamples: 80,
 	}
+	// app.py's text, non-ASCII and markup included; lib/ünï.py has none.
+	var src strings.Builder
+	for i := 1; i <= 45; i++ {
+		switch i {
+		case 9:
+			src.WriteString("def main():\n")
+		case 10:
+			src.WriteString("    a()  # <b>&\n")
+		case 19:
+			src.WriteString("def a():\n")
+		case 20:
+			src.WriteString("    return b()\n")
+		default:
+			fmt.Fprintf(&src, "# line %d: ünï 计算\n", i)
+		}
+	}
+	p.SetSource("app.py", src.String())
 	return p
 }
 
@@ -144,7 +163,7 @@ func TestRawRoundTrip(t *testing.T) {
 		}
 		if !slices.Equal(p2.Frames, p.Frames) || !slices.Equal(p2.Threads, p.Threads) ||
 			!slices.EqualFunc(p2.Stacks, p.Stacks, slices.Equal) || !slices.Equal(p2.Counts(), p.Counts()) ||
-			!slices.Equal(p2.Timeline, p.Timeline) {
+			!slices.Equal(p2.Timeline, p.Timeline) || !maps.Equal(p2.Sources, p.Sources) {
 			t.Errorf("tables differ after the round trip")
 		}
 		for _, f := range Formats() {
@@ -185,7 +204,7 @@ func TestRawRejects(t *testing.T) {
 		{"extra record", string(good) + `["e",1,0,0]` + "\n", false},
 		{"trailing junk", string(good) + "}", false},
 		{"bad frame id", strings.Replace(string(good), `["s",0,1,2]`, `["s",0,1,9]`, 1), false},
-		{"duplicate frame", strings.Replace(string(good), `["f","a","app.py",20`, `["f","main","app.py",10`, 1), false},
+		{"duplicate frame", strings.Replace(string(good), `["f","a","app.py",20,0,19]`, `["f","main","app.py",10,0,9]`, 1), false},
 		{"bad thread", strings.Replace(string(good), `["c",0,1,`, `["c",0,7,`, 1), false},
 		{"negative count", strings.Replace(string(good), `["c",0,1,25]`, `["c",0,1,-25]`, 1), false},
 		{"wrong tag", strings.Replace(string(good), `["t",`, `["x",`, 1), false},

@@ -11,3 +11,14 @@ func WantsTimeline(f Format) bool {
 	}
 	return false
 }
+
+// WantsSources says whether format f shows source text, which the recorder
+// then reads from the target while sampling (a recording keeps it for a
+// later render).
+func WantsSources(f Format) bool {
+	switch f.(type) {
+	case Lines, LinesHTML, Raw:
+		return true
+	}
+	return false
+}
