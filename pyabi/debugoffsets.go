@@ -308,6 +308,11 @@ func (d *DebugOffsets) fill(spec *debugSpec) {
 	l.GIL.LastHolder = get("interpreter_state.gil_runtime_state_holder") - gil
 	l.GIL.Locked = get("interpreter_state.gil_runtime_state_locked") - gil
 
+	// interpreter_state.gc is where struct _gc_runtime_state starts.
+	if gc, col := get("interpreter_state.gc"), get("gc.collecting"); gc != Absent && col != Absent {
+		l.Interp.GCCollecting = gc + col
+	}
+
 	l.Thread.Next = get("thread_state.next")
 	l.Thread.Interp = get("thread_state.interp")
 	l.Thread.CurrentFrame = get("thread_state.current_frame")

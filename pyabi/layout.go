@@ -19,13 +19,15 @@ type Layout struct {
 		InterpretersHead int // interpreters.head
 		TstateCurrent    int // gilstate.tstate_current (3.7-3.11); Absent later
 		GIL              int // ceval.gil: inline _gil_runtime_state (3.7-3.11); Absent later
+		GCCollecting     int // gc.collecting (3.7, 3.8): int, non-zero while the collector runs
 	}
 	// PyInterpreterState.
 	Interp struct {
-		Next        int // next
-		ThreadsHead int // tstate_head (<=3.10), threads.head (3.11+)
-		Modules     int // modules (<=3.11), imports.modules (3.12+): the sys.modules dict
-		GILPtr      int // ceval.gil (3.12+): pointer to _gil_runtime_state; Absent before
+		Next         int // next
+		ThreadsHead  int // tstate_head (<=3.10), threads.head (3.11+)
+		Modules      int // modules (<=3.11), imports.modules (3.12+): the sys.modules dict
+		GILPtr       int // ceval.gil (3.12+): pointer to _gil_runtime_state; Absent before
+		GCCollecting int // gc.collecting (3.9+): int, non-zero while the collector runs
 	}
 	// struct _gil_runtime_state (3.7+; 2.7 and 3.6 use _PyThreadState_Current).
 	GIL struct {

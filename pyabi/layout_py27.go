@@ -18,10 +18,12 @@ func layoutPy27() Layout {
 	l.Runtime.InterpretersHead = Absent
 	l.Runtime.TstateCurrent = Absent
 	l.Runtime.GIL = Absent
+	l.Runtime.GCCollecting = Absent
 	l.Interp.Next = 0        // offsetof(PyInterpreterState, next)
 	l.Interp.ThreadsHead = 8 // offsetof(PyInterpreterState, tstate_head)
 	l.Interp.Modules = 16    // offsetof(PyInterpreterState, modules)
 	l.Interp.GILPtr = Absent
+	l.Interp.GCCollecting = Absent
 	l.GIL.LastHolder = Absent
 	l.GIL.Locked = Absent
 	l.Thread.Next = 0   // offsetof(PyThreadState, next)

@@ -18,10 +18,12 @@ func layoutPy38() Layout {
 	l.Runtime.InterpretersHead = 32 // offsetof(_PyRuntimeState, interpreters.head)
 	l.Runtime.TstateCurrent = 1368  // offsetof(_PyRuntimeState, gilstate.tstate_current)
 	l.Runtime.GIL = 1152            // offsetof(_PyRuntimeState, ceval.gil)
+	l.Runtime.GCCollecting = 544    // offsetof(_PyRuntimeState, gc.collecting)
 	l.Interp.Next = 0               // offsetof(PyInterpreterState, next)
 	l.Interp.ThreadsHead = 8        // offsetof(PyInterpreterState, tstate_head)
 	l.Interp.Modules = 56           // offsetof(PyInterpreterState, modules)
 	l.Interp.GILPtr = Absent
+	l.Interp.GCCollecting = Absent
 	l.GIL.LastHolder = 8 // offsetof(struct _gil_runtime_state, last_holder)
 	l.GIL.Locked = 16    // offsetof(struct _gil_runtime_state, locked)
 	l.Thread.Next = 8    // offsetof(PyThreadState, next)

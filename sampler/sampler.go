@@ -28,6 +28,9 @@ type Options struct {
 	NoLineNo      bool          // no line numbers at all
 	FullFilenames bool          // do not shorten file paths
 	Threads       ThreadFilter  // only these threads (--thread, --tid)
+	// GC puts a "<GC>" leaf on the stack of the thread running the cyclic
+	// garbage collector (the GIL holder while the collector's flag is set).
+	GC bool
 	// Opcodes adds the instruction the innermost frame is at as a leaf
 	// frame ("[BINARY_OP_ADD_INT]", kind prof.KindInstruction).
 	Opcodes bool
@@ -319,6 +322,13 @@ func (s *Sampler) sampleTarget(t *Target, at time.Duration, refresh bool) (err e
 		t.stale = false
 	}
 	holder, _ := s.walker.GILHolder(t.Interp)
+	collecting := false
+	if s.o.GC && holder != 0 && t.Interp.CanReadGC() {
+		var err error
+		if collecting, err = s.walker.Collecting(t.Interp); err != nil {
+			s.failed(err) // counted; the stacks themselves still count
+		}
+	}
 	includeIdle := s.idle.Load()
 	h := &s.p.Health
 	for i := range t.threads {
@@ -361,7 +371,7 @@ func (s *Sampler) sampleTarget(t *Target, at time.Duration, refresh bool) (err e
 		if hasGIL {
 			h.GILSamples++
 		}
-		s.record(t, th, frames, at)
+		s.record(t, th, frames, collecting && hasGIL, at)
 	}
 	// An instruction that could not be named is an error, though its
 	// stack is recorded: never a guessed instruction.
@@ -424,11 +434,12 @@ type stackMemo struct {
 	ids    []prof.FrameID // their frame ids, same order
 	stack  prof.StackID
 	root   prof.FrameID // the thread's root frame, with --threads
+	gc     bool         // the stack ends in <GC>
 	ok     bool
 }
 
 // record interns one stack (innermost first in frames) root first.
-func (s *Sampler) record(t *Target, th *pyabi.Thread, frames []pyabi.Frame, at time.Duration) {
+func (s *Sampler) record(t *Target, th *pyabi.Thread, frames []pyabi.Frame, gc bool, at time.Duration) {
 	name := t.ThreadName(*th)
 	m := t.memos[th.ThreadID]
 	if m == nil {
@@ -446,7 +457,7 @@ func (s *Sampler) record(t *Target, th *pyabi.Thread, frames []pyabi.Frame, at t
 	for common < n && common < k && frames[n-1-common] == m.frames[k-1-common] {
 		common++
 	}
-	if common == n && n == k && n > 0 {
+	if common == n && n == k && n > 0 && gc == m.gc {
 		s.p.Add(m.stack, m.thread, at, 1)
 		return
 	}
@@ -472,7 +483,11 @@ func (s *Sampler) record(t *Target, th *pyabi.Thread, frames []pyabi.Frame, at t
 	if s.o.Opcodes && n > 0 && frames[0].HasInstr {
 		st = append(st, s.instrID(ids[0], frames[0].Instr))
 	}
+	if gc {
+		st = append(st, s.p.Frame(GCFrame))
+	}
 	s.stack = st
+	m.gc = gc
 	m.stack = s.p.Stack(st)
 	m.frames = append(m.frames[:0], frames...)
 	m.ids = append(m.ids[:0], ids...)
@@ -513,6 +528,10 @@ func (s *Sampler) frameID(t *Target, f pyabi.Frame) prof.FrameID {
 	}
 	return id
 }
+
+// GCFrame is the leaf the sampler puts on the stack of the thread running
+// the cyclic garbage collector.
+var GCFrame = prof.Frame{Name: "<GC>", Kind: prof.KindOther}
 
 // instrID interns the instruction leaf under frame parent: named as the
 // interpreter runs it, with the instruction it specialises after it.

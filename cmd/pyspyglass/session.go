@@ -28,6 +28,7 @@ type targetFlags struct {
 	idle         bool
 	gil          bool
 	opcodes      bool
+	noGC         bool
 	log          string
 }
 
@@ -41,6 +42,7 @@ func (tf *targetFlags) bind(fs *pflag.FlagSet) {
 	fs.BoolVarP(&tf.idle, "idle", "i", false, "include idle threads (not running on a CPU)")
 	fs.BoolVarP(&tf.gil, "gil", "g", false, "only sample the thread holding the GIL")
 	fs.BoolVar(&tf.opcodes, "opcodes", false, "add the bytecode instruction each stack is at as a leaf frame, e.g. [BINARY_OP_ADD_INT (BINARY_OP)]")
+	fs.BoolVar(&tf.noGC, "no-gc", false, "do not mark the garbage collector's work with a <GC> frame (3.7+)")
 	tf.threadFlags.bind(fs)
 	fs.StringVar(&tf.log, "log", "warn", "log level: debug, info, warn, error")
 }
@@ -126,6 +128,7 @@ func openSession(ctx context.Context, tf *targetFlags, argv []string, p *prof.Pr
 		}
 	}
 	o.Opcodes = tf.opcodes
+	o.GC = !tf.noGC
 	var desc []string
 	if len(targets) > 0 {
 		s.command, s.python = strings.Join(targets[0].Cmdline, " "), targets[0].Interp.Version.String()

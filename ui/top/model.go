@@ -60,6 +60,7 @@ type Stats struct {
 	ThreadSelected bool
 	GILPct         float64 // share of sampling rounds that found the GIL held; -1 unknown
 	IdlePct        float64 // share of thread samples dropped as idle; -1 unknown
+	GCPct          float64 // share of thread samples in the garbage collector
 	MultiPid       bool    // threads of more than one process
 }
 
@@ -183,6 +184,7 @@ type frameInfo struct {
 	fn, ln int32
 	skip   bool // synthetic process/thread roots are not rows
 	instr  bool // an instruction leaf: a row only in the instructions view
+	gc     bool // the <GC> leaf: time the collector ran
 }
 
 func (m *Model) apply(c captured) {
@@ -196,6 +198,7 @@ func (m *Model) apply(c captured) {
 			ln:    m.lns.id(key{Name: f.Name, File: f.File, Line: f.Line}, f.Kind),
 			skip:  f.Kind == prof.KindProcess || f.Kind == prof.KindThread,
 			instr: f.Kind == prof.KindInstruction,
+			gc:    f.Kind == prof.KindOther && f.Name == "<GC>",
 		})
 	}
 	m.stacks = append(m.stacks, c.newStacks...)
@@ -315,6 +318,15 @@ func (m *Model) Stats() Stats {
 	if s.health.Samples > 0 {
 		st.GILPct = pct(s.health.GILSamples, s.health.Samples)
 	}
+	var gc int64
+	for _, c := range s.counts {
+		if st := int(c.Stack); st >= 0 && st < len(m.stacks) && len(m.stacks[st]) > 0 {
+			if leaf := m.stacks[st][len(m.stacks[st])-1]; int(leaf) < len(m.frames) && m.frames[leaf].gc {
+				gc += c.N
+			}
+		}
+	}
+	st.GCPct = pct(gc, s.samples)
 	if d := s.health.IdleDrops + s.samples; d > 0 {
 		st.IdlePct = pct(s.health.IdleDrops, d)
 	}

@@ -230,8 +230,12 @@ func headerLines(st Stats, hi HeaderInfo, vs viewState) [][]span {
 		{"Threads ", toneLabel}, {strconv.Itoa(st.Threads), toneValue},
 		{" (" + strconv.Itoa(st.Active) + " active)", toneLabel},
 		{"  GIL ", toneLabel}, {pctOrDash(st.GILPct), toneValue},
-		{"  Idle ", toneLabel},
 	}
+	if st.GCPct > 0 {
+		// Only when the collector ran: the line must fit 80 columns.
+		l3 = append(l3, span{"  GC ", toneLabel}, span{fmtPct(st.GCPct), toneValue})
+	}
+	l3 = append(l3, span{"  Idle ", toneLabel})
 	if vs.showIdle {
 		l3 = append(l3, span{"shown", toneValue})
 	} else {

@@ -59,6 +59,9 @@ var Fields = []Field{
 	// 3.12 moved the GIL into the interpreter (per-interpreter GIL, PEP 684).
 	{"Runtime.GIL", []Rule{{307, 311, "offsetof(_PyRuntimeState, ceval.gil)"}}},
 
+	// The cyclic collector's "collecting" flag moved from the runtime to
+	// each interpreter in 3.9 (Include/internal/pycore_gc.h).
+	{"Runtime.GCCollecting", []Rule{{307, 308, "offsetof(_PyRuntimeState, gc.collecting)"}}},
 	{"Interp.Next", []Rule{{207, Latest, "offsetof(PyInterpreterState, next)"}}},
 	// 3.11 gathered the thread list into struct pythreads (pycore_interp.h, v3.11.0).
 	{"Interp.ThreadsHead", []Rule{
@@ -70,6 +73,7 @@ var Fields = []Field{
 		{312, Latest, "offsetof(PyInterpreterState, imports.modules)"},
 	}},
 	{"Interp.GILPtr", []Rule{{312, Latest, "offsetof(PyInterpreterState, ceval.gil)"}}},
+	{"Interp.GCCollecting", []Rule{{309, Latest, "offsetof(PyInterpreterState, gc.collecting)"}}},
 
 	// struct _gil_runtime_state: Include/internal/gil.h (3.7), pycore_gil.h (3.8+).
 	{"GIL.LastHolder", []Rule{{307, Latest, "offsetof(struct _gil_runtime_state, last_holder)"}}},
