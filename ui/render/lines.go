@@ -47,6 +47,13 @@ type lineRow struct {
 	self      int64 // of which the line was the leaf
 	text      string
 	hasSource bool
+	instrs    []instrShare // --opcodes: the instructions of its self samples, most first
+}
+
+// instrShare is one instruction leaf (--opcodes) under a line.
+type instrShare struct {
+	name string
+	n    int64
 }
 
 type lineFunc struct {
@@ -77,6 +84,7 @@ func lineTables(p *prof.Profile, top int) ([]lineFunc, int64, error) {
 	self := map[funcKey]int64{}
 	hits := map[lineKey]int64{}
 	selfHits := map[lineKey]int64{}
+	instrs := map[lineKey]map[string]int64{}
 	var total int64
 	seen := map[funcKey]bool{}
 	for _, c := range countsByStack(p) {
@@ -104,6 +112,13 @@ func lineTables(p *prof.Profile, top int) ([]lineFunc, int64, error) {
 			if i == leaf {
 				self[k] += c.N
 				selfHits[lineKey{k, f.Line}] += c.N
+				if last := p.Frames[stack[len(stack)-1]]; last.Kind == prof.KindInstruction {
+					lk := lineKey{k, f.Line}
+					if instrs[lk] == nil {
+						instrs[lk] = map[string]int64{}
+					}
+					instrs[lk][last.Name] += c.N
+				}
 			}
 		}
 	}
@@ -138,6 +153,10 @@ func lineTables(p *prof.Profile, top int) ([]lineFunc, int64, error) {
 		}
 		for _, l := range show {
 			r := lineRow{line: l, hits: hits[lineKey{fn.key, l}], self: selfHits[lineKey{fn.key, l}]}
+			for name, n := range instrs[lineKey{fn.key, l}] {
+				r.instrs = append(r.instrs, instrShare{name, n})
+			}
+			slices.SortFunc(r.instrs, func(a, b instrShare) int { return cmp.Or(cmp.Compare(b.n, a.n), strings.Compare(a.name, b.name)) })
 			if l >= 1 && l <= len(lines) {
 				r.text, r.hasSource = strings.TrimRight(lines[l-1], " \t\r"), true
 			}
@@ -198,6 +217,20 @@ func mergeLines(a, b []int) []int {
 	return slices.Compact(out)
 }
 
+// instrMix is a line's instruction mix (--opcodes): each instruction with
+// its share of the line's self samples, the most frequent first.
+func instrMix(r lineRow) string {
+	var parts []string
+	for i, in := range r.instrs {
+		if i == 6 {
+			parts = append(parts, fmt.Sprintf("%d more", len(r.instrs)-i))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s %.0f%%", strings.Trim(oneLine(in.name), "[]"), pct(in.n, r.self)))
+	}
+	return strings.Join(parts, ", ")
+}
+
 func pct(n, of int64) float64 {
 	if of == 0 {
 		return 0
@@ -237,6 +270,9 @@ func (Lines) Write(w io.Writer, p *prof.Profile, o Options) error {
 				continue
 			}
 			fmt.Fprintf(bw, "%6d %9d %7.1f %7.1f %9d  %s\n", r.line, r.hits, pct(r.hits, fn.samples), pct(r.hits, total), r.self, text)
+			if len(r.instrs) > 0 {
+				fmt.Fprintf(bw, "%42s  %s\n", "instructions:", instrMix(r))
+			}
 		}
 	}
 	return bw.Flush()
@@ -290,6 +326,9 @@ p.sub { color: #555; }
 				fmt.Fprintf(bw, "<td class=\"src\">%s</td></tr>\n", html.EscapeString(r.text))
 			} else {
 				bw.WriteString("<td class=\"src na\">source not available</td></tr>\n")
+			}
+			if len(r.instrs) > 0 {
+				fmt.Fprintf(bw, "<tr><td colspan=\"5\"></td><td class=\"src na\">instructions: %s</td></tr>\n", html.EscapeString(instrMix(r)))
 			}
 		}
 		bw.WriteString("</table>\n")
