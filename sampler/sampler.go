@@ -58,14 +58,17 @@ const sleepSlice = 10 * time.Millisecond
 // go far less often than samples are taken.
 const refreshEvery = 100 * time.Millisecond
 
-// Sampler samples targets into one profile. Its View/Reset/SetIdle/Done/Err
-// methods may be called from another goroutine (the live view).
+// Sampler samples targets into one profile. The goroutine in Run is the
+// only writer of the profile; its View/Snapshot/Reset/SetIdle/Done/Err
+// methods may be called from another goroutine (the live view, writers).
 type Sampler struct {
 	o       Options
 	mu      sync.Mutex // guards p and targets
 	p       *prof.Profile
 	targets []*Target
 	idle    atomic.Bool
+	resets  chan chan struct{} // Reset's requests, acknowledged once applied
+	running atomic.Bool        // Run has started
 	done    chan struct{}
 	err     error
 
@@ -102,7 +105,7 @@ type threadKey struct {
 // New makes a sampler over targets writing into p.
 func New(targets []*Target, p *prof.Profile, o Options) *Sampler {
 	s := &Sampler{
-		o: o, p: p, targets: targets, done: make(chan struct{}),
+		o: o, p: p, targets: targets, done: make(chan struct{}), resets: make(chan chan struct{}),
 		frameIDs: map[frameKey]prof.FrameID{}, sourced: map[string]bool{}, instrIDs: map[instrKey]prof.FrameID{}, threadIDs: map[threadKey]int{}, roots: map[int]prof.FrameID{},
 		frames: make([]pyabi.Frame, 0, 256), ids: make([]prof.FrameID, 0, 256), stack: make([]prof.FrameID, 0, 256),
 	}
@@ -143,20 +146,58 @@ func (s *Sampler) Pids() []int {
 	return pids
 }
 
-// View runs f with the profile while no sample is being added.
+// View runs f with the profile while no sample is being added. f must be
+// quick and must not keep p: sampling waits for it.
 func (s *Sampler) View(f func(p *prof.Profile)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f(s.p)
 }
 
-// Reset starts a new window.
+// Snapshot is a read-only copy of the profile as it is now (see
+// prof.Profile.Snapshot): sampling waits only for the copy, not for what is
+// done with it, such as writing a file.
+func (s *Sampler) Snapshot() *prof.Profile {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.p.Snapshot()
+}
+
+// Reset starts a new window. While Run samples, the sampling goroutine
+// applies it between two rounds, within a sleep slice, and Reset returns
+// once it has.
 func (s *Sampler) Reset() {
+	if s.running.Load() {
+		ack := make(chan struct{})
+		select {
+		case s.resets <- ack:
+			select {
+			case <-ack:
+				return
+			case <-s.done:
+			}
+		case <-s.done:
+		}
+	}
+	s.reset() // not sampling (not yet, or no longer): nobody else writes
+}
+
+func (s *Sampler) reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := time.Now()
 	s.p.Reset(now)
 	s.start = now
+}
+
+// applyResets serves a pending Reset, if any.
+func (s *Sampler) applyResets() {
+	select {
+	case ack := <-s.resets:
+		s.reset()
+		close(ack)
+	default:
+	}
 }
 
 // SetIdle includes or excludes idle threads from now on.
@@ -182,6 +223,7 @@ func (s *Sampler) Run(ctx context.Context) (err error) {
 		s.err = err
 		close(s.done)
 	}()
+	s.running.Store(true)
 	if s.o.Rate <= 0 {
 		return fmt.Errorf("sampling rate must be positive, got %v", s.o.Rate)
 	}
@@ -235,6 +277,7 @@ func (s *Sampler) Run(ctx context.Context) (err error) {
 				if done() {
 					return nil
 				}
+				s.applyResets()
 			}
 			if done() {
 				return nil
@@ -246,6 +289,10 @@ func (s *Sampler) Run(ctx context.Context) (err error) {
 				return nil
 			case <-deadline:
 				return nil
+			case ack := <-s.resets:
+				s.reset()
+				close(ack)
+				continue // the wait is not over
 			case <-timer.C:
 			}
 		default:
@@ -253,6 +300,7 @@ func (s *Sampler) Run(ctx context.Context) (err error) {
 				return nil
 			}
 		}
+		s.applyResets()
 		now := time.Now()
 		refresh := now.Sub(lastRefresh) >= refreshEvery
 		if refresh {

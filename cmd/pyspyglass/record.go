@@ -138,9 +138,10 @@ func pickFormat(name string, output *string) (render.Format, error) {
 	return f, nil
 }
 
-func write(s *sampler.Sampler, path string, f render.Format, o render.Options) (err error) {
-	s.View(func(p *prof.Profile) { err = render.WriteFile(path, f, p, o) })
-	return err
+// write renders a snapshot of the profile to path: sampling goes on while
+// the file is written.
+func write(s *sampler.Sampler, path string, f render.Format, o render.Options) error {
+	return render.WriteFile(path, f, s.Snapshot(), o)
 }
 
 // childExit waits for a launched child and passes its exit code on; an

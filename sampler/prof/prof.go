@@ -6,6 +6,7 @@ package prof
 
 import (
 	"hash/maphash"
+	"maps"
 	"slices"
 	"time"
 )
@@ -83,7 +84,8 @@ func (h Health) AchievedRate() float64 {
 }
 
 // Profile is the aggregated recording. Stacks are stored root first.
-// It is not safe for concurrent use: one goroutine owns it.
+// It is not safe for concurrent use: one goroutine owns it, and others
+// read Snapshots of it.
 type Profile struct {
 	Start        time.Time
 	Target       string // human description: pid(s), command line, Python version
@@ -213,11 +215,34 @@ func (p *Profile) SetSource(file, text string) {
 	p.Sources[file] = text
 }
 
+// Snapshot is a read-only copy of p as it is now, for a writer or viewer
+// on another goroutine while p's owner goes on sampling. It costs a copy
+// of the counts and the map of sources (not their text): frames, stacks,
+// threads and the timeline only ever grow
+// (Reset starts a new timeline rather than reusing the old one), so the
+// snapshot shares them up to their current length. Interning into a
+// snapshot (Frame, Stack, Thread, Add) is not allowed.
+func (p *Profile) Snapshot() *Profile {
+	return &Profile{
+		Start:        p.Start,
+		Target:       p.Target,
+		Frames:       p.Frames[:len(p.Frames):len(p.Frames)],
+		Stacks:       p.Stacks[:len(p.Stacks):len(p.Stacks)],
+		Threads:      p.Threads[:len(p.Threads):len(p.Threads)],
+		KeepTimeline: p.KeepTimeline,
+		Timeline:     p.Timeline[:len(p.Timeline):len(p.Timeline)],
+		Health:       p.Health,
+		Sources:      maps.Clone(p.Sources),
+		counts:       maps.Clone(p.counts),
+		seed:         p.seed,
+	}
+}
+
 // Reset drops all counts and the timeline but keeps interned frames and
 // stacks, so ids held by a viewer stay valid.
 func (p *Profile) Reset(start time.Time) {
 	clear(p.counts)
-	p.Timeline = p.Timeline[:0]
+	p.Timeline = nil // a snapshot may still read the old one
 	p.Health = Health{Rate: p.Health.Rate}
 	p.Start = start
 }
