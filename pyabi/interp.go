@@ -302,8 +302,11 @@ func (w *Walker) Stack(in *Interpreter, t *Thread, dst []Frame) ([]Frame, error)
 	return dst, err
 }
 
-// tornRetries is how often Stack reads a stack that keeps tearing.
-const tornRetries = 3
+// tornRetries is how often Stack reads a stack that keeps tearing. Each
+// try is one batched read, so a few more get past a thread that pushes and
+// pops frames faster than one read (a recursion sweeping up and down tears
+// about one read in five on 3.7).
+const tornRetries = 8
 
 func (in *Interpreter) stackOnce(w *Walker, t *Thread, dst []Frame) ([]Frame, error) {
 	c := in.walkCache(t.Addr)
@@ -339,9 +342,20 @@ func (in *Interpreter) stackOnce(w *Walker, t *Thread, dst []Frame) ([]Frame, er
 		if fb == nil {
 			misses++
 			if err := procmem.ReadFull(in.r, w.fbuf, frame); err != nil {
+				if n > 0 {
+					// Reached through a link read a moment ago: the
+					// frame was popped and its memory given back.
+					return dst, fmt.Errorf("frame %#x: %w: %w", frame, ErrTorn, err)
+				}
 				return dst, fmt.Errorf("frame %#x: %w", frame, err)
 			}
 			fb = w.fbuf
+		}
+		if in.model == frameObjects && le64(fb[in.Layout.Object.Type-8:]) == 0 {
+			// <=3.10: ob_refcnt 0 (it precedes ob_type) is a frame
+			// already freed, kept as its code's zombie or on the free
+			// list with f_back relinked there: the stack moved on.
+			return dst, fmt.Errorf("frame %#x: %w", frame, ErrTorn)
 		}
 		w.frameAddrs = append(w.frameAddrs, frame)
 		frame = le64(fb[f.Previous:])
@@ -356,6 +370,12 @@ func (in *Interpreter) stackOnce(w *Walker, t *Thread, dst []Frame) ([]Frame, er
 			continue
 		}
 		codeAddr := le64(fb[f.Code:]) & in.codeMask
+		if codeAddr == 0 && in.codeMask != ^uint64(0) && len(w.pending) == 0 {
+			// 3.14+: a frame pushed for a call whose executable is not
+			// stored yet (a NULL _PyStackRef): the call is in progress
+			// and the caller's frame is where the thread is.
+			continue
+		}
 		w.pending = append(w.pending, pendingFrame{code: codeAddr, pos: in.position(fb, codeAddr)})
 	}
 	if len(w.pending) == 0 {
@@ -367,6 +387,11 @@ func (in *Interpreter) stackOnce(w *Walker, t *Thread, dst []Frame) ([]Frame, er
 	var err error
 	var codeMisses int
 	if dst, codeMisses, err = in.codes.resolve(in.r, w.pending, c, dst); err != nil {
+		if errors.Is(err, procmem.ErrFault) {
+			// A code object pointer from a frame reused since it was
+			// read: the stack moved on, read it again.
+			err = fmt.Errorf("%w: %w", ErrTorn, err)
+		}
 		return dst, fmt.Errorf("thread state %#x: %w", t.Addr, err)
 	}
 	if c.walks++; misses > 0 || codeMisses > 0 || c.walks >= rebuildEvery {

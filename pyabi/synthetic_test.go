@@ -202,6 +202,7 @@ func buildSynth(t *testing.T, d *DebugOffsets, img []byte, stripped bool) *synth
 		tag   uint64
 		tlbc  int32
 		instr uint64 // instead of code's own bytecode + 2*unit
+		null  bool   // a call in progress: f_executable still PyStackRef_NULL
 	}
 	chunk := m.alloc(16 * (d.Sizes.Frame + 64))
 	next := chunk
@@ -215,7 +216,9 @@ func buildSynth(t *testing.T, d *DebugOffsets, img []byte, stripped bool) *synth
 				next += uint64(d.Sizes.Frame + 64)
 			}
 			exe, instr := f.code, f.instr
-			if exe == 0 {
+			if f.null {
+				exe, instr = 0, 0
+			} else if exe == 0 {
 				exe = p.none
 			} else if instr == 0 {
 				instr = exe + uint64(d.Layout.Code.CodeAdaptive) + 2*uint64(f.unit)
@@ -240,6 +243,11 @@ func buildSynth(t *testing.T, d *DebugOffsets, img []byte, stripped bool) *synth
 		{owner: entryOwner, tag: tag},
 		{code: run.addr, unit: 4, owner: py, tag: tag},
 		{code: deep.addr, unit: 20, owner: py},
+	}
+	if tag != 0 {
+		// 3.14+: the frame of a call just pushed, whose executable is
+		// not stored yet, is innermost; the thread is still in deep.
+		workerFrames = append(workerFrames, fr{null: true, owner: py, tag: tag})
 	}
 	var copyHigh uint64
 	if ft314 {
