@@ -220,6 +220,13 @@ func (s *Sampler) Err() error {
 // Targets that exit are closed and dropped; their samples stay.
 func (s *Sampler) Run(ctx context.Context) (err error) {
 	defer func() {
+		// Elapsed is the real sampling time, not the time of the last
+		// round: at a low rate they differ by up to an interval.
+		s.mu.Lock()
+		if !s.start.IsZero() {
+			s.p.Health.Elapsed = time.Since(s.start)
+		}
+		s.mu.Unlock()
 		s.err = err
 		close(s.done)
 	}()

@@ -8,6 +8,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -192,21 +193,24 @@ func split(heavy, light float64) float64 { return heavy / (heavy + light) }
 
 // TestRecordSplitEveryFormat records the 3:1 workload on every interpreter
 // from its first line, renders the recording in every format, parses each
-// back and checks that heavy() has 75% ± 10 points of the two functions.
+// back and checks that heavy()'s share of the two functions is within 10
+// points of the share the workload timed itself (about 75%; on a loaded
+// machine the real split drifts, and the profile must follow the truth).
 func TestRecordSplitEveryFormat(t *testing.T) {
 	testutil.ForEach(t, testutil.Interpreters(t), func(t *testing.T, in testutil.Interpreter) {
 		dir := t.TempDir()
-		raw := filepath.Join(dir, "split.raw")
+		rec := filepath.Join(dir, "split.pyspyglass")
 		in.Prepare(t)
-		r := pyspyglass(t, append([]string{"record", "--rate", "250", "-o", raw, "--"}, in.Argv(testutil.TestdataPath("cpu_split.py"), "3")...)...)
+		r := pyspyglass(t, append([]string{"record", "--rate", "250", "-o", rec, "--"}, in.Argv(testutil.TestdataPath("cpu_split.py"), "3")...)...)
 		if r.code != 0 {
 			t.Fatalf("record: exit %d\n%s", r.code, r.stderr)
 		}
+		want := selfTimedSplit(t, r.stdout)
 		for _, f := range render.Formats() {
-			out := raw
-			if f.Name() != "raw" {
+			out := rec
+			if f.Name() != "recording" {
 				out = filepath.Join(dir, "split"+f.Ext())
-				if r := pyspyglass(t, "render", raw, "-o", out, "--format", f.Name()); r.code != 0 {
+				if r := pyspyglass(t, "render", rec, "-o", out, "--format", f.Name()); r.code != 0 {
 					t.Fatalf("render %s: exit %d\n%s", f.Name(), r.code, r.stderr)
 				}
 			}
@@ -215,11 +219,27 @@ func TestRecordSplitEveryFormat(t *testing.T) {
 				t.Errorf("%s: only %v samples in heavy and light; record said:\n%s", f.Name(), heavy+light, r.stderr)
 				continue
 			}
-			if s := split(heavy, light); s < 0.65 || s > 0.85 {
-				t.Errorf("%s: heavy share %.2f (heavy %v, light %v), want 0.75 ± 0.10", f.Name(), s, heavy, light)
+			if s := split(heavy, light); math.Abs(s-want) > 0.10 {
+				t.Errorf("%s: heavy share %.2f (heavy %v, light %v), want %.2f ± 0.10 (the workload's own timing)", f.Name(), s, heavy, light, want)
 			}
 		}
 	})
+}
+
+// selfTimedSplit reads cpu_split.py's "selftime heavy=H light=L" line and
+// returns H/(H+L).
+func selfTimedSplit(t *testing.T, stdout string) float64 {
+	t.Helper()
+	m := regexp.MustCompile(`selftime heavy=([0-9.]+) light=([0-9.]+)`).FindStringSubmatch(stdout)
+	if m == nil {
+		t.Fatalf("the workload printed no selftime line:\n%s", stdout)
+	}
+	h, _ := strconv.ParseFloat(m[1], 64)
+	l, _ := strconv.ParseFloat(m[2], 64)
+	if h+l <= 0 {
+		t.Fatalf("bad selftime line %q", m[0])
+	}
+	return split(h, l)
 }
 
 // measure parses one output and returns the samples (or time) of heavy()
@@ -338,13 +358,13 @@ func measure(t *testing.T, format, path string) (heavy, light float64) {
 				open[e.Tid] = st[:len(st)-1]
 			}
 		}
-	case "raw":
+	case "recording":
 		f, err := os.Open(path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer f.Close()
-		p, err := render.ReadRaw(f)
+		p, err := render.ReadRecording(f)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -546,13 +566,10 @@ func TestRecordSubprocesses(t *testing.T) {
 	cmd := exec.Command(bin, append([]string{"record", "--subprocesses", "-d", "4", "-o", out, "--"}, in.Argv(testutil.TestdataPath("forker.py"))...)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	// The parent parks for minutes: when the duration ends we interrupt it,
-	// and its exit status (KeyboardInterrupt) is passed on; only the
-	// output matters here.
+	// The parent parks for minutes: when the duration ends we stop it,
+	// which is not a failure.
 	if err := cmd.Run(); err != nil {
-		if _, ok := err.(*exec.ExitError); !ok {
-			t.Fatalf("%v\n%s", err, stderr.String())
-		}
+		t.Fatalf("%v\n%s", err, stderr.String())
 	}
 	counts := collapsedCounts(t, out)
 	roots := map[string]bool{}

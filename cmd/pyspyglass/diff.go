@@ -82,11 +82,11 @@ func loadFolded(path string) (render.Folded, error) {
 		return nil, err
 	}
 	defer in.Close()
-	p, err := render.ReadRaw(in)
+	p, err := render.ReadRecording(in)
 	if err == nil {
 		return render.FoldProfile(p)
 	}
-	if !errors.Is(err, render.ErrNotRaw) {
+	if !errors.Is(err, render.ErrNotRecording) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if _, err := in.Seek(0, io.SeekStart); err != nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 
 	"github.com/pyspyglass/pyspyglass/attach"
@@ -12,7 +13,7 @@ import (
 
 type dumpOptions struct {
 	threadFlags
-	pid  int
+	pids pidsValue
 	json bool
 	log  string
 }
@@ -20,10 +21,10 @@ type dumpOptions struct {
 func runDump(args []string, stdout, stderr io.Writer) error {
 	var o dumpOptions
 	fs := newFlags("dump", "Print the current Python stack of every thread of a running process.",
-		"pyspyglass dump --pid PID [--json]", stderr)
-	fs.IntVarP(&o.pid, "pid", "p", 0, "PID of the running Python process")
-	fs.BoolVar(&o.json, "json", false, "write JSON instead of text")
-	fs.StringVar(&o.log, "log", "warn", "log level: debug shows each step of finding the interpreter")
+		"pyspyglass dump --pid PID [--pid PID ...] [--json]", stderr)
+	fs.VarP(&o.pids, "pid", "p", "a running Python process (repeatable: each is dumped in turn)")
+	fs.BoolVar(&o.json, "json", false, "write JSON instead of text (an array when several --pid are given)")
+	fs.StringVar(&o.log, "log", "warn", "`LEVEL` of logging: debug shows each step of finding the interpreter")
 	o.threadFlags.bind(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -32,50 +33,95 @@ func runDump(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if o.pid <= 0 {
-		fs.Usage()
-		return fmt.Errorf("dump needs --pid PID")
+	if fs.NArg() > 0 {
+		return fmt.Errorf("dump takes no arguments, got %q: give the process with --pid PID", fs.Args())
+	}
+	if len(o.pids) == 0 {
+		return fmt.Errorf("dump needs --pid PID (see pyspyglass dump --help)")
 	}
 	log, err := newLogger(o.log, stderr)
 	if err != nil {
 		return err
 	}
-	if err := attach.Check(o.pid); err != nil {
-		return err
+	// Each pid is dumped in turn; one that fails is reported and the
+	// others still dumped.
+	var docs []jsonDump
+	var errs []error
+	for i, pid := range o.pids {
+		doc, err := dumpOne(pid, filter, log)
+		if err != nil {
+			if len(o.pids) == 1 {
+				return err
+			}
+			fmt.Fprintf(stderr, "pyspyglass: pid %d: %s\n", pid, explain(err))
+			errs = append(errs, err)
+			continue
+		}
+		if o.json {
+			docs = append(docs, doc)
+			continue
+		}
+		if i > 0 {
+			fmt.Fprintln(stdout)
+		}
+		if err := writeDumpText(stdout, doc); err != nil {
+			return err
+		}
 	}
-	t, err := sampler.Open(o.pid, log)
+	if o.json {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		var err error
+		if len(o.pids) == 1 {
+			err = enc.Encode(docs[0])
+		} else {
+			err = enc.Encode(docs)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if len(errs) > 0 {
+		return &exitError{code: 1}
+	}
+	return nil
+}
+
+// dumpOne reads every thread's stack of pid once.
+func dumpOne(pid int, filter sampler.ThreadFilter, log *slog.Logger) (jsonDump, error) {
+	if err := attach.Check(pid); err != nil {
+		return jsonDump{}, err
+	}
+	t, err := sampler.Open(pid, log)
 	if err != nil {
-		return err
+		return jsonDump{}, err
 	}
 	defer t.Close()
 	threads, err := t.Snapshot()
 	if err != nil {
-		return err
+		return jsonDump{}, err
 	}
-	threads = filterStacks(filter, t.Pid, threads)
-	if o.json {
-		return writeDumpJSON(stdout, t, threads)
-	}
-	return writeDumpText(stdout, t, threads)
+	return dumpDoc(t, filterStacks(filter, t.Pid, threads)), nil
 }
 
-func writeDumpText(w io.Writer, t *sampler.Target, threads []sampler.ThreadStack) error {
+// writeDumpText writes a dump as py-spy's dump prints it.
+func writeDumpText(w io.Writer, d jsonDump) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Process %d: %s\nPython v%s\n", t.Pid, strings.Join(t.Cmdline, " "), t.Interp.Version)
-	for _, th := range threads {
+	fmt.Fprintf(&b, "Process %d: %s\nPython v%s\n", d.Pid, strings.Join(d.Cmdline, " "), d.Version)
+	for _, th := range d.Threads {
 		state := "active"
 		if th.Idle {
 			state = "idle"
 		}
-		if th.HasGIL {
+		if th.GIL {
 			state += "+gil"
 		}
 		fmt.Fprintf(&b, "\nThread %d (%s): %q\n", th.NativeID, state, th.Name)
 		for _, f := range th.Frames {
-			fmt.Fprintf(&b, "    %s (%s:%d)\n", f.Code.Name, f.Code.File, f.Line)
+			fmt.Fprintf(&b, "    %s (%s:%d)\n", f.Name, f.File, f.Line)
 		}
-		if th.Err != nil {
-			fmt.Fprintf(&b, "    <error reading stack: %v>\n", th.Err)
+		if th.Error != "" {
+			fmt.Fprintf(&b, "    <error reading stack: %s>\n", th.Error)
 		}
 	}
 	_, err := io.WriteString(w, b.String())
@@ -99,13 +145,16 @@ type jsonThread struct {
 	Error    string      `json:"error,omitempty"`
 }
 
-func writeDumpJSON(w io.Writer, t *sampler.Target, threads []sampler.ThreadStack) error {
-	out := struct {
-		Pid     int          `json:"pid"`
-		Cmdline []string     `json:"cmdline"`
-		Version string       `json:"python_version"`
-		Threads []jsonThread `json:"threads"`
-	}{Pid: t.Pid, Cmdline: t.Cmdline, Version: t.Interp.Version.String()}
+// jsonDump is one process's dump, as --json writes it.
+type jsonDump struct {
+	Pid     int          `json:"pid"`
+	Cmdline []string     `json:"cmdline"`
+	Version string       `json:"python_version"`
+	Threads []jsonThread `json:"threads"`
+}
+
+func dumpDoc(t *sampler.Target, threads []sampler.ThreadStack) jsonDump {
+	out := jsonDump{Pid: t.Pid, Cmdline: t.Cmdline, Version: t.Interp.Version.String()}
 	for _, th := range threads {
 		jt := jsonThread{ThreadID: th.ThreadID, NativeID: th.NativeID, Name: th.Name, GIL: th.HasGIL, Idle: th.Idle, Frames: []jsonFrame{}}
 		if th.OSState != 0 {
@@ -119,7 +168,5 @@ func writeDumpJSON(w io.Writer, t *sampler.Target, threads []sampler.ThreadStack
 		}
 		out.Threads = append(out.Threads, jt)
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	return out
 }

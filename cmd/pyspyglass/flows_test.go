@@ -95,7 +95,7 @@ func sampledShares(t *testing.T, rec string) (self, incl map[string]float64) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	p, err := render.ReadRaw(f)
+	p, err := render.ReadRecording(f)
 	if err != nil {
 		t.Fatal(err)
 	}

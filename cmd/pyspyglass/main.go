@@ -26,7 +26,7 @@ Commands:
   record   Record samples of a running process or a command into a profile file
   top      Show a live, top-like view of the functions that take the most time
   dump     Print the current stack of every thread of a running process
-  render   Write a recording made with --format raw in another format
+  render   Write a recording (--format recording) in another format
   diff     Compare two recordings: what grew, what shrank (table, differential flamegraph)
 
 Options:

@@ -20,7 +20,7 @@ import (
 // targetFlags are the flags record and top share: what to sample and how.
 type targetFlags struct {
 	threadFlags
-	pids         []int
+	pids         pidsValue
 	rate         rateValue
 	subprocesses bool
 	blocking     bool
@@ -34,7 +34,7 @@ type targetFlags struct {
 
 func (tf *targetFlags) bind(fs *pflag.FlagSet) {
 	tf.rate = 100
-	fs.IntSliceVarP(&tf.pids, "pid", "p", nil, "PID of a running Python process (repeatable)")
+	fs.VarP(&tf.pids, "pid", "p", "a running Python process (repeatable)")
 	fs.VarP(&tf.rate, "rate", "r", "samples per second")
 	fs.BoolVarP(&tf.subprocesses, "subprocesses", "s", false, "profile child processes too (fork, multiprocessing, workers)")
 	fs.BoolVar(&tf.blocking, "blocking", false, "stop the target while reading each sample (consistent stacks, slows the target)")
@@ -44,7 +44,7 @@ func (tf *targetFlags) bind(fs *pflag.FlagSet) {
 	fs.BoolVar(&tf.opcodes, "opcodes", false, "add the bytecode instruction each stack is at as a leaf frame, e.g. [BINARY_OP_ADD_INT (BINARY_OP)]")
 	fs.BoolVar(&tf.noGC, "no-gc", false, "do not mark the garbage collector's work with a <GC> frame (3.7+)")
 	tf.threadFlags.bind(fs)
-	fs.StringVar(&tf.log, "log", "warn", "log level: debug, info, warn, error")
+	fs.StringVar(&tf.log, "log", "warn", "`LEVEL` of logging: debug, info, warn, error")
 }
 
 // session is a set of sampled processes: given pids, or a launched
@@ -65,7 +65,7 @@ type session struct {
 // openSession attaches to the pids or launches argv, and builds the
 // sampler. A launched child is waited for until its interpreter is up, so
 // that sampling starts before its first line of Python.
-func openSession(ctx context.Context, tf *targetFlags, argv []string, p *prof.Profile, o sampler.Options, log *slog.Logger) (*session, error) {
+func openSession(ctx context.Context, tf *targetFlags, argv []string, launch attach.LaunchOptions, p *prof.Profile, o sampler.Options, log *slog.Logger) (*session, error) {
 	if len(tf.pids) == 0 && len(argv) == 0 {
 		return nil, errors.New("nothing to sample: give --pid PID or a command after --")
 	}
@@ -82,22 +82,17 @@ func openSession(ctx context.Context, tf *targetFlags, argv []string, p *prof.Pr
 	s := &session{tf: tf, log: log, opener: sampler.NewOpener(log), pausers: map[int]*attach.Pauser{}, opened: map[int]bool{}}
 	var targets []*sampler.Target
 	if len(argv) > 0 {
-		child, err := attach.Launch(argv, attach.LaunchOptions{})
+		child, err := attach.Launch(argv, launch)
 		if err != nil {
 			return nil, err
 		}
 		s.child = child
 		s.roots = []int{child.Pid}
-		t, err := s.openWhenReady(ctx, child.Pid, child.Exited())
-		switch {
-		case errors.Is(err, errExitedEarly):
-			// Nothing to sample, but still an output and the exit code.
-			log.Warn("the command exited before its interpreter could be sampled", "pid", child.Pid)
-		case err != nil:
+		t, err := s.openWhenReady(ctx, argv[0], child)
+		if err != nil {
 			return s, err
-		default:
-			targets = append(targets, t)
 		}
+		targets = append(targets, t)
 	}
 	for _, pid := range tf.pids {
 		if slices.Contains(s.roots, pid) {
@@ -147,32 +142,52 @@ func openSession(ctx context.Context, tf *targetFlags, argv []string, p *prof.Pr
 	return s, nil
 }
 
-var errExitedEarly = errors.New("exited before its interpreter could be read")
-
-// openWhenReady retries until the launched process has an interpreter to
-// read, it exits, or ctx ends.
-func (s *session) openWhenReady(ctx context.Context, pid int, exited <-chan struct{}) (*sampler.Target, error) {
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
+// openWhenReady retries until the launched command, or a process it
+// started (a shell script, env, uv run), has a Python interpreter to read;
+// it fails when the command exits first or ctx ends.
+func (s *session) openWhenReady(ctx context.Context, name string, child *attach.Child) (*sampler.Target, error) {
+	// Retry fast at first, so sampling starts before the first line of
+	// Python, then back off: opening reads the ELF files of a command that
+	// may not be Python for a long while (a shell script's first steps).
+	wait := time.Millisecond
+	timer := time.NewTimer(0)
+	defer timer.Stop()
 	var last error
-	for {
-		t, err := s.opener.Open(pid)
-		if err == nil {
-			return t, nil
-		}
-		var unsup *pyabi.UnsupportedVersionError
-		var perm *procmem.PermissionError
-		if errors.As(err, &unsup) || errors.As(err, &perm) {
-			return nil, err
-		}
-		last = err
+	for try := 0; ; try++ {
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("interrupted before the interpreter started: %w", last)
-		case <-exited:
-			return nil, fmt.Errorf("process %d: %w (%v)", pid, errExitedEarly, last)
-		case <-tick.C:
+			return nil, fmt.Errorf("interrupted before %s started Python", name)
+		case <-child.Exited():
+			code, _ := child.Wait()
+			if errors.Is(last, pyabi.ErrNotReady) {
+				return nil, fmt.Errorf("%s exited (status %d) before Python started", name, code)
+			}
+			s.log.Debug("no interpreter found before the command exited", "err", last)
+			return nil, fmt.Errorf("the command is not a Python program: %s exited (status %d) and no Python interpreter "+
+				"was found in it or in a process it started (--log debug tells why)", name, code)
+		case <-timer.C:
 		}
+		pids := []int{child.Pid}
+		if try%8 == 7 {
+			kids, _ := attach.Descendants(child.Pid)
+			pids = append(pids, kids...)
+		}
+		for _, pid := range pids {
+			t, err := s.opener.Open(pid)
+			if err == nil {
+				return t, nil
+			}
+			var unsup *pyabi.UnsupportedVersionError
+			var perm *procmem.PermissionError
+			if errors.As(err, &unsup) || errors.As(err, &perm) {
+				return nil, err
+			}
+			if pid == child.Pid {
+				last = err
+			}
+		}
+		wait = min(2*wait, 50*time.Millisecond)
+		timer.Reset(wait)
 	}
 }
 

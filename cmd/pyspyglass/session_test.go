@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pyspyglass/pyspyglass/attach"
 	"github.com/pyspyglass/pyspyglass/internal/testutil"
 	"github.com/pyspyglass/pyspyglass/sampler"
 	"github.com/pyspyglass/pyspyglass/sampler/prof"
@@ -43,7 +44,7 @@ func TestFollowPoolFirstPoll(t *testing.T) {
 			p := prof.New(time.Now())
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			s, err := openSession(ctx, tf, nil, p, sampler.Options{Rate: 100, Idle: true, Duration: 300 * time.Millisecond},
+			s, err := openSession(ctx, tf, nil, attach.LaunchOptions{}, p, sampler.Options{Rate: 100, Idle: true, Duration: 300 * time.Millisecond},
 				slog.New(slog.DiscardHandler))
 			if err != nil {
 				t.Fatal(err)

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/signal"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gdamore/tcell/v2"
+	"github.com/pyspyglass/pyspyglass/attach"
 	"github.com/pyspyglass/pyspyglass/sampler"
 	"github.com/pyspyglass/pyspyglass/sampler/prof"
 	"github.com/pyspyglass/pyspyglass/ui/top"
@@ -40,10 +43,34 @@ func runTop(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
+	f, isFile := stdout.(*os.File)
+	interactive := !o.once && isFile && term.IsTerminal(int(f.Fd()))
+	// A launched command must not write into the table: on screen its
+	// output goes to a file named in the header, and it reads no keys;
+	// as text, its output goes to stderr so stdout holds the table only.
+	var launch attach.LaunchOptions
+	var outName string
+	if fs.NArg() > 0 {
+		launch.Stdout = os.Stderr
+		if interactive {
+			out, err := os.CreateTemp("", "pyspyglass-top-*.log")
+			if err != nil {
+				return fmt.Errorf("a file for the command's output: %w", err)
+			}
+			defer out.Close()
+			devnull, err := os.Open(os.DevNull)
+			if err != nil {
+				return err
+			}
+			defer devnull.Close()
+			outName = out.Name()
+			launch.Stdin, launch.Stdout, launch.Stderr = devnull, out, out
+		}
+	}
 	p := prof.New(time.Now())
-	s, err := openSession(ctx, &o.targetFlags, fs.Args(), p, sampler.Options{Rate: float64(o.rate), Idle: o.idle, GILOnly: o.gil}, log)
+	s, err := openSession(ctx, &o.targetFlags, fs.Args(), launch, p, sampler.Options{Rate: float64(o.rate), Idle: o.idle, GILOnly: o.gil}, log)
 	if s != nil {
 		defer s.Close()
 	}
@@ -59,10 +86,9 @@ func runTop(args []string, stdout, stderr io.Writer) error {
 	defer cancel()
 	go s.sampler.Run(ctx)
 	opts := top.Options{Delay: time.Duration(o.delay), ShowIdle: o.idle, Lines: o.lines, Threads: s.sampler.ThreadFilter().String(), Opcodes: o.opcodes,
-		Header: top.HeaderInfo{Pids: s.sampler.Pids(), Command: s.command, Python: s.python, Rate: float64(o.rate)}}
+		Header: top.HeaderInfo{Pids: s.sampler.Pids(), Command: s.command, Python: s.python, Rate: float64(o.rate), Output: outName}}
 
-	f, isFile := stdout.(*os.File)
-	if o.once || !isFile || !term.IsTerminal(int(f.Fd())) {
+	if !interactive {
 		select {
 		case <-time.After(time.Duration(o.delay)):
 		case <-s.sampler.Done():
@@ -84,8 +110,20 @@ func runTop(args []string, stdout, stderr io.Writer) error {
 	err = top.Run(screen, s.sampler, opts)
 	cancel()
 	<-s.sampler.Done()
+	if s.child != nil && outName != "" {
+		fmt.Fprintf(stderr, "pyspyglass: the command's output is in %s\n", outName)
+	}
+	if errors.Is(err, top.ErrInterrupted) {
+		// Ctrl-C in the view: the command gets it as it would have.
+		return childExit(sigCtx, s, nil)
+	}
 	if err != nil && !strings.Contains(err.Error(), "exited") {
 		return err
+	}
+	if s.child != nil && !exited(s.child) && sigCtx.Err() == nil {
+		// q leaves the view, not the program: it runs on unprofiled.
+		fmt.Fprintf(stderr, "pyspyglass: left the command running (pid %d); Ctrl-C in top stops it instead of q\n", s.child.Pid)
+		return nil
 	}
 	return childExit(sigCtx, s, err)
 }

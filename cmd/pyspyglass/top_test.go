@@ -2,9 +2,12 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -76,5 +79,53 @@ func TestTopInTerminal(t *testing.T) {
 	}
 	if !strings.Contains(screen, "exit=0") || strings.Contains(screen, "%Own") {
 		t.Fatalf("after q the terminal should be back to the shell with exit 0:\n%s", screen)
+	}
+}
+
+// TestTopLaunchedCommand: a command launched under top writes its output
+// to the file named in the header, never onto the table; q leaves it
+// running, Ctrl-C stops it.
+func TestTopLaunchedCommand(t *testing.T) {
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("tmux not installed")
+	}
+	in := newest(t)
+	for _, key := range []string{"q", "C-c"} {
+		t.Run(key, func(t *testing.T) {
+			sock := t.TempDir() + "/tmux.sock"
+			tmux(t, sock, "new-session", "-d", "-s", "top", "-x", "160", "-y", "30",
+				fmt.Sprintf("%s top -- %s %s; echo exit=$?; sleep 600", bin, in.Path, testutil.TestdataPath("cpu_split.py")))
+			t.Cleanup(func() { exec.Command("tmux", "-S", sock, "kill-server").Run() })
+			re := regexp.MustCompile(`pid (\d+) .*\n.*Output (\S+)`)
+			screen, ok := waitScreen(t, sock, 30*time.Second, func(s string) bool {
+				return re.MatchString(s) && strings.Contains(s, "heavy (")
+			})
+			if !ok {
+				t.Fatalf("no table with the output file in the header:\n%s", screen)
+			}
+			m := re.FindStringSubmatch(screen)
+			pid, _ := strconv.Atoi(m[1])
+			t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
+			if strings.Contains(screen, "ready main=") {
+				t.Errorf("the command's output is on the screen:\n%s", screen)
+			}
+			b, err := os.ReadFile(m[2])
+			if err != nil || !strings.Contains(string(b), "ready main=") {
+				t.Errorf("the output file %s lacks the command's output: %v %q", m[2], err, b)
+			}
+			os.Remove(m[2])
+			tmux(t, sock, "send-keys", "-t", "top", key)
+			screen, ok = waitScreen(t, sock, 20*time.Second, func(s string) bool { return strings.Contains(s, "exit=") })
+			if !ok {
+				t.Fatalf("top did not exit on %s:\n%s", key, screen)
+			}
+			alive := syscall.Kill(pid, 0) == nil
+			if key == "q" && (!alive || !strings.Contains(screen, "exit=0")) {
+				t.Errorf("after q the command must run on (alive %v) and top exit 0:\n%s", alive, screen)
+			}
+			if key == "C-c" && (alive || !strings.Contains(screen, "exit=130")) {
+				t.Errorf("after Ctrl-C the command must be stopped (alive %v) with its exit code 130:\n%s", alive, screen)
+			}
+		})
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -13,7 +14,7 @@ type rateValue float64
 const maxRate = 1e6
 
 func (r *rateValue) String() string { return strconv.FormatFloat(float64(*r), 'g', -1, 64) }
-func (r *rateValue) Type() string   { return "hz" }
+func (r *rateValue) Type() string   { return "HZ" }
 func (r *rateValue) Set(s string) error {
 	v, err := strconv.ParseFloat(s, 64)
 	if err != nil {
@@ -35,7 +36,7 @@ func (d *secondsValue) String() string {
 	}
 	return time.Duration(*d).String()
 }
-func (d *secondsValue) Type() string { return "seconds" }
+func (d *secondsValue) Type() string { return "SECONDS" }
 func (d *secondsValue) Set(s string) error {
 	if v, err := strconv.ParseFloat(s, 64); err == nil {
 		if v <= 0 {
@@ -49,5 +50,28 @@ func (d *secondsValue) Set(s string) error {
 		return fmt.Errorf("%q is not a positive number of seconds", s)
 	}
 	*d = secondsValue(v)
+	return nil
+}
+
+// pidsValue is --pid: process ids, repeated or comma separated. Its own
+// type keeps pflag's "ints" out of the help and strconv out of the errors.
+type pidsValue []int
+
+func (p *pidsValue) Type() string { return "PID" }
+func (p *pidsValue) String() string {
+	var s []string
+	for _, pid := range *p {
+		s = append(s, strconv.Itoa(pid))
+	}
+	return strings.Join(s, ",")
+}
+func (p *pidsValue) Set(s string) error {
+	for _, f := range strings.Split(s, ",") {
+		pid, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || pid <= 0 {
+			return fmt.Errorf("%q is not a process id (a positive number, as ps or pgrep print it)", f)
+		}
+		*p = append(*p, pid)
+	}
 	return nil
 }

@@ -1,11 +1,11 @@
 // Package render writes a prof.Profile in every output format pyspyglass
 // offers, one file per format behind one Format interface, and reads back its
-// own raw recording so any format can be produced again later. It owns the
+// own recording so any format can be produced again later. It owns the
 // bytes of the output files and their atomic replacement on disk; it does not
 // sample, and it never changes the profile it is given.
 //
 // Every writer is deterministic: the same profile gives the same bytes, so
-// outputs can be compared with golden files and re-rendered from a raw
+// outputs can be compared with golden files and re-rendered from a
 // recording byte for byte. Nothing reads the clock; times come from
 // Profile.Start and Profile.Health.
 //
@@ -19,7 +19,8 @@
 //	*.txt, *.folded, *.collapsed                  collapsed    flamegraph.pl, inferno, speedscope
 //	callgrind.out, callgrind.out.*, *.callgrind   callgrind    KCachegrind, QCachegrind
 //	*.trace.json, *.perfetto.json, *.chrometrace  chrometrace  Perfetto, chrome://tracing
-//	*.pyspyglass, *.raw                           raw          ReadRaw ("pyspyglass render"); see Raw
+//	*.raw                                         collapsed    (py-spy's "raw" is collapsed stacks)
+//	*.pyspyglass, *.raw.gz                        recording    ReadRecording ("pyspyglass render")
 //	*.pstats, *.prof                              pstats       python -m pstats, snakeviz, tuna
 //	*.gecko.json                                  gecko        https://profiler.firefox.com
 //	*.lines.txt                                   lines        people: line_profiler's table
@@ -71,13 +72,37 @@ type Format interface {
 	Write(w io.Writer, p *prof.Profile, o Options) error
 }
 
+// registry lists every format with the other names --format accepts for
+// it and the file name endings that pick it. A new format is one row here
+// and one file.
+var registry = []struct {
+	format   Format
+	aliases  []string
+	suffixes []string
+	// binary output is refused on a terminal.
+	binary bool
+}{
+	{format: Flamegraph{}, suffixes: []string{".svg"}},
+	{format: Speedscope{}, suffixes: []string{".speedscope.json", ".speedscope", ".json"}},
+	{format: Pprof{}, suffixes: []string{".pb.gz", ".pprof", ".pb"}, binary: true},
+	// py-spy's "raw" is collapsed stacks; so is ours.
+	{format: Collapsed{}, aliases: []string{"raw", "folded"}, suffixes: []string{".txt", ".folded", ".collapsed", ".raw"}},
+	{format: Callgrind{}, suffixes: []string{".callgrind"}},
+	{format: ChromeTrace{}, suffixes: []string{".trace.json", ".perfetto.json", ".chrometrace"}},
+	{format: Recording{}, suffixes: []string{".pyspyglass", ".raw.gz"}, binary: true},
+	{format: Pstats{}, suffixes: []string{".pstats", ".prof"}, binary: true},
+	{format: Gecko{}, suffixes: []string{".gecko.json"}},
+	{format: Lines{}, suffixes: []string{".lines.txt"}},
+	{format: LinesHTML{}, suffixes: []string{".lines.html", ".html"}},
+}
+
 // Formats returns every format in a stable order.
 func Formats() []Format {
-	return []Format{
-		Flamegraph{}, Speedscope{}, Pprof{}, Collapsed{},
-		Callgrind{}, ChromeTrace{}, Raw{},
-		Pstats{}, Gecko{}, Lines{}, LinesHTML{},
+	out := make([]Format, len(registry))
+	for i, r := range registry {
+		out[i] = r.format
 	}
+	return out
 }
 
 // Names returns the names of all formats, in the order of Formats.
@@ -89,69 +114,51 @@ func Names() []string {
 	return names
 }
 
-// ByName returns the format called name.
+// ByName returns the format called name, or one of its aliases.
 func ByName(name string) (Format, error) {
-	for _, f := range Formats() {
-		if f.Name() == name {
-			return f, nil
+	for _, r := range registry {
+		if r.format.Name() == name || slices.Contains(r.aliases, name) {
+			return r.format, nil
 		}
 	}
 	return nil, fmt.Errorf("unknown output format %q (valid: %s)", name, strings.Join(Names(), ", "))
 }
 
-// suffixes maps file name endings to formats; longer endings are tried first
-// so that "x.trace.json" is a chrome trace, not speedscope.
-var suffixes = []struct {
-	suffix string
-	format Format
-}{
-	{".speedscope.json", Speedscope{}},
-	{".perfetto.json", ChromeTrace{}},
-	{".trace.json", ChromeTrace{}},
-	{".chrometrace", ChromeTrace{}},
-	{".speedscope", Speedscope{}},
-	{".json", Speedscope{}},
-	{".svg", Flamegraph{}},
-	{".pb.gz", Pprof{}},
-	{".pprof", Pprof{}},
-	{".pb", Pprof{}},
-	{".txt", Collapsed{}},
-	{".folded", Collapsed{}},
-	{".collapsed", Collapsed{}},
-	{".callgrind", Callgrind{}},
-	{".pyspyglass", Raw{}},
-	{".raw", Raw{}},
-	{".pstats", Pstats{}},
-	{".prof", Pstats{}},
-	{".gecko.json", Gecko{}},
-	{".lines.txt", Lines{}},
-	{".lines.html", LinesHTML{}},
-	{".html", LinesHTML{}},
+// Binary says whether f writes bytes that are not text.
+func Binary(f Format) bool {
+	for _, r := range registry {
+		if r.format == f {
+			return r.binary
+		}
+	}
+	return false
 }
 
-// FromPath picks a format from the file name (see the package comment).
+// ErrUnknownSuffix is returned by FromPath for a name with no known ending.
+var ErrUnknownSuffix = errors.New("no known file name ending")
+
+// FromPath picks a format from the file name (see the package comment):
+// the longest matching ending wins, so that "x.trace.json" is a chrome
+// trace, not speedscope.
 func FromPath(path string) (Format, error) {
 	base := strings.ToLower(filepath.Base(path))
 	// valgrind's own naming is a prefix: callgrind.out.<pid>.
 	if base == "callgrind.out" || strings.HasPrefix(base, "callgrind.out.") {
 		return Callgrind{}, nil
 	}
-	best := -1
-	for i, s := range suffixes {
-		if strings.HasSuffix(base, s.suffix) && (best < 0 || len(s.suffix) > len(suffixes[best].suffix)) {
-			best = i
+	var best Format
+	bestLen := 0
+	for _, r := range registry {
+		for _, s := range r.suffixes {
+			if strings.HasSuffix(base, s) && len(s) > bestLen {
+				best, bestLen = r.format, len(s)
+			}
 		}
 	}
-	if best < 0 {
-		var known []string
-		for _, s := range suffixes {
-			known = append(known, s.suffix)
-		}
-		slices.Sort(known)
-		return nil, fmt.Errorf("cannot tell the output format from file name %q (known endings: %s, callgrind.out.*; or name a format: %s)",
-			path, strings.Join(known, " "), strings.Join(Names(), ", "))
+	if best == nil {
+		return nil, fmt.Errorf("%q: %w", path, ErrUnknownSuffix)
 	}
-	return suffixes[best].format, nil
+	return best, nil
 }
 
 // WriteFile writes p to path in format f atomically: the output goes to a

@@ -131,8 +131,8 @@ func TestGolden(t *testing.T) {
 			case "pprof":
 				pp := parsePprof(t, out)
 				name, out = "synthetic.pprof.txt", []byte(pp.String())
-			case "raw":
-				name, out = "synthetic.raw.jsonl", gunzip(t, out)
+			case "recording":
+				name, out = "synthetic.recording.jsonl", gunzip(t, out)
 			}
 			golden(t, name, out)
 		})
@@ -154,7 +154,7 @@ func TestRawRoundTrip(t *testing.T) {
 		if !keep {
 			p.KeepTimeline, p.Timeline = false, nil
 		}
-		p2, err := ReadRaw(bytes.NewReader(render(t, Raw{}, p)))
+		p2, err := ReadRecording(bytes.NewReader(render(t, Recording{}, p)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -167,7 +167,7 @@ func TestRawRoundTrip(t *testing.T) {
 			t.Errorf("tables differ after the round trip")
 		}
 		for _, f := range Formats() {
-			if WantsTimeline(f) && f.Name() != "raw" && f.Name() != "pstats" && !keep {
+			if WantsTimeline(f) && f.Name() != "recording" && f.Name() != "pstats" && !keep {
 				continue
 			}
 			if !bytes.Equal(render(t, f, p), render(t, f, p2)) {
@@ -183,7 +183,7 @@ func TestRawRoundTrip(t *testing.T) {
 }
 
 func TestRawRejects(t *testing.T) {
-	good := gunzip(t, render(t, Raw{}, synthetic()))
+	good := gunzip(t, render(t, Recording{}, synthetic()))
 	lines := strings.SplitAfter(string(good), "\n")
 	zip := func(s string) []byte {
 		var b bytes.Buffer
@@ -215,31 +215,31 @@ func TestRawRejects(t *testing.T) {
 			if c.data == string(good) {
 				t.Fatal("case did not change the recording")
 			}
-			_, err := ReadRaw(bytes.NewReader(zip(c.data)))
+			_, err := ReadRecording(bytes.NewReader(zip(c.data)))
 			if err == nil {
 				t.Fatal("ReadRaw accepted it")
 			}
-			if errors.Is(err, ErrNotRaw) != c.notRaw {
+			if errors.Is(err, ErrNotRecording) != c.notRaw {
 				t.Errorf("errors.Is(ErrNotRaw) = %v, want %v: %v", !c.notRaw, c.notRaw, err)
 			}
 		})
 	}
-	if _, err := ReadRaw(strings.NewReader("plain text")); !errors.Is(err, ErrNotRaw) {
+	if _, err := ReadRecording(strings.NewReader("plain text")); !errors.Is(err, ErrNotRecording) {
 		t.Errorf("ungzipped input: %v", err)
 	}
-	if _, err := ReadRaw(bytes.NewReader(render(t, Raw{}, synthetic())[:200])); err == nil {
+	if _, err := ReadRecording(bytes.NewReader(render(t, Recording{}, synthetic())[:200])); err == nil {
 		t.Error("truncated gzip accepted")
 	}
 }
 
 func FuzzReadRaw(f *testing.F) {
 	var b bytes.Buffer
-	Raw{}.Write(&b, synthetic(), Options{})
+	Recording{}.Write(&b, synthetic(), Options{})
 	f.Add(b.Bytes())
 	f.Add(b.Bytes()[:len(b.Bytes())/2])
 	f.Add([]byte("\x1f\x8b\x08\x00garbage"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if p, err := ReadRaw(bytes.NewReader(data)); err == nil {
+		if p, err := ReadRecording(bytes.NewReader(data)); err == nil {
 			renderAll(t, p)
 		}
 	})
@@ -249,14 +249,14 @@ func FuzzReadRaw(f *testing.F) {
 // bytes would rarely reach.
 func FuzzDecodeRaw(f *testing.F) {
 	var b bytes.Buffer
-	Raw{}.Write(&b, synthetic(), Options{})
+	Recording{}.Write(&b, synthetic(), Options{})
 	zr, _ := gzip.NewReader(&b)
 	plain, _ := io.ReadAll(zr)
 	f.Add(plain)
 	f.Add([]byte(`{"format":"pyspyglass-raw","version":1,"frames":1,"stacks":1,"threads":1,"counts":1,"timeline":1}` + "\n" +
 		`["f","x","y",1,0]` + "\n" + `["s",0]` + "\n" + `["t",1,2,"n"]` + "\n" + `["c",0,0,5]` + "\n" + `["e",7,0,0]` + "\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if p, err := decodeRaw(bytes.NewReader(data)); err == nil {
+		if p, err := decodeRecording(bytes.NewReader(data)); err == nil {
 			renderAll(t, p)
 		}
 	})
@@ -281,7 +281,7 @@ func TestEmptyProfile(t *testing.T) {
 	if len(pp.Sample) != 0 {
 		t.Errorf("pprof of an empty profile has %d samples", len(pp.Sample))
 	}
-	if _, err := ReadRaw(bytes.NewReader(render(t, Raw{}, p))); err != nil {
+	if _, err := ReadRecording(bytes.NewReader(render(t, Recording{}, p))); err != nil {
 		t.Errorf("raw round trip of an empty profile: %v", err)
 	}
 }
@@ -304,7 +304,7 @@ func TestByName(t *testing.T) {
 		}
 	}
 	_, err := ByName("svg")
-	if err == nil || !strings.Contains(err.Error(), "flamegraph, speedscope, pprof, collapsed, callgrind, chrometrace, raw") {
+	if err == nil || !strings.Contains(err.Error(), "flamegraph, speedscope, pprof, collapsed, callgrind, chrometrace, recording") {
 		t.Errorf("ByName(svg) error does not list the formats: %v", err)
 	}
 }
@@ -328,8 +328,9 @@ func TestFromPath(t *testing.T) {
 		"p.trace.json":          "chrometrace",
 		"p.perfetto.json":       "chrometrace",
 		"p.chrometrace":         "chrometrace",
-		"p.pyspyglass":          "raw",
-		"p.raw":                 "raw",
+		"p.pyspyglass":          "recording",
+		"p.raw.gz":              "recording",
+		"p.raw":                 "collapsed",
 		"x.svg.trace.json":      "chrometrace",
 		"my.callgrind.out.text": "",
 		"p.gz":                  "",
@@ -344,6 +345,12 @@ func TestFromPath(t *testing.T) {
 			t.Errorf("FromPath(%q): %v", path, err)
 		case want != "" && f.Name() != want:
 			t.Errorf("FromPath(%q) = %s, want %s", path, f.Name(), want)
+		}
+	}
+	// py-spy's "raw" is collapsed stacks; our recording has its own name.
+	for name, want := range map[string]string{"raw": "collapsed", "recording": "recording", "folded": "collapsed"} {
+		if f, err := ByName(name); err != nil || f.Name() != want {
+			t.Errorf("ByName(%q) = %v, %v; want %s", name, f, err, want)
 		}
 	}
 	// Every format's own extension leads back to it.

@@ -2,11 +2,11 @@ package render
 
 // WantsTimeline says whether format f reads the individual samples in time
 // order, which the recorder then keeps (Profile.KeepTimeline): the chrome
-// trace and the Firefox profile draw them, pstats counts calls from them,
+// trace, the Firefox profile and speedscope's time order draw them, pstats counts calls from them,
 // and a recording keeps everything.
 func WantsTimeline(f Format) bool {
 	switch f.(type) {
-	case ChromeTrace, Raw, Pstats, Gecko:
+	case ChromeTrace, Recording, Pstats, Gecko, Speedscope:
 		return true
 	}
 	return false
@@ -17,7 +17,7 @@ func WantsTimeline(f Format) bool {
 // later render).
 func WantsSources(f Format) bool {
 	switch f.(type) {
-	case Lines, LinesHTML, Raw:
+	case Lines, LinesHTML, Recording:
 		return true
 	}
 	return false

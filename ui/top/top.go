@@ -10,6 +10,7 @@
 package top
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -50,7 +51,12 @@ type HeaderInfo struct {
 	Command string  // the target's command line
 	Python  string  // interpreter version, e.g. "3.12.1"
 	Rate    float64 // requested samples per second, used when the profile has none
+	Output  string  // where a launched command's output goes, shown so it can be followed
 }
+
+// ErrInterrupted is what Run returns when the user left with Ctrl-C rather
+// than q: the caller passes the interrupt on to a launched command.
+var ErrInterrupted = errors.New("interrupted")
 
 // DefaultDelay is the refresh interval when Options.Delay is zero.
 const DefaultDelay = time.Second
@@ -59,7 +65,8 @@ const DefaultDelay = time.Second
 // and finalises screen itself; the terminal is restored on every return,
 // including a panic, which is re-raised after the screen is finalised so
 // its trace is readable. It returns src.Err() when the user leaves after
-// sampling ended, nil when the user quits while sampling runs.
+// sampling ended, nil when the user quits with q while sampling runs, and
+// ErrInterrupted when they quit with Ctrl-C.
 func Run(screen tcell.Screen, src Source, o Options) error {
 	d := o.Delay
 	if d <= 0 {
@@ -225,6 +232,9 @@ func headerLines(st Stats, hi HeaderInfo, vs viewState) [][]span {
 		lateTone = toneWarn
 	}
 	l2 = append(l2, span{"  Late ", toneLabel}, span{fmtCount(h.Late), lateTone})
+	if hi.Output != "" {
+		l2 = append(l2, span{"  Output ", toneLabel}, span{hi.Output, toneValue})
+	}
 
 	l3 := []span{
 		{"Threads ", toneLabel}, {strconv.Itoa(st.Threads), toneValue},

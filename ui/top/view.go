@@ -132,8 +132,11 @@ func (v *view) run(tick <-chan time.Time, hook func(step)) error {
 				v.screen.Sync()
 			case *tcell.EventKey:
 				if v.key(ev) {
-					if v.ended {
+					switch {
+					case v.ended:
 						return v.src.Err()
+					case ev.Key() == tcell.KeyCtrlC:
+						return ErrInterrupted
 					}
 					return nil
 				}

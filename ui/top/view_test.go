@@ -461,15 +461,16 @@ func TestViewQuit(t *testing.T) {
 		name string
 		key  tcell.Key
 		r    rune
+		want error
 	}{
-		{"q", tcell.KeyRune, 'q'},
-		{"ctrl-c", tcell.KeyCtrlC, 0},
+		{"q", tcell.KeyRune, 'q', nil},
+		{"ctrl-c", tcell.KeyCtrlC, 0, ErrInterrupted},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			hs := start(t, 80, 24, newFakeSource(fixture()), Options{Header: testHeader})
 			hs.s.InjectKey(tc.key, tc.r, tcell.ModNone)
-			if err := hs.result(); err != nil {
-				t.Errorf("Run returned %v, want nil", err)
+			if err := hs.result(); err != tc.want {
+				t.Errorf("Run returned %v, want %v", err, tc.want)
 			}
 		})
 	}

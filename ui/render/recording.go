@@ -15,10 +15,12 @@ import (
 	"github.com/pyspyglass/pyspyglass/sampler/prof"
 )
 
-// Raw writes pyspyglass's own recording: everything in the Profile, so that
-// ReadRaw gives back a profile from which every other format comes out byte
+// Recording writes pyspyglass's own recording ("--format recording",
+// *.pyspyglass, *.raw.gz): everything in the Profile, so that
+// ReadRecording gives back a profile from which every other format comes out byte
 // for byte as it would have from the original.
 //
+// It is not py-spy's "raw" format, which is collapsed stacks (Collapsed).
 // The file is gzip-compressed JSON lines (one JSON value per line), chosen
 // over a binary format because it is self-describing, can be inspected with
 // zcat, and compresses to a few bytes per timeline entry. Line 1 is a header
@@ -45,10 +47,10 @@ import (
 // Readers reject a newer version; unknown header fields are ignored so
 // later versions may add some. Strings that are not valid UTF-8 are stored
 // with U+FFFD in place of bad bytes (JSON cannot hold them).
-type Raw struct{}
+type Recording struct{}
 
-func (Raw) Name() string { return "raw" }
-func (Raw) Ext() string  { return ".pyspyglass" }
+func (Recording) Name() string { return "recording" }
+func (Recording) Ext() string  { return ".pyspyglass" }
 
 const (
 	rawMagic   = "pyspyglass-raw"
@@ -81,7 +83,7 @@ type rawHealth struct {
 	GILSamples int64   `json:"gil_samples"`
 }
 
-func (Raw) Write(w io.Writer, p *prof.Profile, o Options) error {
+func (Recording) Write(w io.Writer, p *prof.Profile, o Options) error {
 	if err := checkCounts(p); err != nil {
 		return err
 	}
@@ -110,7 +112,7 @@ func (Raw) Write(w io.Writer, p *prof.Profile, o Options) error {
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(hdr); err != nil { // one line, newline included
-		return fmt.Errorf("encode raw header: %w", err)
+		return fmt.Errorf("encode recording header: %w", err)
 	}
 	str := func(s string) {
 		bw.WriteString(jsonString(s))
@@ -171,48 +173,48 @@ func (Raw) Write(w io.Writer, p *prof.Profile, o Options) error {
 	return zw.Close()
 }
 
-// ErrNotRaw is returned by ReadRaw for input that is not a pyspyglass raw
+// ErrNotRecording is returned by ReadRecording for input that is not a pyspyglass
 // recording at all.
-var ErrNotRaw = errors.New("not a pyspyglass raw recording")
+var ErrNotRecording = errors.New("not a pyspyglass recording")
 
-// ReadRaw reads a recording written by Raw. It checks every id against the
+// ReadRecording reads a file written by Recording. It checks every id against the
 // tables read so far and the record counts against the header, so a
 // corrupted or truncated file is an error, never a panic or a silently
 // partial profile.
-func ReadRaw(r io.Reader) (*prof.Profile, error) {
+func ReadRecording(r io.Reader) (*prof.Profile, error) {
 	zr, err := gzip.NewReader(r)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrNotRaw, err)
+		return nil, fmt.Errorf("%w: %w", ErrNotRecording, err)
 	}
-	p, err := decodeRaw(zr)
+	p, err := decodeRecording(zr)
 	if err != nil {
 		return nil, err
 	}
 	// decodeRaw stops after the records the header announced; anything
 	// after them, or a bad gzip checksum, is corruption.
 	if n, err := io.Copy(io.Discard, zr); err != nil {
-		return nil, fmt.Errorf("raw recording: %w", err)
+		return nil, fmt.Errorf("pyspyglass recording: %w", err)
 	} else if n != 0 {
-		return nil, fmt.Errorf("raw recording: %d unexpected bytes after the last record", n)
+		return nil, fmt.Errorf("pyspyglass recording: %d unexpected bytes after the last record", n)
 	}
 	return p, nil
 }
 
 // decodeRaw reads the uncompressed JSON lines.
-func decodeRaw(r io.Reader) (*prof.Profile, error) {
+func decodeRecording(r io.Reader) (*prof.Profile, error) {
 	dec := json.NewDecoder(r)
 	var hdr rawHeader
 	if err := dec.Decode(&hdr); err != nil {
-		return nil, fmt.Errorf("%w: header: %w", ErrNotRaw, err)
+		return nil, fmt.Errorf("%w: header: %w", ErrNotRecording, err)
 	}
 	if hdr.Format != rawMagic {
-		return nil, fmt.Errorf("%w: header format is %q", ErrNotRaw, hdr.Format)
+		return nil, fmt.Errorf("%w: header format is %q", ErrNotRecording, hdr.Format)
 	}
 	if hdr.Version < 1 || hdr.Version > rawVersion {
-		return nil, fmt.Errorf("raw recording version %d is not supported (this build reads 1 to %d)", hdr.Version, rawVersion)
+		return nil, fmt.Errorf("pyspyglass recording version %d is not supported (this build reads 1 to %d)", hdr.Version, rawVersion)
 	}
 	if hdr.Frames < 0 || hdr.Stacks < 0 || hdr.Threads < 0 || hdr.Counts < 0 || hdr.Timeline < 0 || hdr.Sources < 0 {
-		return nil, fmt.Errorf("raw recording: negative record count in header")
+		return nil, fmt.Errorf("pyspyglass recording: negative record count in header")
 	}
 	p := prof.New(hdr.Start)
 	p.Target = hdr.Target
@@ -230,27 +232,27 @@ func decodeRaw(r io.Reader) (*prof.Profile, error) {
 			if err == io.EOF {
 				err = io.ErrUnexpectedEOF
 			}
-			return fmt.Errorf("raw recording: %q record %d: %w", tag, i, err)
+			return fmt.Errorf("pyspyglass recording: %q record %d: %w", tag, i, err)
 		}
 		var got string
 		if len(rec) == 0 || json.Unmarshal(rec[0], &got) != nil || got != tag {
-			return fmt.Errorf("raw recording: expected %q record %d, got %.40s", tag, i, rawText(rec))
+			return fmt.Errorf("pyspyglass recording: expected %q record %d, got %.40s", tag, i, rawText(rec))
 		}
 		return nil
 	}
 	// arg decodes field j of the current record into v.
 	arg := func(tag string, i, j int, v any) error {
 		if j >= len(rec) {
-			return fmt.Errorf("raw recording: %q record %d: missing field %d", tag, i, j)
+			return fmt.Errorf("pyspyglass recording: %q record %d: missing field %d", tag, i, j)
 		}
 		if err := json.Unmarshal(rec[j], v); err != nil {
-			return fmt.Errorf("raw recording: %q record %d field %d: %w", tag, i, j, err)
+			return fmt.Errorf("pyspyglass recording: %q record %d field %d: %w", tag, i, j, err)
 		}
 		return nil
 	}
 	args := func(tag string, i int, want int, vs ...any) error {
 		if len(rec) != want+1 {
-			return fmt.Errorf("raw recording: %q record %d has %d fields, want %d", tag, i, len(rec)-1, want)
+			return fmt.Errorf("pyspyglass recording: %q record %d has %d fields, want %d", tag, i, len(rec)-1, want)
 		}
 		// An older version's record has fewer fields; the rest stay zero.
 		for j, v := range vs[:min(want, len(vs))] {
@@ -276,7 +278,7 @@ func decodeRaw(r io.Reader) (*prof.Profile, error) {
 		}
 		f.Kind = prof.Kind(kind)
 		if id := p.Frame(f); int(id) != i {
-			return nil, fmt.Errorf("raw recording: frame %d repeats frame %d", i, id)
+			return nil, fmt.Errorf("pyspyglass recording: frame %d repeats frame %d", i, id)
 		}
 	}
 	var frames []prof.FrameID
@@ -291,12 +293,12 @@ func decodeRaw(r io.Reader) (*prof.Profile, error) {
 				return nil, err
 			}
 			if f < 0 || int(f) >= len(p.Frames) {
-				return nil, fmt.Errorf("raw recording: stack %d: frame id %d out of range (%d frames)", i, f, len(p.Frames))
+				return nil, fmt.Errorf("pyspyglass recording: stack %d: frame id %d out of range (%d frames)", i, f, len(p.Frames))
 			}
 			frames = append(frames, f)
 		}
 		if id := p.Stack(frames); int(id) != i {
-			return nil, fmt.Errorf("raw recording: stack %d repeats stack %d", i, id)
+			return nil, fmt.Errorf("pyspyglass recording: stack %d repeats stack %d", i, id)
 		}
 	}
 	for i := range hdr.Threads {
@@ -308,15 +310,15 @@ func decodeRaw(r io.Reader) (*prof.Profile, error) {
 			return nil, err
 		}
 		if idx := p.Thread(t); idx != i {
-			return nil, fmt.Errorf("raw recording: thread %d repeats thread %d", i, idx)
+			return nil, fmt.Errorf("pyspyglass recording: thread %d repeats thread %d", i, idx)
 		}
 	}
 	ids := func(tag string, i int, stack prof.StackID, thread int) error {
 		if stack < 0 || int(stack) >= len(p.Stacks) {
-			return fmt.Errorf("raw recording: %q record %d: stack id %d out of range (%d stacks)", tag, i, stack, len(p.Stacks))
+			return fmt.Errorf("pyspyglass recording: %q record %d: stack id %d out of range (%d stacks)", tag, i, stack, len(p.Stacks))
 		}
 		if thread < 0 || thread >= len(p.Threads) {
-			return fmt.Errorf("raw recording: %q record %d: thread %d out of range (%d threads)", tag, i, thread, len(p.Threads))
+			return fmt.Errorf("pyspyglass recording: %q record %d: thread %d out of range (%d threads)", tag, i, thread, len(p.Threads))
 		}
 		return nil
 	}
@@ -337,11 +339,11 @@ func decodeRaw(r io.Reader) (*prof.Profile, error) {
 			return nil, err
 		}
 		if c.N < 0 {
-			return nil, fmt.Errorf("raw recording: count %d is negative (%d)", i, c.N)
+			return nil, fmt.Errorf("pyspyglass recording: count %d is negative (%d)", i, c.N)
 		}
 		k := countKey{c.Stack, c.Thread}
 		if seen[k] {
-			return nil, fmt.Errorf("raw recording: count %d repeats stack %d on thread %d", i, c.Stack, c.Thread)
+			return nil, fmt.Errorf("pyspyglass recording: count %d repeats stack %d on thread %d", i, c.Stack, c.Thread)
 		}
 		seen[k] = true
 		// KeepTimeline is still false here, so Add touches only counts;
@@ -379,7 +381,7 @@ func decodeRaw(r io.Reader) (*prof.Profile, error) {
 	// The decoder may have buffered past the last record; whatever it holds
 	// must be blank.
 	if dec.More() {
-		return nil, fmt.Errorf("raw recording: more records than the header announces")
+		return nil, fmt.Errorf("pyspyglass recording: more records than the header announces")
 	}
 	rest, err := io.ReadAll(dec.Buffered())
 	if err != nil {
@@ -387,7 +389,7 @@ func decodeRaw(r io.Reader) (*prof.Profile, error) {
 	}
 	for _, b := range rest {
 		if b != '\n' && b != ' ' && b != '\r' && b != '\t' {
-			return nil, fmt.Errorf("raw recording: unexpected data after the last record")
+			return nil, fmt.Errorf("pyspyglass recording: unexpected data after the last record")
 		}
 	}
 	return p, nil

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/pyspyglass/pyspyglass/internal/testutil"
+)
+
+// TestFlagMessages: bad flag values name the flag in one line, and the
+// help shows no pflag type names.
+func TestFlagMessages(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"dump", "--pid", "abc"}, `"-p, --pid" flag: "abc" is not a process id`},
+		{[]string{"dump", "--pid", "0"}, `"-p, --pid" flag: "0" is not a process id`},
+		{[]string{"record", "--pid", "-5", "-o", "x.txt"}, `is not a process id`},
+	} {
+		r := pyspyglass(t, c.args...)
+		if r.code == 0 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("%v: exit %d, want an error with %q:\n%s", c.args, r.code, c.want, r.stderr)
+		}
+		if strings.Contains(r.stderr, "strconv") || strings.Contains(r.stderr, "Usage:") || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 {
+			t.Errorf("%v: want one line without strconv or the whole help:\n%s", c.args, r.stderr)
+		}
+	}
+	typeName := regexp.MustCompile(`--[a-z-]+ (ints|int|string|float64|float|uint|stringSlice|strings|duration)\b`)
+	for _, cmd := range []string{"record", "top", "dump", "render"} {
+		r := pyspyglass(t, cmd, "--help")
+		if m := typeName.FindString(r.stderr + r.stdout); m != "" {
+			t.Errorf("%s --help shows a pflag type name: %q", cmd, m)
+		}
+	}
+}
+
+// TestDumpSeveralPids: repeated --pid dumps each process.
+func TestDumpSeveralPids(t *testing.T) {
+	in := newest(t)
+	a := testutil.Spawn(t, in, "cpu_split.py")
+	b := testutil.Spawn(t, in, "cpu_split.py")
+	r := pyspyglass(t, "dump", "--pid", strconv.Itoa(a.Pid), "--pid", strconv.Itoa(b.Pid))
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	for _, pid := range []int{a.Pid, b.Pid} {
+		if !strings.Contains(r.stdout, "Process "+strconv.Itoa(pid)+":") {
+			t.Errorf("no dump of pid %d:\n%s", pid, r.stdout)
+		}
+	}
+	r = pyspyglass(t, "dump", "--json", "-p", strconv.Itoa(a.Pid)+","+strconv.Itoa(b.Pid))
+	var docs []struct{ Pid int }
+	if err := json.Unmarshal([]byte(r.stdout), &docs); err != nil || len(docs) != 2 || docs[0].Pid != a.Pid || docs[1].Pid != b.Pid {
+		t.Errorf("dump --json of two pids: %v %+v\n%s", err, docs, r.stdout)
+	}
+}
+
+// TestOutputNames: -o - writes to stdout (collapsed by default, or the
+// --format given; py-spy's raw is collapsed), an unknown ending gets a
+// flamegraph as --help says, and a format that contradicts the name is
+// warned about.
+func TestOutputNames(t *testing.T) {
+	in := newest(t)
+	script := testutil.TestdataPath("exitcode.py")
+	dir := t.TempDir()
+	for _, c := range []struct {
+		args    []string
+		check   func(stdout string) bool
+		warning string
+	}{
+		{[]string{"-o", "-"}, func(s string) bool { return strings.Contains(s, "short_work (") && !strings.Contains(s, "<svg") }, ""},
+		{[]string{"-o", "-", "-f", "raw"}, func(s string) bool { return strings.Contains(s, ";short_work (") }, ""},
+		{[]string{"-o", "-", "-f", "speedscope"}, func(s string) bool { return json.Valid([]byte(s)) && strings.Contains(s, "speedscope") }, ""},
+		{[]string{"-o", filepath.Join(dir, "profile.out")}, nil, "writing a flamegraph"},
+		{[]string{"-o", filepath.Join(dir, "x.svg"), "-f", "speedscope"}, nil, "warning: writing speedscope format to"},
+	} {
+		args := append(append([]string{"record"}, c.args...), "--", in.Path, script, "0", "300000")
+		r := pyspyglass(t, args...)
+		if r.code != 0 {
+			t.Errorf("%v: exit %d\n%s", c.args, r.code, r.stderr)
+			continue
+		}
+		if c.check != nil && !c.check(r.stdout) {
+			t.Errorf("%v: stdout is not the profile:\n%.400s", c.args, r.stdout)
+		}
+		if c.warning != "" && !strings.Contains(r.stderr, c.warning) {
+			t.Errorf("%v: stderr lacks %q:\n%s", c.args, c.warning, r.stderr)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "profile.out"))
+	if err != nil || !strings.Contains(string(b), "<svg") {
+		t.Errorf("profile.out is not a flamegraph: %v %.100s", err, b)
+	}
+}
+
+// TestLowRateSummary: below 1 Hz the summary states the requested rate as
+// given and the elapsed time as it was.
+func TestLowRateSummary(t *testing.T) {
+	in := newest(t)
+	out := filepath.Join(t.TempDir(), "slow.txt")
+	r := pyspyglass(t, "record", "--rate", "0.5", "-d", "2", "-o", out, "--", in.Path, testutil.TestdataPath("cpu_split.py"), "600")
+	m := regexp.MustCompile(`in ([0-9.]+)s \(([0-9.]+) Hz of ([0-9.]+) requested\)`).FindStringSubmatch(r.stderr)
+	if r.code != 0 || m == nil {
+		t.Fatalf("exit %d, no summary:\n%s", r.code, r.stderr)
+	}
+	elapsed, _ := strconv.ParseFloat(m[1], 64)
+	achieved, _ := strconv.ParseFloat(m[2], 64)
+	if m[3] != "0.5" || elapsed < 1.9 || achieved > 5 {
+		t.Errorf("summary says %s Hz requested, %vs elapsed, %v Hz achieved; want 0.5, about 2s, a few Hz at most:\n%s", m[3], elapsed, achieved, r.stderr)
+	}
+}
