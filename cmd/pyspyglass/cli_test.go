@@ -289,6 +289,7 @@ func measure(t *testing.T, format, path string) (heavy, light float64) {
 		var doc struct {
 			Shared   struct{ Frames []struct{ Name string } }
 			Profiles []struct {
+				Unit    string
 				Samples [][]int
 				Weights []float64
 			}
@@ -297,8 +298,12 @@ func measure(t *testing.T, format, path string) (heavy, light float64) {
 			t.Fatal(err)
 		}
 		for _, p := range doc.Profiles {
+			if p.Unit != "seconds" {
+				t.Fatalf("speedscope unit %q, want seconds", p.Unit)
+			}
 			for i, s := range p.Samples {
-				add(doc.Shared.Frames[s[len(s)-1]].Name, p.Weights[i])
+				// Seconds, in samples at 250 Hz.
+				add(doc.Shared.Frames[s[len(s)-1]].Name, p.Weights[i]*250)
 			}
 		}
 	case "pprof":
@@ -308,6 +313,10 @@ func measure(t *testing.T, format, path string) (heavy, light float64) {
 		}
 		if err := p.CheckValid(); err != nil {
 			t.Fatal(err)
+		}
+		// The interpreter is the main binary (pprof's "File:").
+		if len(p.Mapping) == 0 || !strings.Contains(filepath.Base(p.Mapping[0].File), "python") {
+			t.Errorf("pprof main mapping %+v, want the interpreter", p.Mapping)
 		}
 		for _, s := range p.Sample {
 			add(s.Location[0].Line[0].Function.Name, float64(s.Value[0]))

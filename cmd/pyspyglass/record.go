@@ -96,7 +96,7 @@ func runRecord(args []string, stdout, stderr io.Writer) error {
 		defer s.Close()
 	}
 	if err != nil {
-		return childExit(ctx, s, err)
+		return childExit(ctx, s, err, true)
 	}
 	if o.subprocesses {
 		go s.follow(ctx)
@@ -153,7 +153,7 @@ loop:
 		fmt.Fprintf(stderr, "pyspyglass: stopped the command (pid %d) at the end of the %v duration\n",
 			s.child.Pid, time.Duration(o.duration))
 	}
-	err = childExit(ctx, s, s.sampler.Err())
+	err = childExit(ctx, s, s.sampler.Err(), stopped || s.sampler.Err() != nil)
 	switch {
 	case saveErr != nil:
 		return saveErr
@@ -272,14 +272,22 @@ func save(s *sampler.Sampler, path string, f render.Format, o render.Options, st
 }
 
 // childExit waits for a launched child and passes its exit code on; an
-// earlier error wins. A child still running when sampling ended (by
-// --duration, or by the user leaving top with Ctrl-C) is interrupted as
+// earlier error wins. With stop (our --duration ended, the user pressed
+// Ctrl-C in top, or we failed) a child still running is interrupted as
 // Ctrl-C would, and killed if it does not exit within a grace period.
+// Without it the child runs to its end: sampling also ends when the Python
+// processes are gone while the command itself (a shell script) goes on.
 // After a signal to us, which the child may have had too, it first has
 // that grace period to finish.
-func childExit(ctx context.Context, s *session, err error) error {
+func childExit(ctx context.Context, s *session, err error, stop bool) error {
 	if s == nil || s.child == nil {
 		return err
+	}
+	if !stop {
+		select {
+		case <-s.child.Exited():
+		case <-ctx.Done():
+		}
 	}
 	first := time.Duration(0)
 	if ctx.Err() != nil {

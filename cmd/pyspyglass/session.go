@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -133,6 +135,9 @@ func openSession(ctx context.Context, tf *targetFlags, argv []string, launch att
 		desc = append(desc, fmt.Sprintf("pid %d %s (Python %s)", t.Pid, strings.Join(t.Cmdline, " "), t.Interp.Version))
 	}
 	p.Target = strings.Join(desc, "; ")
+	if len(targets) > 0 {
+		p.Binary = mainBinary(targets[0].Pid)
+	}
 	o.Log = log
 	o.ProcessRoots = o.ProcessRoots || len(targets) > 1 || tf.subprocesses
 	if tf.blocking {
@@ -256,4 +261,20 @@ func (s *session) Close() {
 		p.Close()
 		delete(s.pausers, pid)
 	}
+}
+
+// mainBinary names a target's executable and its build id, read through
+// /proc so that a process in another mount namespace works too.
+func mainBinary(pid int) prof.Binary {
+	exe := "/proc/" + strconv.Itoa(pid) + "/exe"
+	path, err := os.Readlink(exe)
+	if err != nil {
+		return prof.Binary{}
+	}
+	b := prof.Binary{Path: path}
+	if bin, err := procmem.OpenBinary(exe); err == nil {
+		b.BuildID = bin.BuildID
+		bin.Close()
+	}
+	return b
 }

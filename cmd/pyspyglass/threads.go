@@ -12,8 +12,8 @@ type threadFlags struct {
 }
 
 func (tf *threadFlags) bind(fs *pflag.FlagSet) {
-	fs.StringArrayVar(&tf.patterns, "thread", nil, "only threads whose Python or OS name matches this regular expression (repeatable)")
-	fs.IntSliceVar(&tf.tids, "tid", nil, "only the thread with this native thread id (repeatable)")
+	fs.StringArrayVar(&tf.patterns, "thread", nil, "only threads whose Python or OS name matches this `REGEX` (repeatable)")
+	fs.Var((*tidsValue)(&tf.tids), "tid", "only the thread with this native thread id (repeatable)")
 }
 
 func (tf *threadFlags) filter() (sampler.ThreadFilter, error) {

@@ -75,7 +75,7 @@ func runTop(args []string, stdout, stderr io.Writer) error {
 		defer s.Close()
 	}
 	if err != nil {
-		return childExit(ctx, s, err)
+		return childExit(ctx, s, err, true)
 	}
 	if o.subprocesses {
 		go s.follow(ctx)
@@ -100,7 +100,8 @@ func runTop(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		return childExit(sigCtx, s, s.sampler.Err())
+		// One --delay was the duration: a command still running is stopped.
+		return childExit(sigCtx, s, s.sampler.Err(), true)
 	}
 
 	screen, err := tcell.NewScreen()
@@ -115,15 +116,15 @@ func runTop(args []string, stdout, stderr io.Writer) error {
 	}
 	if errors.Is(err, top.ErrInterrupted) {
 		// Ctrl-C in the view: the command gets it as it would have.
-		return childExit(sigCtx, s, nil)
+		return childExit(sigCtx, s, nil, true)
 	}
 	if err != nil && !strings.Contains(err.Error(), "exited") {
-		return err
+		return childExit(sigCtx, s, err, true)
 	}
 	if s.child != nil && !exited(s.child) && sigCtx.Err() == nil {
 		// q leaves the view, not the program: it runs on unprofiled.
 		fmt.Fprintf(stderr, "pyspyglass: left the command running (pid %d); Ctrl-C in top stops it instead of q\n", s.child.Pid)
 		return nil
 	}
-	return childExit(sigCtx, s, err)
+	return childExit(sigCtx, s, err, false)
 }

@@ -57,21 +57,32 @@ func (d *secondsValue) Set(s string) error {
 // type keeps pflag's "ints" out of the help and strconv out of the errors.
 type pidsValue []int
 
-func (p *pidsValue) Type() string { return "PID" }
-func (p *pidsValue) String() string {
+func (p *pidsValue) Type() string       { return "PID" }
+func (p *pidsValue) String() string     { return joinIDs(*p) }
+func (p *pidsValue) Set(s string) error { return addIDs((*[]int)(p), s, "process id", "ps or pgrep") }
+
+// tidsValue is --tid: native thread ids, as pidsValue.
+type tidsValue []int
+
+func (p *tidsValue) Type() string       { return "TID" }
+func (p *tidsValue) String() string     { return joinIDs(*p) }
+func (p *tidsValue) Set(s string) error { return addIDs((*[]int)(p), s, "thread id", "dump or ps -L") }
+
+func joinIDs(ids []int) string {
 	var s []string
-	for _, pid := range *p {
-		s = append(s, strconv.Itoa(pid))
+	for _, id := range ids {
+		s = append(s, strconv.Itoa(id))
 	}
 	return strings.Join(s, ",")
 }
-func (p *pidsValue) Set(s string) error {
+
+func addIDs(ids *[]int, s, what, from string) error {
 	for _, f := range strings.Split(s, ",") {
-		pid, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || pid <= 0 {
-			return fmt.Errorf("%q is not a process id (a positive number, as ps or pgrep print it)", f)
+		id, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || id <= 0 {
+			return fmt.Errorf("%q is not a %s (a positive number, as %s print it)", f, what, from)
 		}
-		*p = append(*p, pid)
+		*ids = append(*ids, id)
 	}
 	return nil
 }

@@ -41,6 +41,13 @@ type Frame struct {
 	Kind      Kind
 }
 
+// Binary is the interpreter's executable file, for the formats that name
+// the program they profile (pprof's main mapping).
+type Binary struct {
+	Path    string
+	BuildID string // hex GNU build id, "" if none
+}
+
 // Thread is one sampled OS thread of one process.
 type Thread struct {
 	Pid  int
@@ -89,6 +96,7 @@ func (h Health) AchievedRate() float64 {
 type Profile struct {
 	Start        time.Time
 	Target       string // human description: pid(s), command line, Python version
+	Binary       Binary // the (first) target's interpreter executable
 	Frames       []Frame
 	Stacks       [][]FrameID
 	Threads      []Thread

@@ -7,9 +7,11 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -141,9 +143,10 @@ func TestSpeedscope(t *testing.T) {
 		if f.Shared.Frames[2].Name != nameB || f.Shared.Frames[2].File != fileB || f.Shared.Frames[3].Name != nameC {
 			t.Errorf("frames did not survive: %+v", f.Shared.Frames)
 		}
-		byLeaf := map[string]int64{}
+		byLeaf := map[string]float64{}
+		prev := math.Inf(1)
 		for _, sp := range f.Profiles {
-			var sum int64
+			var sum float64
 			for i, s := range sp.Samples {
 				if s[0] != 0 {
 					t.Errorf("sample %v is not root first", s)
@@ -151,15 +154,42 @@ func TestSpeedscope(t *testing.T) {
 				byLeaf[f.Shared.Frames[s[len(s)-1]].Name] += sp.Weights[i]
 				sum += sp.Weights[i]
 			}
-			if sp.Type != "sampled" || sp.EndValue != sum || len(sp.Samples) != len(sp.Weights) {
-				t.Errorf("profile %q: type %q, end %d, sum %d", sp.Name, sp.Type, sp.EndValue, sum)
+			if sp.Type != "sampled" || sp.Unit != "seconds" || math.Abs(sp.EndValue-sum) > 1e-9 || len(sp.Samples) != len(sp.Weights) {
+				t.Errorf("profile %q: type %q, unit %q, end %v, sum %v", sp.Name, sp.Type, sp.Unit, sp.EndValue, sum)
 			}
+			if sum > prev {
+				t.Errorf("profile %q (%vs) comes after a less busy one (%vs)", sp.Name, sum, prev)
+			}
+			prev = sum
 		}
-		if byLeaf[nameB] != 75 || byLeaf[nameC] != 25 {
-			t.Errorf("keep %v: leaf weights %v, want 75/25", keep, byLeaf)
+		// 100 Hz: a sample is 10 ms.
+		if math.Abs(byLeaf[nameB]-0.75) > 1e-9 || math.Abs(byLeaf[nameC]-0.25) > 1e-9 {
+			t.Errorf("keep %v: leaf weights %v, want 0.75s/0.25s", keep, byLeaf)
 		}
-		if f.Profiles[1].Name != "worker-☃ (tid 101)" {
-			t.Errorf("thread profile name %q", f.Profiles[1].Name)
+		names := []string{f.Profiles[0].Name, f.Profiles[1].Name}
+		if !slices.Contains(names, `Thread 101 "worker-☃"`) || !slices.Contains(names, `Thread 100 "MainThread"`) {
+			t.Errorf("thread profile names %q", names)
+		}
+		if keep {
+			// Time order: each profile's samples follow the timeline.
+			var want [][]int32
+			for _, e := range p.Timeline {
+				if p.Threads[e.Thread].TID != 100 {
+					continue
+				}
+				st := make([]int32, len(p.Stacks[e.Stack]))
+				for i, fr := range p.Stacks[e.Stack] {
+					st[i] = int32(fr)
+				}
+				if len(want) == 0 || !slices.Equal(want[len(want)-1], st) {
+					want = append(want, st)
+				}
+			}
+			for _, sp := range f.Profiles {
+				if sp.Name == `Thread 100 "MainThread"` && !slices.EqualFunc(sp.Samples, want, slices.Equal) {
+					t.Errorf("MainThread's samples are not in time order:\n%v\nwant %v", sp.Samples, want)
+				}
+			}
 		}
 	}
 }
@@ -181,6 +211,20 @@ func TestPprof(t *testing.T) {
 	pp := parsePprof(t, out)
 	if pp.Period != 10_000_000 || pp.SampleType[1].Type != "cpu" || pp.SampleType[1].Unit != "nanoseconds" {
 		t.Errorf("period %d, types %v", pp.Period, pp.SampleType)
+	}
+	// The interpreter is the main mapping, whose functions need no
+	// symbolising; functions carry their first line.
+	if len(pp.Mapping) != 1 || pp.Mapping[0].File != "/usr/bin/python3.12" || pp.Mapping[0].BuildID != "0123abcd" ||
+		!pp.Mapping[0].HasFunctions {
+		t.Errorf("main mapping %+v", pp.Mapping)
+	}
+	for _, l := range pp.Location {
+		if l.Mapping != pp.Mapping[0] {
+			t.Errorf("location %d is not in the main mapping", l.ID)
+		}
+		if fn := l.Line[0].Function; fn.Name == "main" && fn.StartLine != 9 {
+			t.Errorf("main's start_line %d, want 9", fn.StartLine)
+		}
 	}
 	leaf := map[string]int64{}
 	threads := map[string]int64{}

@@ -15,7 +15,10 @@ import (
 // cpu/nanoseconds (count × the requested sampling period), and labels
 // "thread" (name), "thread_id" and "pid", so pprof's -tagfocus can pick
 // threads. Each interned frame is one Location with one Line; functions are
-// shared by name and file. Target and health go into the comments.
+// shared by name and file and carry their first line (start_line). The
+// interpreter's executable is the main mapping (path and build id), which
+// pprof names as the profiled binary; its functions are already symbolised.
+// Target and health go into the comments.
 type Pprof struct{}
 
 func (Pprof) Name() string { return "pprof" }
@@ -56,6 +59,13 @@ func toPprof(p *prof.Profile) (*profile.Profile, error) {
 	}
 	pp.Comments = append(pp.Comments, "pyspyglass: "+healthLine(p))
 
+	main := &profile.Mapping{ID: 1, File: p.Binary.Path, BuildID: p.Binary.BuildID,
+		HasFunctions: true, HasFilenames: true, HasLineNumbers: true}
+	if main.File == "" {
+		main.File = "python" // a profile from before the binary was recorded
+	}
+	pp.Mapping = []*profile.Mapping{main}
+
 	type fnKey struct{ name, file string }
 	funcs := map[fnKey]*profile.Function{}
 	locs := make([]*profile.Location, len(p.Frames))
@@ -71,11 +81,11 @@ func toPprof(p *prof.Profile) (*profile.Profile, error) {
 			if name == "" {
 				name = "<unknown>"
 			}
-			fn = &profile.Function{ID: uint64(len(pp.Function) + 1), Name: name, Filename: f.File}
+			fn = &profile.Function{ID: uint64(len(pp.Function) + 1), Name: name, Filename: f.File, StartLine: int64(f.FirstLine)}
 			funcs[k] = fn
 			pp.Function = append(pp.Function, fn)
 		}
-		locs[i] = &profile.Location{ID: uint64(i + 1), Line: []profile.Line{{Function: fn, Line: int64(f.Line)}}}
+		locs[i] = &profile.Location{ID: uint64(i + 1), Mapping: main, Line: []profile.Line{{Function: fn, Line: int64(f.Line)}}}
 	}
 	pp.Location = locs
 

@@ -27,7 +27,7 @@ import (
 // object:
 //
 //	{"format":"pyspyglass-raw","version":1,"start":RFC3339 time,"target":string,
-//	 "keep_timeline":bool,"health":{...},"frames":N,"stacks":N,"threads":N,
+//	 "binary":{"path":string,"build_id":string} (optional),"keep_timeline":bool,"health":{...},"frames":N,"stacks":N,"threads":N,
 //	 "counts":N,"timeline":N}
 //
 // health holds rate (float), samples, errors, late, total_lag_ns, elapsed_ns,
@@ -57,19 +57,25 @@ const (
 	rawVersion = 3 // 2: frames carry the function's first line; 3: sources
 )
 
+type rawBinary struct {
+	Path    string `json:"path"`
+	BuildID string `json:"build_id,omitempty"`
+}
+
 type rawHeader struct {
-	Format       string    `json:"format"`
-	Version      int       `json:"version"`
-	Start        time.Time `json:"start"`
-	Target       string    `json:"target"`
-	KeepTimeline bool      `json:"keep_timeline"`
-	Health       rawHealth `json:"health"`
-	Frames       int       `json:"frames"`
-	Stacks       int       `json:"stacks"`
-	Threads      int       `json:"threads"`
-	Counts       int       `json:"counts"`
-	Timeline     int       `json:"timeline"`
-	Sources      int       `json:"sources"`
+	Format       string     `json:"format"`
+	Version      int        `json:"version"`
+	Start        time.Time  `json:"start"`
+	Target       string     `json:"target"`
+	Binary       *rawBinary `json:"binary,omitempty"`
+	KeepTimeline bool       `json:"keep_timeline"`
+	Health       rawHealth  `json:"health"`
+	Frames       int        `json:"frames"`
+	Stacks       int        `json:"stacks"`
+	Threads      int        `json:"threads"`
+	Counts       int        `json:"counts"`
+	Timeline     int        `json:"timeline"`
+	Sources      int        `json:"sources"`
 }
 
 type rawHealth struct {
@@ -94,7 +100,12 @@ func (Recording) Write(w io.Writer, p *prof.Profile, o Options) error {
 	}
 	counts := p.Counts()
 	h := p.Health
+	var bin *rawBinary
+	if p.Binary != (prof.Binary{}) {
+		bin = &rawBinary{Path: p.Binary.Path, BuildID: p.Binary.BuildID}
+	}
 	hdr := rawHeader{
+		Binary: bin,
 		Format: rawMagic, Version: rawVersion, Start: p.Start, Target: p.Target,
 		KeepTimeline: p.KeepTimeline,
 		Health: rawHealth{
@@ -218,6 +229,9 @@ func decodeRecording(r io.Reader) (*prof.Profile, error) {
 	}
 	p := prof.New(hdr.Start)
 	p.Target = hdr.Target
+	if hdr.Binary != nil {
+		p.Binary = prof.Binary{Path: hdr.Binary.Path, BuildID: hdr.Binary.BuildID}
+	}
 	h := hdr.Health
 	p.Health = prof.Health{
 		Rate: h.Rate, Samples: h.Samples, Errors: h.Errors, Late: h.Late,

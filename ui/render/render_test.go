@@ -36,6 +36,7 @@ func synthetic() *prof.Profile {
 	p := prof.New(time.Date(2026, 1, 2, 3, 4, 5, 600, time.UTC))
 	p.KeepTimeline = true
 	p.Target = `pid 4242: python3.12 app.py <x> & "y"`
+	p.Binary = prof.Binary{Path: "/usr/bin/python3.12", BuildID: "0123abcd"}
 	main := p.Frame(prof.Frame{Name: "main", File: "app.py", Line: 10, FirstLine: 9})
 	a := p.Frame(prof.Frame{Name: "a", File: "app.py", Line: 20, FirstLine: 19})
 	b := p.Frame(prof.Frame{Name: nameB, File: fileB, Line: 30})

@@ -1,7 +1,9 @@
 package render
 
 import (
+	"cmp"
 	"encoding/json"
+	"fmt"
 	"io"
 	"slices"
 
@@ -10,11 +12,14 @@ import (
 
 // Speedscope writes speedscope's file format
 // (https://www.speedscope.app/file-format-schema.json): the profile's frames
-// as the shared frame table and one "sampled" profile per thread, whose
-// samples are root-first lists of frame indices weighted by sample counts.
-// With a timeline the samples are in time order (consecutive identical
-// stacks merged), so speedscope's "Time Order" view is meaningful; without
-// one they are the aggregates in stack id order.
+// as the shared frame table and one "sampled" profile per thread, named
+// `Thread TID "name"` as py-spy names them and ordered busiest first (the
+// one speedscope opens). Samples are root-first lists of frame indices.
+// With a timeline they are in time order (consecutive identical stacks
+// merged), so speedscope's default "Time Order" view is the program's
+// timeline; without one they are the aggregates in stack id order. Weights
+// are seconds (samples times the sampling interval) when the rate is
+// known, else sample counts with unit "none".
 type Speedscope struct{}
 
 func (Speedscope) Name() string { return "speedscope" }
@@ -45,10 +50,12 @@ type ssProfile struct {
 	Type       string    `json:"type"`
 	Name       string    `json:"name"`
 	Unit       string    `json:"unit"`
-	StartValue int64     `json:"startValue"`
-	EndValue   int64     `json:"endValue"`
+	StartValue float64   `json:"startValue"`
+	EndValue   float64   `json:"endValue"`
 	Samples    [][]int32 `json:"samples"`
-	Weights    []int64   `json:"weights"`
+	Weights    []float64 `json:"weights"`
+
+	count int64 // samples, for the order
 }
 
 func (Speedscope) Write(w io.Writer, p *prof.Profile, o Options) error {
@@ -72,6 +79,10 @@ func (Speedscope) Write(w io.Writer, p *prof.Profile, o Options) error {
 		}
 		f.Shared.Frames[i] = ssFrame{Name: name, File: fr.File, Line: fr.Line}
 	}
+	unit, weight := "none", 1.0
+	if iv := samplingPeriod(p); iv > 0 {
+		unit, weight = "seconds", iv.Seconds()
+	}
 	stack := func(id prof.StackID) []int32 {
 		s := make([]int32, len(p.Stacks[id]))
 		for i, fr := range p.Stacks[id] {
@@ -79,42 +90,63 @@ func (Speedscope) Write(w io.Writer, p *prof.Profile, o Options) error {
 		}
 		return s
 	}
-	perThread := make([]*ssProfile, len(p.Threads))
+	// One profile per OS thread: a thread renamed while recorded (the main
+	// thread once threading is imported) is still one thread.
+	type key struct{ pid, tid int }
+	pids := map[int]bool{}
+	for _, t := range p.Threads {
+		pids[t.Pid] = true
+	}
+	byThread := map[key]*ssProfile{}
+	var order []*ssProfile
 	get := func(t int) *ssProfile {
-		if perThread[t] == nil {
-			perThread[t] = &ssProfile{Type: "sampled", Name: threadName(p.Threads[t]), Unit: "none",
-				Samples: [][]int32{}, Weights: []int64{}}
+		th := p.Threads[t]
+		k := key{th.Pid, th.TID}
+		sp := byThread[k]
+		if sp == nil {
+			sp = &ssProfile{Type: "sampled", Unit: unit, Samples: [][]int32{}, Weights: []float64{}}
+			byThread[k] = sp
+			order = append(order, sp)
 		}
-		return perThread[t]
+		name := fmt.Sprintf("Thread %d %q", th.TID, th.Name)
+		if len(pids) > 1 {
+			name = fmt.Sprintf("Process %d %s", th.Pid, name)
+		}
+		sp.Name = name // the latest name wins
+		return sp
 	}
 	if len(p.Timeline) > 0 {
-		last := make([]prof.StackID, len(p.Threads))
+		last := map[*ssProfile]prof.StackID{}
 		for _, s := range sortedTimeline(p) {
 			if err := checkIDs(p, s.Stack, s.Thread); err != nil {
 				return err
 			}
 			sp := get(s.Thread)
-			if n := len(sp.Weights); n > 0 && last[s.Thread] == s.Stack {
-				sp.Weights[n-1]++
+			if prev, ok := last[sp]; ok && prev == s.Stack {
+				sp.Weights[len(sp.Weights)-1]++
 			} else {
 				sp.Samples = append(sp.Samples, stack(s.Stack))
 				sp.Weights = append(sp.Weights, 1)
 			}
-			sp.EndValue++
-			last[s.Thread] = s.Stack
+			sp.count++
+			last[sp] = s.Stack
 		}
 	} else {
 		for _, c := range p.Counts() {
 			sp := get(c.Thread)
 			sp.Samples = append(sp.Samples, stack(c.Stack))
-			sp.Weights = append(sp.Weights, c.N)
-			sp.EndValue += c.N
+			sp.Weights = append(sp.Weights, float64(c.N))
+			sp.count += c.N
 		}
 	}
-	for _, sp := range perThread {
-		if sp != nil {
-			f.Profiles = append(f.Profiles, *sp)
+	slices.SortStableFunc(order, func(a, b *ssProfile) int { return cmp.Compare(b.count, a.count) })
+	for _, sp := range order {
+		// Counts until here: one product each, no sum of rounded steps.
+		for i := range sp.Weights {
+			sp.Weights[i] *= weight
 		}
+		sp.EndValue = float64(sp.count) * weight
+		f.Profiles = append(f.Profiles, *sp)
 	}
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
