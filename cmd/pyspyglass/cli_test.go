@@ -51,9 +51,30 @@ type result struct {
 
 func pyspyglass(t *testing.T, args ...string) result {
 	t.Helper()
+	return runArgv(t, append([]string{bin}, args...))
+}
+
+// prioritized runs pyspyglass, and the command it launches, at a raised
+// scheduling priority where we may (root): on a machine loaded by other
+// CPU-bound work both then get the CPU when they want it, so a sampled
+// split measures the program rather than the machine's queue.
+func prioritized(t *testing.T, args ...string) result {
+	t.Helper()
+	argv := append([]string{bin}, args...)
+	if nice, err := exec.LookPath("nice"); err == nil && os.Geteuid() == 0 {
+		argv = append([]string{nice, "-n", "-10"}, argv...)
+	} else {
+		t.Log("running at normal priority (needs root and nice)")
+	}
+	return runArgv(t, argv)
+}
+
+func runArgv(t *testing.T, argv []string) result {
+	t.Helper()
+	args := argv[1:]
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd := exec.CommandContext(ctx, argv[0], args...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -195,13 +216,15 @@ func split(heavy, light float64) float64 { return heavy / (heavy + light) }
 // from its first line, renders the recording in every format, parses each
 // back and checks that heavy()'s share of the two functions is within 10
 // points of the share the workload timed itself (about 75%; on a loaded
-// machine the real split drifts, and the profile must follow the truth).
+// machine the real split in time drifts, and the profile must follow the
+// truth). It runs at a raised priority: the sampler is then not starved
+// by other work while the target runs, which made its rounds cluster.
 func TestRecordSplitEveryFormat(t *testing.T) {
 	testutil.ForEach(t, testutil.Interpreters(t), func(t *testing.T, in testutil.Interpreter) {
 		dir := t.TempDir()
 		rec := filepath.Join(dir, "split.pyspyglass")
 		in.Prepare(t)
-		r := pyspyglass(t, append([]string{"record", "--rate", "250", "-o", rec, "--"}, in.Argv(testutil.TestdataPath("cpu_split.py"), "3")...)...)
+		r := prioritized(t, append([]string{"record", "--rate", "250", "-o", rec, "--"}, in.Argv(testutil.TestdataPath("cpu_split.py"), "3")...)...)
 		if r.code != 0 {
 			t.Fatalf("record: exit %d\n%s", r.code, r.stderr)
 		}

@@ -115,3 +115,30 @@ func TestLowRateSummary(t *testing.T) {
 		t.Errorf("summary says %s Hz requested, %vs elapsed, %v Hz achieved; want 0.5, about 2s, a few Hz at most:\n%s", m[3], elapsed, achieved, r.stderr)
 	}
 }
+
+// TestCallgrindFullFilenames: callgrind files name the sources by their
+// full paths, so callgrind_annotate and KCachegrind find them.
+func TestCallgrindFullFilenames(t *testing.T) {
+	in := newest(t)
+	out := filepath.Join(t.TempDir(), "callgrind.out.1")
+	r := pyspyglass(t, "record", "-o", out, "--", in.Path, testutil.TestdataPath("exitcode.py"), "0", "300000")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, m := range regexp.MustCompile(`(?m)^c?fl=\(\d+\) (.*)$`).FindAllStringSubmatch(string(b), -1) {
+		if strings.HasSuffix(m[1], "exitcode.py") {
+			found = true
+			if _, err := os.Stat(m[1]); !filepath.IsAbs(m[1]) || err != nil {
+				t.Errorf("fl= %q is not a full path to the source: %v", m[1], err)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no fl= for exitcode.py:\n%s", b)
+	}
+}

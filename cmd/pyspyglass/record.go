@@ -64,6 +64,10 @@ func runRecord(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if _, ok := format.(render.Callgrind); ok {
+		// callgrind_annotate and KCachegrind open the sources by these names.
+		o.fullFilenames = true
+	}
 	toStdout := o.output == "-"
 	var launch attach.LaunchOptions
 	if toStdout {

@@ -17,12 +17,18 @@ import (
 // source lines the samples were taken on. Self cost is what a stack's leaf
 // frame got; for every adjacent caller->callee pair in a stack, a call record
 // (cfl=/cfn=/calls=) at the caller's line carries the samples spent in the
-// callee, which is its inclusive cost. Recursion is left to KCachegrind,
-// which detects cycles itself. File and function names are compressed to
-// "(id) name" on first use and "(id)" after. Threads are merged.
+// callee, which is its inclusive cost. A call into a function already on
+// the stack above (recursion) gets no record: its samples are in the
+// outermost call's already, and counting them again would make a recursive
+// function's inclusive cost exceed its caller's. File and function names
+// are compressed to "(id) name" on first use and "(id)" after. Threads are
+// merged.
 //
-// callgrind has no calls counter we could know, so calls= carries the
-// number of samples of that call too.
+// Sampling cannot count calls; calls= is an estimate from the timeline as
+// py-spy makes it for its other formats: a call starts whenever a thread's
+// next sample shows the callee entered anew (a different function at that
+// depth, or the same one called from another caller line). Without a
+// timeline calls= is 0. The record's cost is samples, never calls.
 type Callgrind struct{}
 
 func (Callgrind) Name() string { return "callgrind" }
@@ -42,7 +48,8 @@ type cgFuncCost struct {
 
 type cgCallCost struct {
 	n          int64
-	calleeLine int // first line the callee was seen on, for calls='s target position
+	calls      int64 // estimated from the timeline
+	calleeLine int   // first line the callee was seen on, for calls='s target position
 }
 
 func (Callgrind) Write(w io.Writer, p *prof.Profile, o Options) error {
@@ -68,6 +75,17 @@ func (Callgrind) Write(w io.Writer, p *prof.Profile, o Options) error {
 		}
 		return c
 	}
+	// recursive says whether stack[i] is a function already on the stack
+	// above it.
+	recursive := func(stack []prof.FrameID, i int) bool {
+		f := fnOf(p.Frames[stack[i]])
+		for _, id := range stack[:i] {
+			if fnOf(p.Frames[id]) == f {
+				return true
+			}
+		}
+		return false
+	}
 	var total int64
 	for _, c := range countsByStack(p) {
 		stack := p.Stacks[c.Stack]
@@ -78,6 +96,9 @@ func (Callgrind) Write(w io.Writer, p *prof.Profile, o Options) error {
 		leaf := p.Frames[stack[len(stack)-1]]
 		get(fnOf(leaf)).self[leaf.Line] += c.N
 		for i := 0; i+1 < len(stack); i++ {
+			if recursive(stack, i+1) {
+				continue
+			}
 			caller, callee := p.Frames[stack[i]], p.Frames[stack[i+1]]
 			k := cgCall{caller.Line, fnOf(callee)}
 			fc := get(fnOf(caller))
@@ -88,6 +109,28 @@ func (Callgrind) Write(w io.Writer, p *prof.Profile, o Options) error {
 			}
 			cc.n += c.N
 		}
+	}
+	// Estimated calls: per thread, each sample's stack against the last.
+	prev := map[int][]prof.FrameID{}
+	for _, e := range sortedTimeline(p) {
+		if err := checkIDs(p, e.Stack, e.Thread); err != nil {
+			return err
+		}
+		cur, last := p.Stacks[e.Stack], prev[e.Thread]
+		k := 0
+		for k < len(cur) && k < len(last) && fnOf(p.Frames[cur[k]]) == fnOf(p.Frames[last[k]]) && (k == 0 || cur[k-1] == last[k-1]) {
+			k++
+		}
+		for j := max(k, 1); j < len(cur); j++ {
+			if recursive(cur, j) {
+				continue
+			}
+			caller := p.Frames[cur[j-1]]
+			if cc := funcs[fnOf(caller)].calls[cgCall{caller.Line, fnOf(p.Frames[cur[j]])}]; cc != nil {
+				cc.calls++
+			}
+		}
+		prev[e.Thread] = cur
 	}
 
 	bw := bufio.NewWriter(w)
@@ -153,7 +196,7 @@ func (Callgrind) Write(w io.Writer, p *prof.Profile, o Options) error {
 			// cfl= is written even for the caller's own file: readers differ
 			// on whether an omitted cfl= means the current fl= or the last
 			// cfl=.
-			fmt.Fprintf(bw, "cfl=%s\ncfn=%s\ncalls=%d %d\n%d %d\n", ref(fileIDs, c.callee.file), ref(fnIDs, fnName(c.callee)), cc.n, cc.calleeLine, c.line, cc.n)
+			fmt.Fprintf(bw, "cfl=%s\ncfn=%s\ncalls=%d %d\n%d %d\n", ref(fileIDs, c.callee.file), ref(fnIDs, fnName(c.callee)), cc.calls, cc.calleeLine, c.line, cc.n)
 		}
 	}
 	return bw.Flush()

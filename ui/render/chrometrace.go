@@ -6,6 +6,7 @@ import (
 	"io"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/pyspyglass/pyspyglass/sampler/prof"
@@ -18,12 +19,17 @@ import (
 //
 // Each thread's samples become nested B/E (begin/end) slices, one per stack
 // depth: a frame stays open while consecutive samples of that thread keep it
-// at the same depth under the same parents, and a sample is taken to last
-// until the thread's next one. A gap longer than gapIntervals sampling
-// intervals (the thread was idle, dropped or unreadable) closes everything
-// one interval after the last sample, rather than drawing a phantom call
-// across it. Timestamps are microseconds since Profile.Start. Threads sharing
-// a (pid, tid) (a renamed thread) share one track.
+// at the same depth under the same parents. A sample lasts until the next
+// sampling round; when the thread is not in that round (it was idle and
+// left out, or unreadable) its frames close there, so idle time shows as a
+// gap rather than a call bridged across it. A round in which no thread at
+// all was sampled leaves no trace, so a gap longer than gapIntervals
+// sampling intervals also closes everything, one interval after the last
+// sample. The synthetic process and thread root frames (--subprocesses,
+// --threads) get no slices: tracks already are processes and threads, and
+// the process tracks are named by their command lines. Timestamps are
+// microseconds since Profile.Start. Threads sharing a (pid, tid) (a renamed
+// thread) share one track.
 type ChromeTrace struct{}
 
 func (ChromeTrace) Name() string { return "chrometrace" }
@@ -112,7 +118,7 @@ func writeTrace(w io.Writer, p *prof.Profile, o Options, threads []*ctThread) er
 	for _, t := range threads {
 		if !pids[t.pid] {
 			pids[t.pid] = true
-			event(`{"ph":"M","name":"process_name","pid":%d,"tid":0,"args":{"name":%s}}`, t.pid, str("pid "+strconv.Itoa(t.pid)))
+			event(`{"ph":"M","name":"process_name","pid":%d,"tid":0,"args":{"name":%s}}`, t.pid, str(processLabel(p, t.pid)))
 		}
 		name := t.name
 		if name == "" {
@@ -120,6 +126,23 @@ func writeTrace(w io.Writer, p *prof.Profile, o Options, threads []*ctThread) er
 		}
 		event(`{"ph":"M","name":"thread_name","pid":%d,"tid":%d,"args":{"name":%s}}`, t.pid, t.tid, str(name))
 	}
+	// rounds are the sampling rounds the timeline shows, in order.
+	var rounds []time.Duration
+	for _, s := range sortedTimeline(p) {
+		if len(rounds) == 0 || rounds[len(rounds)-1] != s.At {
+			rounds = append(rounds, s.At)
+		}
+	}
+	nextRound := func(at time.Duration) (time.Duration, bool) {
+		i, _ := slices.BinarySearch(rounds, at)
+		for ; i < len(rounds); i++ {
+			if rounds[i] > at {
+				return rounds[i], true
+			}
+		}
+		return 0, false
+	}
+	var stack []prof.FrameID
 	for _, t := range threads {
 		var open []prof.FrameID
 		closeTo := func(depth int, at time.Duration) {
@@ -129,12 +152,13 @@ func writeTrace(w io.Writer, p *prof.Profile, o Options, threads []*ctThread) er
 				open = open[:len(open)-1]
 			}
 		}
-		var last time.Duration
 		for i, s := range t.samples {
-			if i > 0 && s.At-last > gapIntervals*interval {
-				closeTo(0, last+interval)
+			stack = stack[:0]
+			for _, id := range p.Stacks[s.Stack] {
+				if k := p.Frames[id].Kind; k != prof.KindProcess && k != prof.KindThread {
+					stack = append(stack, id)
+				}
 			}
-			stack := p.Stacks[s.Stack]
 			common := 0
 			for common < len(open) && common < len(stack) && open[common] == stack[common] {
 				common++
@@ -146,9 +170,19 @@ func writeTrace(w io.Writer, p *prof.Profile, o Options, threads []*ctThread) er
 					str(f.Name), str(kindName(f.Kind)), t.pid, t.tid, us(s.At), str(f.File), f.Line)
 				open = append(open, id)
 			}
-			last = s.At
+			// Where this sample ends: the next round, unless the thread is
+			// in it too (a tie at s.At is the same round).
+			next, ok := nextRound(s.At)
+			switch {
+			case !ok || next-s.At > gapIntervals*interval:
+				if i+1 == len(t.samples) || t.samples[i+1].At != s.At {
+					closeTo(0, s.At+interval)
+				}
+			case i+1 < len(t.samples) && (t.samples[i+1].At == next || t.samples[i+1].At == s.At):
+			default:
+				closeTo(0, next)
+			}
 		}
-		closeTo(0, last+interval)
 	}
 	bw.WriteString("\n]}\n")
 	return bw.Flush()
@@ -170,4 +204,21 @@ func kindName(k prof.Kind) string {
 	default:
 		return "other"
 	}
+}
+
+// processLabel names a process track by its command line: from the
+// process root frame when there is one, else from the profile's target.
+func processLabel(p *prof.Profile, pid int) string {
+	n := strconv.Itoa(pid)
+	for _, f := range p.Frames {
+		if f.Kind == prof.KindProcess && strings.HasPrefix(f.Name, "process "+n+":") {
+			return "pid " + strings.TrimPrefix(f.Name, "process ")
+		}
+	}
+	for _, part := range strings.Split(p.Target, "; ") {
+		if strings.HasPrefix(part, "pid "+n+" ") || strings.HasPrefix(part, "pid "+n+":") {
+			return part
+		}
+	}
+	return "pid " + n
 }

@@ -301,6 +301,7 @@ func TestCollapsed(t *testing.T) {
 type cgCost struct {
 	self      map[string]int64 // function -> self samples
 	inclusive map[string]int64 // "caller -> callee" -> samples
+	calls     map[string]int64 // "caller -> callee" -> calls=
 	summary   int64
 }
 
@@ -323,7 +324,7 @@ func parseCallgrind(t *testing.T, data string) cgCost {
 		}
 		return name
 	}
-	c := cgCost{self: map[string]int64{}, inclusive: map[string]int64{}}
+	c := cgCost{self: map[string]int64{}, inclusive: map[string]int64{}, calls: map[string]int64{}}
 	var fn, callee string
 	inCall := false
 	sc := bufio.NewScanner(strings.NewReader(data))
@@ -343,6 +344,8 @@ func parseCallgrind(t *testing.T, data string) cgCost {
 			callee = resolve("fn", val)
 		case isKV && key == "calls":
 			inCall = true
+			n, _ := strconv.ParseInt(strings.Fields(val)[0], 10, 64)
+			c.calls[fn+" -> "+callee] += n
 		default:
 			f := strings.Fields(line)
 			if len(f) != 2 {
@@ -386,6 +389,35 @@ func TestCallgrind(t *testing.T) {
 	}
 	if !strings.Contains(out, "fn=(1)") && !strings.Contains(out, "cfn=(1)\n") {
 		t.Errorf("no name compression reuse seen")
+	}
+	// Calls are estimated from the timeline, not copied from samples:
+	// thread 0 runs ab, mc, ab, ab, mc, ab, ... and enters main->a again
+	// after each mc (1 + 25 times), thread 1 stays in ab (1).
+	wantCalls := map[string]int64{"main -> a": 27, "a -> " + nameB: 27, "main -> " + nameC: 25}
+	if fmt.Sprint(c.calls) != fmt.Sprint(wantCalls) {
+		t.Errorf("calls %v, want %v", c.calls, wantCalls)
+	}
+	p := synthetic()
+	p.Timeline = nil
+	if c := parseCallgrind(t, string(render(t, Callgrind{}, p))); c.calls["main -> a"] != 0 {
+		t.Errorf("calls without a timeline %v, want 0", c.calls)
+	}
+}
+
+// TestCallgrindRecursion: a recursive function's inclusive cost is not
+// counted once per level, so it never exceeds its caller's.
+func TestCallgrindRecursion(t *testing.T) {
+	p := prof.New(synthetic().Start)
+	main := p.Frame(prof.Frame{Name: "main", File: "a.py", Line: 1})
+	fib := p.Frame(prof.Frame{Name: "fib", File: "a.py", Line: 5})
+	other := p.Frame(prof.Frame{Name: "other", File: "a.py", Line: 9})
+	th := p.Thread(prof.Thread{TID: 1})
+	p.Add(p.Stack([]prof.FrameID{main, fib, fib, fib}), th, 0, 10)
+	p.Add(p.Stack([]prof.FrameID{main, other}), th, 0, 90)
+	c := parseCallgrind(t, string(render(t, Callgrind{}, p)))
+	want := map[string]int64{"main -> fib": 10, "main -> other": 90}
+	if fmt.Sprint(c.inclusive) != fmt.Sprint(want) {
+		t.Errorf("inclusive costs %v, want %v (no fib -> fib record)", c.inclusive, want)
 	}
 }
 
@@ -453,19 +485,20 @@ func TestChromeTrace(t *testing.T) {
 		t.Errorf("thread names %v", names)
 	}
 	// Thread 0 samples at 0,10,20, 40,50,60, ... 980 ms, c in every second
-	// round of four; each sample lasts to the next, the last one interval.
+	// round of four, thread 1 in every fourth: each sample lasts to the
+	// next round, and a thread left out of a round (idle) has a gap there.
 	want := map[string]float64{
-		"100/main":     990_000,
+		"100/main":     750_000, // 0-30, 40-70, ...
 		"100/" + nameC: 250_000,
-		"101/main":     970_000, // 30 ms to 990 ms + 10
-		"101/" + nameB: 970_000,
+		"101/main":     250_000, // 30-40, 70-80, ..., 990-1000
+		"101/" + nameB: 250_000,
 	}
 	for k, v := range want {
 		if dur[k] != v {
 			t.Errorf("%s lasts %v µs, want %v", k, dur[k], v)
 		}
 	}
-	if count["101/a"] != 1 || count["100/main"] != 1 || count["100/"+nameC] != 25 {
+	if count["101/a"] != 25 || count["100/main"] != 25 || count["100/"+nameC] != 25 {
 		t.Errorf("slice counts %v", count)
 	}
 	if !strings.Contains(doc.OtherData["health"], "3 errors") {
@@ -476,6 +509,35 @@ func TestChromeTrace(t *testing.T) {
 	p.KeepTimeline, p.Timeline = false, nil
 	if err := (ChromeTrace{}).Write(&bytes.Buffer{}, p, Options{}); !errors.Is(err, ErrNoTimeline) {
 		t.Errorf("without a timeline: %v", err)
+	}
+}
+
+// TestChromeTraceRoots: process tracks are named by their command line,
+// and the synthetic process and thread root frames get no slices.
+func TestChromeTraceRoots(t *testing.T) {
+	p := prof.New(synthetic().Start)
+	p.KeepTimeline = true
+	p.Health.Rate = 100
+	proc := p.Frame(prof.Frame{Name: "process 7: python app.py", Kind: prof.KindProcess})
+	thr := p.Frame(prof.Frame{Name: `thread 8 "MainThread"`, Kind: prof.KindThread})
+	f := p.Frame(prof.Frame{Name: "f", File: "app.py", Line: 1})
+	th := p.Thread(prof.Thread{Pid: 7, TID: 8, Name: "MainThread"})
+	p.Add(p.Stack([]prof.FrameID{proc, thr, f}), th, 0, 1)
+	var doc struct{ TraceEvents []traceEvent }
+	if err := json.Unmarshal(render(t, ChromeTrace{}, p), &doc); err != nil {
+		t.Fatal(err)
+	}
+	var slices []string
+	for _, e := range doc.TraceEvents {
+		switch {
+		case e.Ph == "M" && e.Name == "process_name" && e.Args.Name != "pid 7: python app.py":
+			t.Errorf("process track named %q", e.Args.Name)
+		case e.Ph == "B":
+			slices = append(slices, e.Name)
+		}
+	}
+	if strings.Join(slices, ",") != "f" {
+		t.Errorf("slices %v, want only f", slices)
 	}
 }
 

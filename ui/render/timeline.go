@@ -2,11 +2,12 @@ package render
 
 // WantsTimeline says whether format f reads the individual samples in time
 // order, which the recorder then keeps (Profile.KeepTimeline): the chrome
-// trace, the Firefox profile and speedscope's time order draw them, pstats counts calls from them,
+// trace, the Firefox profile and speedscope's time order draw them, pstats
+// and callgrind count calls from them,
 // and a recording keeps everything.
 func WantsTimeline(f Format) bool {
 	switch f.(type) {
-	case ChromeTrace, Recording, Pstats, Gecko, Speedscope:
+	case ChromeTrace, Recording, Pstats, Gecko, Speedscope, Callgrind:
 		return true
 	}
 	return false
