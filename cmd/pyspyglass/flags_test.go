@@ -67,6 +67,7 @@ func TestDumpSeveralPids(t *testing.T) {
 // warned about.
 func TestOutputNames(t *testing.T) {
 	in := newest(t)
+	in.Prepare(t)
 	script := testutil.TestdataPath("exitcode.py")
 	dir := t.TempDir()
 	for _, c := range []struct {
@@ -80,7 +81,7 @@ func TestOutputNames(t *testing.T) {
 		{[]string{"-o", filepath.Join(dir, "profile.out")}, nil, "writing a flamegraph"},
 		{[]string{"-o", filepath.Join(dir, "x.svg"), "-f", "speedscope"}, nil, "warning: writing speedscope format to"},
 	} {
-		args := append(append([]string{"record"}, c.args...), "--", in.Path, script, "0", "300000")
+		args := append(append(append([]string{"record"}, c.args...), "--"), in.Argv(script, "0", "300000")...)
 		r := pyspyglass(t, args...)
 		if r.code != 0 {
 			t.Errorf("%v: exit %d\n%s", c.args, r.code, r.stderr)
@@ -104,7 +105,8 @@ func TestOutputNames(t *testing.T) {
 func TestLowRateSummary(t *testing.T) {
 	in := newest(t)
 	out := filepath.Join(t.TempDir(), "slow.txt")
-	r := pyspyglass(t, "record", "--rate", "0.5", "-d", "2", "-o", out, "--", in.Path, testutil.TestdataPath("cpu_split.py"), "600")
+	in.Prepare(t)
+	r := pyspyglass(t, append([]string{"record", "--rate", "0.5", "-d", "2", "-o", out, "--"}, in.Argv(testutil.TestdataPath("cpu_split.py"), "600")...)...)
 	m := regexp.MustCompile(`in ([0-9.]+)s \(([0-9.]+) Hz of ([0-9.]+) requested\)`).FindStringSubmatch(r.stderr)
 	if r.code != 0 || m == nil {
 		t.Fatalf("exit %d, no summary:\n%s", r.code, r.stderr)
@@ -121,7 +123,8 @@ func TestLowRateSummary(t *testing.T) {
 func TestCallgrindFullFilenames(t *testing.T) {
 	in := newest(t)
 	out := filepath.Join(t.TempDir(), "callgrind.out.1")
-	r := pyspyglass(t, "record", "-o", out, "--", in.Path, testutil.TestdataPath("exitcode.py"), "0", "300000")
+	in.Prepare(t)
+	r := pyspyglass(t, append([]string{"record", "-o", out, "--"}, in.Argv(testutil.TestdataPath("exitcode.py"), "0", "300000")...)...)
 	if r.code != 0 {
 		t.Fatalf("exit %d\n%s", r.code, r.stderr)
 	}

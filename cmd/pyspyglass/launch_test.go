@@ -23,7 +23,8 @@ import (
 func TestRecordDurationStopsCommand(t *testing.T) {
 	in := newest(t)
 	out := filepath.Join(t.TempDir(), "d.txt")
-	r := pyspyglass(t, "record", "-d", "1", "-o", out, "--", in.Path, testutil.TestdataPath("cpu_split.py"), "600")
+	in.Prepare(t)
+	r := pyspyglass(t, append([]string{"record", "-d", "1", "-o", out, "--"}, in.Argv(testutil.TestdataPath("cpu_split.py"), "600")...)...)
 	if r.code != 0 {
 		t.Fatalf("exit %d, want 0\n%s", r.code, r.stderr)
 	}
@@ -51,14 +52,15 @@ func TestRecordNotPython(t *testing.T) {
 		}
 	}
 	in := newest(t)
-	script := testutil.TestdataPath("cpu_split.py")
+	in.Prepare(t)
+	python := in.Argv(testutil.TestdataPath("cpu_split.py"), "1.5")
 	for name, shell := range map[string]string{
-		"exec":  "sleep 0.2; exec \"$0\" \"$1\" 1.5",
-		"child": "sleep 0.2; \"$0\" \"$1\" 1.5; exit 0",
+		"exec":  `sleep 0.2; exec "$@"`,
+		"child": `sleep 0.2; "$@"; exit 0`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "later.txt")
-			r := pyspyglass(t, "record", "-o", out, "--", "sh", "-c", shell, in.Path, script)
+			r := pyspyglass(t, append([]string{"record", "-o", out, "--", "sh", "-c", shell, "sh"}, python...)...)
 			if r.code != 0 {
 				t.Fatalf("exit %d\n%s", r.code, r.stderr)
 			}
@@ -135,8 +137,9 @@ func TestRecordFullDisk(t *testing.T) {
 	// Fill it: creating the output still works, writing it does not.
 	exec.Command("dd", "if=/dev/zero", "of="+filepath.Join(mnt, "fill"), "bs=4k").Run()
 	rescueDir := t.TempDir()
-	cmd := exec.Command(bin, "record", "-d", "1", "-o", filepath.Join(mnt, "out.svg"), "--",
-		in.Path, testutil.TestdataPath("cpu_split.py"), "600")
+	in.Prepare(t)
+	cmd := exec.Command(bin, append([]string{"record", "-d", "1", "-o", filepath.Join(mnt, "out.svg"), "--"},
+		in.Argv(testutil.TestdataPath("cpu_split.py"), "600")...)...)
 	cmd.Env = append(os.Environ(), "TMPDIR="+rescueDir)
 	b, err := cmd.CombinedOutput()
 	if err == nil {

@@ -90,11 +90,12 @@ func TestTopLaunchedCommand(t *testing.T) {
 		t.Skip("tmux not installed")
 	}
 	in := newest(t)
+	in.Prepare(t)
 	for _, key := range []string{"q", "C-c"} {
 		t.Run(key, func(t *testing.T) {
 			sock := t.TempDir() + "/tmux.sock"
 			tmux(t, sock, "new-session", "-d", "-s", "top", "-x", "160", "-y", "30",
-				fmt.Sprintf("%s top -- %s %s; echo exit=$?; sleep 600", bin, in.Path, testutil.TestdataPath("cpu_split.py")))
+				fmt.Sprintf("%s top -- %s; echo exit=$?; sleep 600", bin, strings.Join(in.Argv(testutil.TestdataPath("cpu_split.py")), " ")))
 			t.Cleanup(func() { exec.Command("tmux", "-S", sock, "kill-server").Run() })
 			re := regexp.MustCompile(`pid (\d+) .*\n.*Output (\S+)`)
 			screen, ok := waitScreen(t, sock, 30*time.Second, func(s string) bool {
