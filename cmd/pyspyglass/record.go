@@ -48,7 +48,7 @@ func runRecord(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.nolineno, "nolineno", false, "do not record line numbers")
 	fs.BoolVar(&o.fullFilenames, "full-filenames", false, "show full file paths instead of shortened ones")
 	fs.StringVar(&o.title, "title", "", "`TITLE` of the flamegraph")
-	fs.IntVar(&o.linesTop, "lines-top", 10, "functions in --format lines and lines-html")
+	fs.IntVar(&o.linesTop, "lines-top", 10, "`N` functions in --format lines and lines-html")
 	fs.SetInterspersed(false)
 	if err := fs.Parse(args); err != nil {
 		return err

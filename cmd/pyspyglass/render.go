@@ -19,7 +19,7 @@ func runRender(args []string, stdout, stderr io.Writer) error {
 		"; raw is accepted as py-spy's name for collapsed (default: from the file name; flamegraph when it has no known "+
 		"ending; collapsed for -o -)")
 	fs.StringVar(&title, "title", "", "`TITLE` of the flamegraph")
-	linesTop := fs.Int("lines-top", 10, "functions in --format lines and lines-html")
+	linesTop := fs.Int("lines-top", 10, "`N` functions in --format lines and lines-html")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -95,7 +95,7 @@ func TestTopLaunchedCommand(t *testing.T) {
 		t.Run(key, func(t *testing.T) {
 			sock := t.TempDir() + "/tmux.sock"
 			tmux(t, sock, "new-session", "-d", "-s", "top", "-x", "160", "-y", "30",
-				fmt.Sprintf("%s top -- %s; echo exit=$?; sleep 600", bin, strings.Join(in.Argv(testutil.TestdataPath("cpu_split.py")), " ")))
+				fmt.Sprintf("%s top -- %s; echo exit=$?; sleep 600", bin, shellQuote(in.Argv(testutil.TestdataPath("cpu_split.py")))))
 			t.Cleanup(func() { exec.Command("tmux", "-S", sock, "kill-server").Run() })
 			re := regexp.MustCompile(`pid (\d+) .*\n.*Output (\S+)`)
 			screen, ok := waitScreen(t, sock, 30*time.Second, func(s string) bool {
@@ -129,4 +129,13 @@ func TestTopLaunchedCommand(t *testing.T) {
 			}
 		})
 	}
+}
+
+// shellQuote joins argv for sh, each word single-quoted.
+func shellQuote(argv []string) string {
+	q := make([]string, len(argv))
+	for i, a := range argv {
+		q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+	}
+	return strings.Join(q, " ")
 }
