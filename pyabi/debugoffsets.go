@@ -298,6 +298,7 @@ func (d *DebugOffsets) fill(spec *debugSpec) {
 
 	l.Runtime.InterpretersHead = get("runtime_state.interpreters_head")
 	l.Interp.Next = get("interpreter_state.next")
+	l.Interp.ID = get("interpreter_state.id")
 	l.Interp.ThreadsHead = get("interpreter_state.threads_head")
 	l.Interp.Modules = get("interpreter_state.imports_modules")
 	l.Interp.GILPtr = get("interpreter_state.ceval_gil")

@@ -230,6 +230,7 @@ func TestDecodeDebugOffsets(t *testing.T) {
 		holdsGIL    int
 		threadsMain int
 		gc          int // offsetof(PyInterpreterState, gc.collecting)
+		id          int // offsetof(PyInterpreterState, id)
 	}{
 		{
 			name: "3.13.0", img: debugImage313(), version: "3.13.0", size: 584,
@@ -239,7 +240,7 @@ func TestDecodeDebugOffsets(t *testing.T) {
 				112, 120, 128, 68, 136, 200,
 				8, 24, 168, 32, 40, 16, 24, 16, 32, 40, 16, 32),
 			owners: FrameOwners{0, 1, 2, Absent, 3}, codeGen: Absent, tlbcIndex: Absent, coTLBC: Absent,
-			holdsGIL: Absent, threadsMain: Absent, gc: 7600,
+			holdsGIL: Absent, threadsMain: Absent, gc: 7600, id: 7272,
 		},
 		{
 			name: "3.13.0t", img: debugImage313t(), version: "3.13.0t", size: 584,
@@ -249,7 +250,7 @@ func TestDecodeDebugOffsets(t *testing.T) {
 				128, 136, 144, 84, 152, 216,
 				24, 40, 184, 48, 56, 32, 40, 32, 48, 56, 32, 48),
 			owners: FrameOwners{0, 1, 2, Absent, 3}, codeGen: Absent, tlbcIndex: Absent, coTLBC: Absent,
-			holdsGIL: Absent, threadsMain: Absent, gc: 7600,
+			holdsGIL: Absent, threadsMain: Absent, gc: 7600, id: 7272,
 		},
 		{
 			name: "3.14.6", img: debugImage314(), version: "3.14.6", size: 760,
@@ -259,7 +260,7 @@ func TestDecodeDebugOffsets(t *testing.T) {
 				112, 120, 128, 68, 136, 208,
 				8, 24, 168, 32, 40, 16, 24, 16, 32, 40, 16, 32),
 			owners: FrameOwners{0, 1, 2, 3, 4}, tagMask: 3, codeGen: 7992, tlbcIndex: Absent, coTLBC: Absent,
-			holdsGIL: Absent, threadsMain: 7360, gc: 7600,
+			holdsGIL: Absent, threadsMain: 7360, gc: 7600, id: 7280,
 		},
 		{
 			name: "3.14.6t", img: debugImage314t(), version: "3.14.6t", size: 760,
@@ -269,7 +270,7 @@ func TestDecodeDebugOffsets(t *testing.T) {
 				128, 136, 144, 84, 152, 232,
 				24, 40, 184, 48, 56, 32, 40, 32, 48, 56, 32, 48),
 			owners: FrameOwners{0, 1, 2, 3, 4}, tagMask: 3, codeGen: 7848, tlbcIndex: 72, coTLBC: 224,
-			holdsGIL: Absent, threadsMain: 7352, gc: 7592,
+			holdsGIL: Absent, threadsMain: 7352, gc: 7592, id: 7280,
 		},
 		{
 			name: "3.15.0rc1", img: debugImage315(), version: "3.15.0", size: 888,
@@ -279,7 +280,7 @@ func TestDecodeDebugOffsets(t *testing.T) {
 				112, 120, 128, 68, 136, 208,
 				8, 24, 168, 32, 40, 16, 24, 16, 32, 40, 16, 32), 32, 288, 888, 56),
 			owners: FrameOwners{0, 1, 2, 3, Absent}, tagMask: 3, codeGen: 7776, tlbcIndex: Absent, coTLBC: Absent,
-			holdsGIL: 36, threadsMain: 7344, gc: 7504,
+			holdsGIL: 36, threadsMain: 7344, gc: 7504, id: 7272,
 		},
 		{
 			name: "3.15.0rc1t", img: debugImage315t(), version: "3.15.0t", size: 888,
@@ -289,7 +290,7 @@ func TestDecodeDebugOffsets(t *testing.T) {
 				128, 136, 144, 84, 152, 232,
 				24, 40, 184, 48, 56, 32, 40, 32, 48, 56, 32, 48), 48, 304, 904, 72),
 			owners: FrameOwners{0, 1, 2, 3, Absent}, tagMask: 3, codeGen: 7784, tlbcIndex: 72, coTLBC: 224,
-			holdsGIL: 36, threadsMain: 7344, gc: 7504,
+			holdsGIL: 36, threadsMain: 7344, gc: 7504, id: 7272,
 		},
 	}
 	for _, tt := range tests {
@@ -311,6 +312,7 @@ func TestDecodeDebugOffsets(t *testing.T) {
 				t.Errorf("size %d (image %d), want %d", d.Size, len(tt.img), tt.size)
 			}
 			tt.layout["Interp.GCCollecting"] = tt.gc
+			tt.layout["Interp.ID"] = tt.id
 			checkDebugLayout(t, d.Layout, tt.layout)
 			if d.Frame.Owners != tt.owners {
 				t.Errorf("owners %+v, want %+v", d.Frame.Owners, tt.owners)

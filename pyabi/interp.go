@@ -29,6 +29,8 @@ const (
 
 // Thread is one PyThreadState as last read.
 type Thread struct {
+	Interp   uint64 // the PyInterpreterState it belongs to
+	InterpID int64  // that interpreter's id: 0 for the main one; -1 where unknown
 	Addr     uint64 // PyThreadState*
 	ThreadID uint64 // thread_id: the pthread_t, threading.get_ident()
 	NativeID int    // native_thread_id: the OS tid; 0 where the version lacks it
@@ -54,6 +56,11 @@ type Interpreter struct {
 	*Build
 	Head    uint64 // the main PyInterpreterState
 	Runtime uint64 // _PyRuntime, 0 before 3.7
+	// headSlot is the word holding the head of the list of interpreters
+	// (_PyRuntime.interpreters.head, interp_head, or where a scan found
+	// it); 0 when unknown, and then only Head is read.
+	headSlot uint64
+	interps  []interpState // the interpreters as last listed, newest first
 	// tstateCurrent is the address of the word holding the GIL holder's
 	// thread state on 2.7/3.6 (_PyThreadState_Current) and 3.7-3.11
 	// (_PyRuntime.gilstate.tstate_current); 0 where the GIL state is used.
@@ -63,8 +70,8 @@ type Interpreter struct {
 	strs  *stringDecoder
 	codes *codeReader
 
-	tspan, fspan int    // bytes of a thread state and a frame read
-	gilAddr      uint64 // interp->ceval.gil once read non-NULL (fixed at init)
+	tspan, fspan int               // bytes of a thread state and a frame read
+	gilAddrs     map[uint64]uint64 // interp -> interp->ceval.gil once read non-NULL (fixed at init)
 
 	// Per thread state: what its last walk found (see prefetch.go), and
 	// the thread states of the last listing, read again in one batch.
@@ -73,6 +80,7 @@ type Interpreter struct {
 	lastThreads []uint64
 	curThreads  []uint64
 	tslab       []byte
+	headWords   []byte // each listed interpreter's thread list head
 	tspans      []procmem.Span
 }
 
@@ -95,6 +103,7 @@ type Walker struct {
 	word       [8]byte  // single pointer reads, kept here so they do not allocate
 	cfbuf      [8]byte  // cframe->current_frame, guessed or read
 	gilbuf     [32]byte // locked and last_holder of the GIL, in one read
+	ibuf       []byte   // an interpreter state's next and id
 }
 
 // size makes the thread state and frame buffers fit in's layout.
@@ -153,8 +162,17 @@ func (in *Interpreter) Reader() procmem.Reader { return in.r }
 func (w *Walker) Threads(in *Interpreter, dst []Thread) ([]Thread, error) {
 	w.size(in)
 	in.threadsGen++
-	headAddr := in.Head + uint64(in.Layout.Interp.ThreadsHead)
-	spans := append(in.tspans[:0], procmem.Span{Addr: headAddr, Buf: w.word[:]})
+	if err := w.listInterpreters(in); err != nil {
+		return dst, err
+	}
+	// The thread list heads of every interpreter and the thread states of
+	// the last listing, in one batch.
+	heads := sized(in.headWords, 8*len(in.interps))
+	in.headWords = heads
+	spans := in.tspans[:0]
+	for i, st := range in.interps {
+		spans = append(spans, procmem.Span{Addr: st.addr + uint64(in.Layout.Interp.ThreadsHead), Buf: heads[8*i : 8*i+8]})
+	}
 	if need := len(in.lastThreads) * in.tspan; cap(in.tslab) < need {
 		in.tslab = make([]byte, need)
 	}
@@ -164,36 +182,41 @@ func (w *Walker) Threads(in *Interpreter, dst []Thread) ([]Thread, error) {
 	in.tspans = spans
 	guessed := readSpans(in.r, spans) == nil
 	if !guessed {
-		if err := procmem.ReadFull(in.r, w.word[:], headAddr); err != nil {
-			return dst, fmt.Errorf("interpreter %#x: thread list: %w", in.Head, err)
+		for i := range in.interps {
+			if err := procmem.ReadFull(in.r, heads[8*i:8*i+8], spans[i].Addr); err != nil {
+				return dst, fmt.Errorf("interpreter %#x: thread list: %w", in.interps[i].addr, err)
+			}
 		}
 	}
 	cur := in.curThreads[:0]
 	next := 0 // where the last listing is searched first: lists rarely change
-	for addr, n := le64(w.word[:]), 0; addr != 0; n++ {
-		if n >= MaxThreads {
-			return dst, fmt.Errorf("interpreter %#x: more than %d threads or a cycle", in.Head, MaxThreads)
-		}
-		var buf []byte
-		if guessed {
-			if k := indexFrom(in.lastThreads, addr, next); k >= 0 {
-				buf, next = in.tslab[k*in.tspan:(k+1)*in.tspan], k+1
+	n := 0
+	for i, st := range in.interps {
+		for addr := le64(heads[8*i:]); addr != 0; n++ {
+			if n >= MaxThreads {
+				return dst, fmt.Errorf("interpreter %#x: more than %d threads or a cycle", st.addr, MaxThreads)
 			}
-		}
-		if buf == nil {
-			if err := procmem.ReadFull(in.r, w.tbuf, addr); err != nil {
-				return dst, fmt.Errorf("thread state %#x: %w", addr, err)
+			var buf []byte
+			if guessed {
+				if k := indexFrom(in.lastThreads, addr, next); k >= 0 {
+					buf, next = in.tslab[k*in.tspan:(k+1)*in.tspan], k+1
+				}
 			}
-			buf = w.tbuf
+			if buf == nil {
+				if err := procmem.ReadFull(in.r, w.tbuf, addr); err != nil {
+					return dst, fmt.Errorf("thread state %#x: %w", addr, err)
+				}
+				buf = w.tbuf
+			}
+			t := Thread{Interp: st.addr, InterpID: st.id}
+			in.parseThread(addr, buf, &t)
+			dst = append(dst, t)
+			cur = append(cur, addr)
+			if w := in.walks[addr]; w != nil {
+				w.gen = in.threadsGen
+			}
+			addr = le64(buf[in.Layout.Thread.Next:])
 		}
-		var t Thread
-		in.parseThread(addr, buf, &t)
-		dst = append(dst, t)
-		cur = append(cur, addr)
-		if w := in.walks[addr]; w != nil {
-			w.gen = in.threadsGen
-		}
-		addr = le64(buf[in.Layout.Thread.Next:])
 	}
 	in.lastThreads, in.curThreads = cur, in.lastThreads
 	// Forget the walks of threads that have gone: their memory is freed.
@@ -440,10 +463,16 @@ func (in *Interpreter) position(fb []byte, codeAddr uint64) int {
 	return int((instr - start) / 2)
 }
 
-// GILHolder returns the thread state holding the GIL, or 0 when none does.
-// It reads one word (2.7-3.11: the current thread state) or the GIL's
-// locked and last_holder fields in one read.
-func (w *Walker) GILHolder(in *Interpreter) (uint64, error) {
+// GILHolder returns the thread state holding the main interpreter's GIL,
+// or 0 when none does; see GILHolderOf.
+func (w *Walker) GILHolder(in *Interpreter) (uint64, error) { return w.GILHolderOf(in, in.Head) }
+
+// GILHolderOf returns the thread state holding the GIL of interpreter
+// interp (Thread.Interp), or 0 when none does. Before 3.12 all
+// interpreters share one GIL; from 3.12 each may have its own. It reads
+// one word (2.7-3.11: the current thread state) or the GIL's locked and
+// last_holder fields in one read.
+func (w *Walker) GILHolderOf(in *Interpreter, interp uint64) (uint64, error) {
 	if in.tstateCurrent != 0 {
 		if err := procmem.ReadFull(in.r, w.word[:], in.tstateCurrent); err != nil {
 			return 0, err
@@ -454,18 +483,21 @@ func (w *Walker) GILHolder(in *Interpreter) (uint64, error) {
 	if l.GIL.Locked == Absent || l.GIL.LastHolder == Absent || (l.Interp.GILPtr == Absent && in.gilInline == Absent) {
 		return 0, errors.New("GIL state not known for this version")
 	}
-	gil := in.Head + uint64(in.gilInline)
+	gil := interp + uint64(in.gilInline)
 	if l.Interp.GILPtr != Absent {
 		// interp->ceval.gil is set once when the interpreter is made
 		// (_PyEval_InitGIL, Python/ceval_gil.c v3.12.0) and then fixed.
-		if in.gilAddr == 0 {
-			if err := procmem.ReadFull(in.r, w.word[:], in.Head+uint64(l.Interp.GILPtr)); err != nil {
-				return 0, fmt.Errorf("interpreter %#x: gil: %w", in.Head, err)
+		if gil = in.gilAddrs[interp]; gil == 0 {
+			if err := procmem.ReadFull(in.r, w.word[:], interp+uint64(l.Interp.GILPtr)); err != nil {
+				return 0, fmt.Errorf("interpreter %#x: gil: %w", interp, err)
 			}
-			in.gilAddr = le64(w.word[:])
-		}
-		if gil = in.gilAddr; gil == 0 {
-			return 0, fmt.Errorf("interpreter %#x: gil: not created yet", in.Head)
+			if gil = le64(w.word[:]); gil == 0 {
+				return 0, fmt.Errorf("interpreter %#x: gil: not created yet", interp)
+			}
+			if in.gilAddrs == nil {
+				in.gilAddrs = map[uint64]uint64{}
+			}
+			in.gilAddrs[interp] = gil
 		}
 	}
 	lo := min(l.GIL.Locked, l.GIL.LastHolder)

@@ -28,6 +28,7 @@ type Layout struct {
 		Modules      int // modules (<=3.11), imports.modules (3.12+): the sys.modules dict
 		GILPtr       int // ceval.gil (3.12+): pointer to _gil_runtime_state; Absent before
 		GCCollecting int // gc.collecting (3.9+): int, non-zero while the collector runs
+		ID           int // id (3.7+): int64_t, 0 for the main interpreter
 	}
 	// struct _gil_runtime_state (3.7+; 2.7 and 3.6 use _PyThreadState_Current).
 	GIL struct {

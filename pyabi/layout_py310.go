@@ -24,6 +24,7 @@ func layoutPy310() Layout {
 	l.Interp.Modules = 856   // offsetof(PyInterpreterState, modules)
 	l.Interp.GILPtr = Absent
 	l.Interp.GCCollecting = 816 // offsetof(PyInterpreterState, gc.collecting)
+	l.Interp.ID = 24            // offsetof(PyInterpreterState, id)
 	l.GIL.LastHolder = 8        // offsetof(struct _gil_runtime_state, last_holder)
 	l.GIL.Locked = 16           // offsetof(struct _gil_runtime_state, locked)
 	l.Thread.Next = 8           // offsetof(PyThreadState, next)

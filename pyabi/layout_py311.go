@@ -21,6 +21,7 @@ func layoutPy311() Layout {
 	l.Interp.Modules = 888    // offsetof(PyInterpreterState, modules)
 	l.Interp.GILPtr = Absent
 	l.Interp.GCCollecting = 848 // offsetof(PyInterpreterState, gc.collecting)
+	l.Interp.ID = 48            // offsetof(PyInterpreterState, id)
 	l.GIL.LastHolder = 8        // offsetof(struct _gil_runtime_state, last_holder)
 	l.GIL.Locked = 16           // offsetof(struct _gil_runtime_state, locked)
 	l.Thread.Next = 8           // offsetof(PyThreadState, next)

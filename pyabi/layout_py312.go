@@ -21,6 +21,7 @@ func layoutPy312() Layout {
 	l.Interp.Modules = 944      // offsetof(PyInterpreterState, imports.modules)
 	l.Interp.GILPtr = 384       // offsetof(PyInterpreterState, ceval.gil)
 	l.Interp.GCCollecting = 312 // offsetof(PyInterpreterState, gc.collecting)
+	l.Interp.ID = 8             // offsetof(PyInterpreterState, id)
 	l.GIL.LastHolder = 8        // offsetof(struct _gil_runtime_state, last_holder)
 	l.GIL.Locked = 16           // offsetof(struct _gil_runtime_state, locked)
 	l.Thread.Next = 8           // offsetof(PyThreadState, next)

@@ -26,6 +26,7 @@ func layoutPy36() Layout {
 	l.Interp.Modules = 16    // offsetof(PyInterpreterState, modules)
 	l.Interp.GILPtr = Absent
 	l.Interp.GCCollecting = Absent
+	l.Interp.ID = Absent
 	l.GIL.LastHolder = Absent
 	l.GIL.Locked = Absent
 	l.Thread.Next = 8    // offsetof(PyThreadState, next)

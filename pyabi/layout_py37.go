@@ -24,6 +24,7 @@ func layoutPy37() Layout {
 	l.Interp.Modules = 40           // offsetof(PyInterpreterState, modules)
 	l.Interp.GILPtr = Absent
 	l.Interp.GCCollecting = Absent
+	l.Interp.ID = 16     // offsetof(PyInterpreterState, id)
 	l.GIL.LastHolder = 8 // offsetof(struct _gil_runtime_state, last_holder)
 	l.GIL.Locked = 16    // offsetof(struct _gil_runtime_state, locked)
 	l.Thread.Next = 8    // offsetof(PyThreadState, next)

@@ -158,12 +158,14 @@ func locateIn(r procmem.Reader, im Mapped, log *slog.Logger) (in *Interpreter, e
 	switch {
 	case hasRuntime && l.Runtime.InterpretersHead != Absent:
 		in.Runtime = runtime
-		head, err := procmem.Ptr(r, runtime+uint64(l.Runtime.InterpretersHead))
+		in.headSlot = runtime + uint64(l.Runtime.InterpretersHead)
+		head, err := procmem.Ptr(r, in.headSlot)
 		if err != nil {
 			return nil, fmt.Errorf("_PyRuntime at %#x: interpreters.head: %w", runtime, err)
 		}
 		in.Head = head
 	case hasInterpHead:
+		in.headSlot = interpHead
 		head, err := procmem.Ptr(r, interpHead)
 		if err != nil {
 			return nil, fmt.Errorf("interp_head at %#x: %w", interpHead, err)
@@ -207,7 +209,7 @@ func (in *Interpreter) fromHeadSlot(im Mapped) bool {
 	if err != nil || !in.validHead(head) {
 		return false
 	}
-	in.Head = head
+	in.Head, in.headSlot = head, slot+im.Bias
 	if runtime != 0 {
 		in.Runtime = runtime + im.Bias
 	}
@@ -273,7 +275,7 @@ func (in *Interpreter) scanForHead(im Mapped) error {
 			if p == 0 || p%8 != 0 || !in.validHead(p) || !in.trialWalk(p) {
 				continue
 			}
-			in.Head = p
+			in.Head, in.headSlot = p, addr+uint64(off)
 			if l := in.Layout.Runtime.InterpretersHead; l != Absent && in.Runtime == 0 && off >= l {
 				in.Runtime = addr + uint64(off-l)
 			}

@@ -165,6 +165,7 @@ var fieldSpans = []struct {
 	{"Interp.Modules", "2.7", ""},
 	{"Interp.GILPtr", "3.12", ""},
 	{"Interp.GCCollecting", "3.9", ""},
+	{"Interp.ID", "3.7", ""},
 	{"GIL.LastHolder", "3.7", ""},
 	{"GIL.Locked", "3.7", ""},
 	{"Thread.Next", "2.7", ""},

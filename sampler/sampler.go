@@ -376,7 +376,7 @@ func (s *Sampler) sampleTarget(t *Target, at time.Duration, refresh bool) (err e
 		}
 		t.stale = false
 	}
-	holder, _ := s.walker.GILHolder(t.Interp)
+	holder := t.readHolders(&s.walker)
 	collecting := false
 	if s.o.GC && holder != 0 && t.Interp.CanReadGC() {
 		var err error
@@ -391,7 +391,7 @@ func (s *Sampler) sampleTarget(t *Target, at time.Duration, refresh bool) (err e
 		if s.o.Threads.Active() && !s.keepThread(t, th) {
 			continue
 		}
-		hasGIL := holder != 0 && holder == th.Addr
+		hasGIL := t.holdsGIL(th)
 		if s.o.GILOnly && !hasGIL {
 			continue
 		}
@@ -426,7 +426,8 @@ func (s *Sampler) sampleTarget(t *Target, at time.Duration, refresh bool) (err e
 		if hasGIL {
 			h.GILSamples++
 		}
-		s.record(t, th, frames, collecting && hasGIL, at)
+		// The collector's flag read is the main interpreter's.
+		s.record(t, th, frames, collecting && hasGIL && th.Interp == t.Interp.Head, at)
 	}
 	// An instruction that could not be named is an error, though its
 	// stack is recorded: never a guessed instruction.
@@ -490,6 +491,7 @@ type stackMemo struct {
 	stack  prof.StackID
 	root   prof.FrameID // the thread's root frame, with --threads
 	gc     bool         // the stack ends in <GC>
+	iroot  prof.FrameID // its interpreter's root frame, -1 for none
 	ok     bool
 }
 
@@ -512,7 +514,11 @@ func (s *Sampler) record(t *Target, th *pyabi.Thread, frames []pyabi.Frame, gc b
 	for common < n && common < k && frames[n-1-common] == m.frames[k-1-common] {
 		common++
 	}
-	if common == n && n == k && n > 0 && gc == m.gc {
+	iroot := prof.FrameID(-1)
+	if t.Interp.Interpreters() > 1 {
+		iroot = s.interpRoot(th.InterpID)
+	}
+	if common == n && n == k && n > 0 && gc == m.gc && iroot == m.iroot {
 		s.p.Add(m.stack, m.thread, at, 1)
 		return
 	}
@@ -529,6 +535,10 @@ func (s *Sampler) record(t *Target, th *pyabi.Thread, frames []pyabi.Frame, gc b
 	if s.o.ProcessRoots {
 		st = append(st, s.processRoot(t))
 	}
+	if iroot >= 0 {
+		st = append(st, iroot)
+	}
+	m.iroot = iroot
 	if s.o.ThreadRoots {
 		st = append(st, m.root)
 	}
@@ -603,6 +613,16 @@ func (s *Sampler) instrID(parent prof.FrameID, in pyabi.Instruction) prof.FrameI
 	id := s.p.Frame(prof.Frame{Name: name, File: pf.File, Line: pf.Line, Kind: prof.KindInstruction})
 	s.instrIDs[k] = id
 	return id
+}
+
+// interpRoot is the root frame of interpreter id in a process running
+// sub-interpreters.
+func (s *Sampler) interpRoot(id int64) prof.FrameID {
+	name := "main interpreter"
+	if id != 0 {
+		name = fmt.Sprintf("interpreter %d", id)
+	}
+	return s.p.Frame(prof.Frame{Name: name, Kind: prof.KindInterpreter})
 }
 
 func (s *Sampler) processRoot(t *Target) prof.FrameID {

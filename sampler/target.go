@@ -5,6 +5,7 @@
 package sampler
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -34,6 +35,7 @@ type Target struct {
 	memos      map[uint64]*stackMemo // thread_id -> its last recorded stack
 	stale      bool                  // a thread failed to read: refresh the list next round
 	keep       map[uint64]bool       // thread_id -> passes the thread filter, since the names were read
+	holders    []gilHolder           // each interpreter's GIL holder this round
 	badInstr   int64                 // Interp.BadInstructions() as last counted
 	// tidOffset is where struct pthread keeps the kernel tid (<=3.10);
 	// 0 until found, -1 when not found.
@@ -232,10 +234,10 @@ func (t *Target) Snapshot() (out []ThreadStack, err error) {
 	if err := t.refresh(&w); err != nil {
 		return nil, err
 	}
-	holder, _ := w.GILHolder(t.Interp)
+	t.readHolders(&w)
 	out = make([]ThreadStack, 0, len(t.threads))
 	for _, th := range t.threads {
-		ts := ThreadStack{Thread: th, Name: t.ThreadName(th), HasGIL: holder != 0 && holder == th.Addr}
+		ts := ThreadStack{Thread: th, Name: t.ThreadName(th), HasGIL: t.holdsGIL(&th)}
 		if th.NativeID != 0 {
 			if st, err := t.stat.State(th.NativeID); err == nil {
 				ts.OSState = st
@@ -252,5 +254,7 @@ func (t *Target) Snapshot() (out []ThreadStack, err error) {
 		}
 		out = append(out, ts)
 	}
+	// Threads grouped by interpreter, the main one first, each in list order.
+	slices.SortStableFunc(out, func(a, b ThreadStack) int { return cmp.Compare(a.InterpID, b.InterpID) })
 	return out, nil
 }

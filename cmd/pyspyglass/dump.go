@@ -108,7 +108,14 @@ func dumpOne(pid int, filter sampler.ThreadFilter, log *slog.Logger) (jsonDump, 
 func writeDumpText(w io.Writer, d jsonDump) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Process %d: %s\nPython v%s\n", d.Pid, strings.Join(d.Cmdline, " "), d.Version)
+	several := false
 	for _, th := range d.Threads {
+		several = several || th.Interp != d.Threads[0].Interp
+	}
+	for i, th := range d.Threads {
+		if several && (i == 0 || th.Interp != d.Threads[i-1].Interp) {
+			fmt.Fprintf(&b, "\n%s\n", interpreterTitle(th.Interp))
+		}
 		state := "active"
 		if th.Idle {
 			state = "idle"
@@ -128,6 +135,15 @@ func writeDumpText(w io.Writer, d jsonDump) error {
 	return err
 }
 
+// interpreterTitle heads the threads of one interpreter of a process
+// running sub-interpreters.
+func interpreterTitle(id int64) string {
+	if id == 0 {
+		return "Main interpreter (id 0):"
+	}
+	return fmt.Sprintf("Interpreter %d:", id)
+}
+
 type jsonFrame struct {
 	Name string `json:"name"`
 	File string `json:"file"`
@@ -138,6 +154,7 @@ type jsonThread struct {
 	ThreadID uint64      `json:"thread_id"`
 	NativeID int         `json:"native_id"`
 	Name     string      `json:"name"`
+	Interp   int64       `json:"interpreter_id"`
 	GIL      bool        `json:"gil"`
 	Idle     bool        `json:"idle"`
 	OSState  string      `json:"os_state,omitempty"`
@@ -156,7 +173,7 @@ type jsonDump struct {
 func dumpDoc(t *sampler.Target, threads []sampler.ThreadStack) jsonDump {
 	out := jsonDump{Pid: t.Pid, Cmdline: t.Cmdline, Version: t.Interp.Version.String()}
 	for _, th := range threads {
-		jt := jsonThread{ThreadID: th.ThreadID, NativeID: th.NativeID, Name: th.Name, GIL: th.HasGIL, Idle: th.Idle, Frames: []jsonFrame{}}
+		jt := jsonThread{ThreadID: th.ThreadID, NativeID: th.NativeID, Name: th.Name, Interp: th.InterpID, GIL: th.HasGIL, Idle: th.Idle, Frames: []jsonFrame{}}
 		if th.OSState != 0 {
 			jt.OSState = string(th.OSState)
 		}

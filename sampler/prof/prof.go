@@ -29,6 +29,9 @@ const (
 	// KindInstruction is a leaf under a Python frame naming the bytecode
 	// instruction it was at (--opcodes); File and Line are the frame's.
 	KindInstruction
+	// KindInterpreter is a synthetic root: one interpreter of a process
+	// that runs sub-interpreters.
+	KindInterpreter
 )
 
 // Frame is one interned location. Line is 0 when lines are not recorded

@@ -201,6 +201,8 @@ func kindName(k prof.Kind) string {
 		return "thread"
 	case prof.KindInstruction:
 		return "instruction"
+	case prof.KindInterpreter:
+		return "interpreter"
 	default:
 		return "other"
 	}

@@ -229,7 +229,7 @@ func flameColor(f prof.Frame) string {
 		r, g, bl = 205+50*c, 230*a, 55*b // red to yellow
 	case prof.KindNative:
 		r, g, bl = 50+60*a, 165+55*a, 165+55*a // aqua
-	case prof.KindProcess, prof.KindThread:
+	case prof.KindProcess, prof.KindThread, prof.KindInterpreter:
 		r, g, bl = 180+40*a, 150+40*a, 215+40*b // lavender
 	case prof.KindInstruction:
 		r, g, bl = 90+50*a, 190+40*b, 90+40*c // green

@@ -196,7 +196,7 @@ func (m *Model) apply(c captured) {
 		m.frames = append(m.frames, frameInfo{
 			fn:    m.fns.id(key{Name: f.Name, File: f.File}, f.Kind),
 			ln:    m.lns.id(key{Name: f.Name, File: f.File, Line: f.Line}, f.Kind),
-			skip:  f.Kind == prof.KindProcess || f.Kind == prof.KindThread,
+			skip:  f.Kind == prof.KindProcess || f.Kind == prof.KindThread || f.Kind == prof.KindInterpreter,
 			instr: f.Kind == prof.KindInstruction,
 			gc:    f.Kind == prof.KindOther && f.Name == "<GC>",
 		})

@@ -74,6 +74,7 @@ var Fields = []Field{
 	}},
 	{"Interp.GILPtr", []Rule{{312, Latest, "offsetof(PyInterpreterState, ceval.gil)"}}},
 	{"Interp.GCCollecting", []Rule{{309, Latest, "offsetof(PyInterpreterState, gc.collecting)"}}},
+	{"Interp.ID", []Rule{{307, Latest, "offsetof(PyInterpreterState, id)"}}},
 
 	// struct _gil_runtime_state: Include/internal/gil.h (3.7), pycore_gil.h (3.8+).
 	{"GIL.LastHolder", []Rule{{307, Latest, "offsetof(struct _gil_runtime_state, last_holder)"}}},
