@@ -51,3 +51,8 @@ func (p *Pauser) Resume() error { return procmem.ErrUnsupported }
 
 // Close is supported on Linux only.
 func (p *Pauser) Close() error { return nil }
+
+// Registers is supported on Linux only.
+func (p *Pauser) Registers(dst []ThreadRegs) ([]ThreadRegs, error) {
+	return dst, procmem.ErrUnsupported
+}

@@ -7,6 +7,12 @@ type Regs struct {
 	PC, SP, FP uint64
 }
 
+// ThreadRegs are one thread's registers.
+type ThreadRegs struct {
+	TID int
+	Regs
+}
+
 // Stack is a copy of the target's stack from Addr upwards: the window
 // read right after the registers, while the thread was stopped.
 type Stack struct {

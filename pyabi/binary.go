@@ -40,6 +40,7 @@ type Build struct {
 	lastiMul int    // bytes per f_lasti unit: 1 (<=3.9), 2 (3.10)
 	codeMask uint64 // clears the tag bits of a 3.14+ _PyStackRef
 	shimMin  int    // owner values >= this are C-stack/interpreter shims (3.12+); -1 none
+	isEntry  int    // offset of 3.11's _PyInterpreterFrame.is_entry; Absent elsewhere
 	// gilInline is the offset of the interpreter's own inline
 	// _gil_runtime_state (3.14+ _gil, from _Py_DebugOffsets) when no
 	// ceval.gil pointer offset is known; Absent otherwise.
@@ -73,7 +74,7 @@ func newBinary(path string, f ELF) *Binary {
 
 // newBuild fixes the strategies for version v with layout l.
 func newBuild(v Version, l Layout) *Build {
-	b := &Build{Version: v, Layout: l, codec: codecFor(v), lastiMul: 1, codeMask: ^uint64(0), shimMin: -1, gilInline: Absent}
+	b := &Build{Version: v, Layout: l, codec: codecFor(v), lastiMul: 1, codeMask: ^uint64(0), shimMin: -1, gilInline: Absent, isEntry: Absent}
 	if b.codec == Linetable310 {
 		b.lastiMul = 2 // 3.10's f_lasti counts code units, not bytes
 	}
@@ -90,6 +91,9 @@ func newBuild(v Version, l Layout) *Build {
 	// (Include/internal/pycore_frame.h v3.12.0, v3.14.0).
 	if v.AtLeast(3, 12) {
 		b.shimMin = 3
+	} else if v.AtLeast(3, 11) && l.Frame.Owner > 0 {
+		// bool is_entry; char owner; (Include/internal/pycore_frame.h v3.11.0)
+		b.isEntry = l.Frame.Owner - 1
 	}
 	if v.AtLeast(3, 14) {
 		// f_executable is a _PyStackRef whose low bits are tags

@@ -155,7 +155,7 @@ func (cr *codeReader) resolve(r procmem.Reader, frames []pendingFrame, pre *walk
 	}
 	start := len(dst)
 	for i, f := range frames {
-		dst = append(dst, Frame{Code: cr.entries[i].code, Line: cr.entries[i].line(f.pos)})
+		dst = append(dst, Frame{Code: cr.entries[i].code, Line: cr.entries[i].line(f.pos), Entry: f.entry})
 	}
 	if cr.ops != nil && len(frames) > 0 {
 		in, ok := cr.instruction(r, cr.entries[0], frames[0].pos)

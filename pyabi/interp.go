@@ -45,6 +45,11 @@ type Frame struct {
 	// are read (EnableOpcodes) and it could be named.
 	Instr    Instruction
 	HasInstr bool
+	// Entry: this frame is the outermost of those one C call of the
+	// evaluation loop runs, which is what merging with a native stack
+	// needs. Before 3.11 each frame has its own C call; 3.11 marks the
+	// first frame of a call (is_entry); 3.12+ pushes a shim frame under it.
+	Entry bool
 }
 
 // Interpreter reads one interpreter of one process: the addresses of its
@@ -86,8 +91,9 @@ type Interpreter struct {
 
 // pendingFrame is a frame seen on the walk whose code is not resolved yet.
 type pendingFrame struct {
-	code uint64 // the code object's address
-	pos  int    // position in its bytecode, as LineCodec.Line takes it
+	code  uint64 // the code object's address
+	pos   int    // position in its bytecode, as LineCodec.Line takes it
+	entry bool   // see Frame.Entry
 }
 
 // Walker holds the scratch buffers of one walk. One goroutine owns it (the
@@ -390,6 +396,9 @@ func (in *Interpreter) stackOnce(w *Walker, t *Thread, dst []Frame) ([]Frame, er
 			bottomOwner = min(int(le64(fb[f.Gen:])), 1)
 		}
 		if in.shimMin >= 0 && bottomOwner >= in.shimMin {
+			if k := len(w.pending); k > 0 {
+				w.pending[k-1].entry = true
+			}
 			continue
 		}
 		codeAddr := le64(fb[f.Code:]) & in.codeMask
@@ -399,7 +408,8 @@ func (in *Interpreter) stackOnce(w *Walker, t *Thread, dst []Frame) ([]Frame, er
 			// and the caller's frame is where the thread is.
 			continue
 		}
-		w.pending = append(w.pending, pendingFrame{code: codeAddr, pos: in.position(fb, codeAddr)})
+		entry := in.model == frameObjects || (in.isEntry != Absent && fb[in.isEntry] != 0)
+		w.pending = append(w.pending, pendingFrame{code: codeAddr, pos: in.position(fb, codeAddr), entry: entry})
 	}
 	if len(w.pending) == 0 {
 		return dst, ErrNoFrames

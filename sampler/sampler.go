@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pyspyglass/pyspyglass/native"
 	"github.com/pyspyglass/pyspyglass/procmem"
 	"github.com/pyspyglass/pyspyglass/pyabi"
 	"github.com/pyspyglass/pyspyglass/sampler/prof"
@@ -43,6 +44,12 @@ type Options struct {
 	// Pause and Resume, when set, stop and restart the target around each
 	// read (--blocking); Resume is always called after a successful Pause.
 	Pause, Resume func(pid int) error
+	// Native merges each thread's C stack with its Python frames; it
+	// needs Pause, Resume and Registers. NativeAll keeps the
+	// interpreter's own call machinery and start-up frames too.
+	Native, NativeAll bool
+	// Registers appends the registers of every thread stopped by Pause.
+	Registers func(pid int, dst []native.ThreadRegs) ([]native.ThreadRegs, error)
 }
 
 // catchUp is the lag the sampler still makes up by sampling back to back
@@ -82,6 +89,10 @@ type Sampler struct {
 	ids       []prof.FrameID
 	stack     []prof.FrameID
 	start     time.Time
+
+	aux         map[*Target]*targetAux
+	nativeCache *native.Cache // per-binary unwind tables, shared by all targets
+	nativeID    prof.FrameID  // the "<native>" frame, -1 until used
 }
 
 type frameKey struct {
@@ -108,6 +119,7 @@ func New(targets []*Target, p *prof.Profile, o Options) *Sampler {
 		o: o, p: p, targets: targets, done: make(chan struct{}), resets: make(chan chan struct{}),
 		frameIDs: map[frameKey]prof.FrameID{}, sourced: map[string]bool{}, instrIDs: map[instrKey]prof.FrameID{}, threadIDs: map[threadKey]int{}, roots: map[int]prof.FrameID{},
 		frames: make([]pyabi.Frame, 0, 256), ids: make([]prof.FrameID, 0, 256), stack: make([]prof.FrameID, 0, 256),
+		aux: map[*Target]*targetAux{}, nativeID: -1,
 	}
 	s.idle.Store(o.Idle)
 	p.Health.Rate = o.Rate
@@ -341,6 +353,7 @@ func (s *Sampler) sampleAll(now, scheduled time.Time, mean time.Duration, refres
 	for _, t := range s.targets {
 		if err := s.sampleTarget(t, at, refresh); errors.Is(err, procmem.ErrExited) {
 			t.Close()
+			delete(s.aux, t)
 			continue
 		} else if err != nil {
 			s.failed(err)
@@ -360,7 +373,22 @@ func (s *Sampler) sampleTarget(t *Target, at time.Duration, refresh bool) (err e
 			err = fmt.Errorf("pid %d: reading a sample failed: %v", t.Pid, r)
 		}
 	}()
-	if s.o.Pause != nil {
+	a := s.auxFor(t)
+	if refresh || a.tids == nil {
+		a.tids, _ = procmem.Threads(t.Pid)
+	}
+	includeIdle := s.idle.Load()
+	paused := s.o.Pause != nil
+	if paused && !includeIdle {
+		// A stopped thread reads as 't': note which ran before the stop.
+		clear(a.states)
+		for _, tid := range a.tids {
+			if st, err := t.stat.State(tid); err == nil {
+				a.states[tid] = st
+			}
+		}
+	}
+	if paused {
 		if err := s.o.Pause(t.Pid); err != nil {
 			return t.wrap(err)
 		}
@@ -376,6 +404,18 @@ func (s *Sampler) sampleTarget(t *Target, at time.Duration, refresh bool) (err e
 		}
 		t.stale = false
 	}
+	var nt *nativeTarget
+	var regs []native.ThreadRegs
+	if s.o.Native {
+		var err error
+		if nt, err = s.nativeFor(t, a); err != nil {
+			return err
+		}
+		if regs, err = s.o.Registers(t.Pid, nt.regs[:0]); err != nil {
+			return t.wrap(err)
+		}
+		nt.regs = regs
+	}
 	holder := t.readHolders(&s.walker)
 	collecting := false
 	if s.o.GC && holder != 0 && t.Interp.CanReadGC() {
@@ -384,7 +424,6 @@ func (s *Sampler) sampleTarget(t *Target, at time.Duration, refresh bool) (err e
 			s.failed(err) // counted; the stacks themselves still count
 		}
 	}
-	includeIdle := s.idle.Load()
 	h := &s.p.Health
 	for i := range t.threads {
 		th := &t.threads[i]
@@ -396,7 +435,7 @@ func (s *Sampler) sampleTarget(t *Target, at time.Duration, refresh bool) (err e
 			continue
 		}
 		if !includeIdle && !hasGIL && th.NativeID != 0 {
-			st, err := t.stat.State(th.NativeID)
+			st, err := a.state(t, th.NativeID, paused)
 			if errors.Is(err, procmem.ErrExited) {
 				// The thread has ended since the list was read: not a
 				// failed sample; list the threads again next round.
@@ -410,10 +449,8 @@ func (s *Sampler) sampleTarget(t *Target, at time.Duration, refresh bool) (err e
 		}
 		frames, err := s.walker.Stack(t.Interp, th, s.frames[:0])
 		s.frames = frames[:0]
-		if errors.Is(err, pyabi.ErrNoFrames) {
-			continue
-		}
-		if err != nil {
+		noPython := errors.Is(err, pyabi.ErrNoFrames)
+		if err != nil && !noPython {
 			if werr := t.wrap(err); errors.Is(werr, procmem.ErrExited) {
 				return werr
 			}
@@ -426,14 +463,87 @@ func (s *Sampler) sampleTarget(t *Target, at time.Duration, refresh bool) (err e
 		if hasGIL {
 			h.GILSamples++
 		}
-		// The collector's flag read is the main interpreter's.
-		s.record(t, th, frames, collecting && hasGIL && th.Interp == t.Interp.Head, at)
+		r := findRegs(regs, th.NativeID)
+		switch {
+		case noPython:
+			s.nativeOnly(t, th.NativeID, t.ThreadName(*th), nt, r, at)
+		case r != nil:
+			ids := s.mergedStack(t, nt, r.Regs, frames, s.ids[:0])
+			s.ids = ids
+			s.recordIDs(t, th.ThreadID, th.NativeID, t.ThreadName(*th), ids, at)
+		default:
+			// The collector's flag read is the main interpreter's.
+			s.record(t, th, frames, collecting && hasGIL && th.Interp == t.Interp.Head, at)
+		}
 	}
 	// An instruction that could not be named is an error, though its
 	// stack is recorded: never a guessed instruction.
 	if bad := t.Interp.BadInstructions(); bad != t.badInstr {
 		h.Errors += bad - t.badInstr
 		t.badInstr = bad
+	}
+	if !s.o.GILOnly {
+		s.sampleOtherThreads(t, a, nt, regs, includeIdle, at)
+	}
+	return nil
+}
+
+// sampleOtherThreads records the threads that have no Python thread state
+// (started by C code): their native stacks with --native, else "<native>"
+// while they run.
+func (s *Sampler) sampleOtherThreads(t *Target, a *targetAux, nt *nativeTarget, regs []native.ThreadRegs, includeIdle bool, at time.Duration) {
+	h := &s.p.Health
+	other := func(tid int) bool {
+		for i := range t.threads {
+			if t.threads[i].NativeID == tid {
+				return false
+			}
+		}
+		return true
+	}
+	if nt != nil {
+		for i := range regs {
+			r := &regs[i]
+			if !other(r.TID) || !s.keepOther(t, a, r.TID) {
+				continue
+			}
+			if !includeIdle {
+				if st, err := a.state(t, r.TID, true); err != nil || st != 'R' {
+					h.IdleDrops++
+					continue
+				}
+			}
+			s.nativeOnly(t, r.TID, a.threadName(t.Pid, r.TID), nt, r, at)
+		}
+		return
+	}
+	for _, tid := range a.tids {
+		if !other(tid) || !s.keepOther(t, a, tid) {
+			continue
+		}
+		if !includeIdle {
+			if st, err := a.state(t, tid, false); err != nil || st != 'R' {
+				if err == nil {
+					h.IdleDrops++
+				}
+				continue
+			}
+		}
+		s.nativeOnly(t, tid, a.threadName(t.Pid, tid), nil, nil, at)
+	}
+}
+
+// keepOther applies the thread filter to a thread without Python.
+func (s *Sampler) keepOther(t *Target, a *targetAux, tid int) bool {
+	return !s.o.Threads.Active() || s.o.Threads.Keep(t.Pid, tid, a.threadName(t.Pid, tid))
+}
+
+// findRegs returns the registers of thread tid, or nil.
+func findRegs(regs []native.ThreadRegs, tid int) *native.ThreadRegs {
+	for i := range regs {
+		if regs[i].TID == tid && tid != 0 {
+			return &regs[i]
+		}
 	}
 	return nil
 }

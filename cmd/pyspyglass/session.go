@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/pyspyglass/pyspyglass/attach"
+	"github.com/pyspyglass/pyspyglass/native"
 	"github.com/pyspyglass/pyspyglass/procmem"
 	"github.com/pyspyglass/pyspyglass/pyabi"
 	"github.com/pyspyglass/pyspyglass/sampler"
@@ -31,6 +33,8 @@ type targetFlags struct {
 	gil          bool
 	opcodes      bool
 	noGC         bool
+	native       bool
+	nativeAll    bool
 	log          string
 }
 
@@ -45,6 +49,8 @@ func (tf *targetFlags) bind(fs *pflag.FlagSet) {
 	fs.BoolVarP(&tf.gil, "gil", "g", false, "only sample the thread holding the GIL")
 	fs.BoolVar(&tf.opcodes, "opcodes", false, "add the bytecode instruction each stack is at as a leaf frame, e.g. [BINARY_OP_ADD_INT (BINARY_OP)]")
 	fs.BoolVar(&tf.noGC, "no-gc", false, "do not mark the garbage collector's work with a <GC> frame (3.7+)")
+	fs.BoolVarP(&tf.native, "native", "n", false, "merge C/C++/Cython frames with the Python stack (stops the target per sample; x86_64)")
+	fs.BoolVar(&tf.nativeAll, "native-all", false, "with --native, keep the interpreter's own call and start-up frames")
 	tf.threadFlags.bind(fs)
 	fs.StringVar(&tf.log, "log", "warn", "`LEVEL` of logging: debug, info, warn, error")
 }
@@ -59,6 +65,7 @@ type session struct {
 	sampler *sampler.Sampler
 	opener  *sampler.Opener // shares each Python binary's facts between processes
 	pausers map[int]*attach.Pauser
+	regs    []attach.ThreadRegs // reused by registers
 	opened  map[int]bool
 	// command and python describe the first target, for headers.
 	command, python string
@@ -76,6 +83,9 @@ func openSession(ctx context.Context, tf *targetFlags, argv []string, launch att
 	}
 	if tf.blocking && tf.nonblocking {
 		return nil, errors.New("--blocking and --nonblocking exclude each other")
+	}
+	if err := checkNative(tf); err != nil {
+		return nil, err
 	}
 	var err error
 	if o.Threads, err = tf.filter(); err != nil {
@@ -140,11 +150,56 @@ func openSession(ctx context.Context, tf *targetFlags, argv []string, launch att
 	}
 	o.Log = log
 	o.ProcessRoots = o.ProcessRoots || len(targets) > 1 || tf.subprocesses
-	if tf.blocking {
+	if tf.blocking || tf.native {
 		o.Pause, o.Resume = s.pause, s.resume
+	}
+	if tf.native {
+		// Stop-and-read needs ptrace: refuse now, naming the remedy,
+		// rather than count every sample as failed.
+		for _, t := range targets {
+			if err := s.pause(t.Pid); err != nil {
+				s.Close()
+				return s, fmt.Errorf("--native: %w", err)
+			}
+			if err := s.resume(t.Pid); err != nil {
+				s.Close()
+				return s, fmt.Errorf("--native: %w", err)
+			}
+		}
+		o.Native, o.NativeAll, o.Registers = true, tf.nativeAll, s.registers
 	}
 	s.sampler = sampler.New(targets, p, o)
 	return s, nil
+}
+
+// checkNative refuses --native where the unwinder cannot work.
+func checkNative(tf *targetFlags) error {
+	if tf.nativeAll && !tf.native {
+		return errors.New("--native-all needs --native")
+	}
+	if tf.native && tf.nonblocking {
+		return errors.New("--native stops each thread to read its registers: it cannot be combined with --nonblocking")
+	}
+	if tf.native && (runtime.GOOS != "linux" || runtime.GOARCH != "amd64") {
+		return fmt.Errorf("--native is supported on x86_64 Linux only, not %s/%s; drop --native to profile Python frames", runtime.GOOS, runtime.GOARCH)
+	}
+	return nil
+}
+
+// registers reads the registers of every thread of pid stopped by pause.
+func (s *session) registers(pid int, dst []native.ThreadRegs) ([]native.ThreadRegs, error) {
+	p, ok := s.pausers[pid]
+	if !ok {
+		return dst, fmt.Errorf("pid %d: not paused", pid)
+	}
+	var err error
+	if s.regs, err = p.Registers(s.regs[:0]); err != nil {
+		return dst, err
+	}
+	for _, r := range s.regs {
+		dst = append(dst, native.ThreadRegs{TID: r.TID, Regs: native.Regs{PC: r.PC, SP: r.SP, FP: r.FP}})
+	}
+	return dst, nil
 }
 
 // openWhenReady retries until the launched command, or a process it

@@ -42,6 +42,10 @@ type Frame struct {
 	Line      int
 	FirstLine int // the function's first line (co_firstlineno); 0 when unknown
 	Kind      Kind
+	// Native frames: the binary's path as the target sees it and its GNU
+	// build id ("" when unknown), for pprof mappings and object names.
+	Module  string
+	BuildID string
 }
 
 // Binary is the interpreter's executable file, for the formats that name
@@ -83,6 +87,10 @@ type Health struct {
 	Elapsed    time.Duration
 	IdleDrops  int64 // thread samples dropped as idle
 	GILSamples int64 // thread samples taken while holding the GIL
+	// NoPython counts thread samples of running threads with no Python
+	// frame (C threads, start-up, teardown): shown as "<native>" without
+	// --native, as their C stack with it.
+	NoPython int64
 }
 
 // AchievedRate is rounds per second over the elapsed time.
