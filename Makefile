@@ -1,5 +1,6 @@
 # One command to set up and see the main job, one to test.
-GO ?= go
+# Go from PATH, else where .ci/setup and the official tarball put it.
+GO ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 BIN := bin/pyspyglass
 PYTHON ?= $(shell ls -d /root/.pyenv/versions/3.12*/bin/python 2>/dev/null | head -1 || command -v python3)
 
@@ -18,6 +19,7 @@ demo: setup build
 
 test:
 	$(GO) vet ./...
+	@$(GO) run ./internal/testutil/pythons
 	$(GO) test -count=1 -timeout 30m ./...
 
 bench: build

@@ -182,16 +182,23 @@ func (t *Target) refresh(w *pyabi.Walker) error {
 		t.names = map[uint64]string{}
 	}
 	// Threads Python does not name (C threads, or no threading module)
-	// get their OS name once here, not a file read per sample.
+	// get their OS name once here, not a file read per sample. The main
+	// thread is "MainThread" before threading is imported too, as it will
+	// be after: one thread, not two by name.
 	for _, th := range t.threads {
 		if _, ok := t.names[th.ThreadID]; !ok && th.NativeID != 0 {
-			if n, err := procmem.ThreadComm(t.Pid, th.NativeID); err == nil {
+			if th.NativeID == t.Pid {
+				t.names[th.ThreadID] = mainThreadName
+			} else if n, err := procmem.ThreadComm(t.Pid, th.NativeID); err == nil {
 				t.names[th.ThreadID] = n
 			}
 		}
 	}
 	return nil
 }
+
+// mainThreadName is what threading calls the main thread.
+const mainThreadName = "MainThread"
 
 // namesEvery is how many refreshes keep the thread names when the thread
 // list is unchanged: a name can change (threading imported after we

@@ -145,3 +145,35 @@ func TestCallgrindFullFilenames(t *testing.T) {
 		t.Errorf("no fl= for exitcode.py:\n%s", b)
 	}
 }
+
+// TestThreadsMainThreadOneRoot: with --threads the main thread is one
+// root frame, "MainThread", before threading is imported and after.
+func TestThreadsMainThreadOneRoot(t *testing.T) {
+	in := newest(t)
+	in.Prepare(t)
+	out := filepath.Join(t.TempDir(), "threads.txt")
+	r := pyspyglass(t, append([]string{"record", "--threads", "-o", out, "--"}, in.Argv(testutil.TestdataPath("late_threading.py"), "2000000")...)...)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	roots := map[string]int{}
+	for stack, n := range collapsedCounts(t, out) {
+		if strings.Contains(stack, "work (") {
+			roots[strings.SplitN(stack, ";", 2)[0]] += n
+		}
+	}
+	before := testutil.Mark(t, "late_threading.py", "before-import")
+	after := testutil.Mark(t, "late_threading.py", "after-import")
+	if len(roots) != 1 {
+		t.Fatalf("the main thread has %d roots, want 1: %v", len(roots), roots)
+	}
+	for root := range roots {
+		if !strings.Contains(root, `"MainThread"`) {
+			t.Errorf("main thread root %q, want MainThread", root)
+		}
+	}
+	counts := collapsedCounts(t, out)
+	if samplesWhere(counts, ":"+strconv.Itoa(before)+");work (") == 0 || samplesWhere(counts, ":"+strconv.Itoa(after)+");work (") == 0 {
+		t.Errorf("want samples of work both before and after the import:\n%v", counts)
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -54,5 +55,26 @@ func TestReadmeListsEveryFlag(t *testing.T) {
 				t.Errorf("%s --help has %s, the README does not name it", cmd, f)
 			}
 		}
+	}
+}
+
+// TestMakefileFindsGo: make's targets work when go is not on PATH (where
+// .ci/setup leaves it), and make test prints which interpreters are skipped.
+func TestMakefileFindsGo(t *testing.T) {
+	mk, err := exec.LookPath("make")
+	if err != nil {
+		t.Skip("make not installed")
+	}
+	if _, err := os.Stat("/usr/local/go/bin/go"); err != nil {
+		t.Skip("no Go at /usr/local/go/bin")
+	}
+	cmd := exec.Command(mk, "-n", "-C", testutil.ModuleRoot(), "test")
+	cmd.Env = append(os.Environ(), "PATH=/usr/bin:/bin")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("make -n test: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "/usr/local/go/bin/go test") || !strings.Contains(string(out), "internal/testutil/pythons") {
+		t.Errorf("make test does not use Go from /usr/local/go/bin or does not list the interpreters:\n%s", out)
 	}
 }

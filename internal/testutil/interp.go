@@ -91,6 +91,10 @@ func Interpreters(t testing.TB) []Interpreter {
 	return append([]Interpreter(nil), d.interps...)
 }
 
+// DiscoverySummary is the summary Interpreters logs, for printing outside
+// a test (make test shows it, as go test hides logs of passing tests).
+func DiscoverySummary() string { return discovered().summary }
+
 // Select returns the interpreters at version min ("3.11") or newer, logging
 // the names of those left out.
 func Select(t testing.TB, interps []Interpreter, min string) []Interpreter {
