@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"slices"
@@ -145,7 +146,9 @@ func MappedFile(pid int, m Mapping) (string, error) {
 		if err == nil && st.Ino == m.Inode && unix.Major(st.Dev) == m.DevMajor && unix.Minor(st.Dev) == m.DevMinor {
 			return name, nil
 		}
-		if err == nil {
+		if err != nil {
+			err = &fs.PathError{Op: "stat", Path: name, Err: err}
+		} else {
 			err = fmt.Errorf("%s is another file (device %d:%d inode %d, mapped %d:%d inode %d)",
 				name, unix.Major(st.Dev), unix.Minor(st.Dev), st.Ino, m.DevMajor, m.DevMinor, m.Inode)
 		}

@@ -8,6 +8,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -82,6 +83,27 @@ func (o *Opener) Open(pid int) (*Target, error) {
 	return t, nil
 }
 
+// UnreadableBinaryError says a binary the target maps, which may hold its
+// interpreter, cannot be opened from here (a non-root user with
+// CAP_SYS_PTRACE can read the process but not a file under someone's
+// mode-700 home).
+type UnreadableBinaryError struct {
+	Pid  int
+	Path string // as the target maps it
+	Err  error
+}
+
+func (e *UnreadableBinaryError) Error() string {
+	// The file system's own words name the path that was refused.
+	var pe *fs.PathError
+	if errors.As(e.Err, &pe) {
+		return fmt.Sprintf("pid %d: cannot open its binary %s: %v", e.Pid, e.Path, pe)
+	}
+	return fmt.Sprintf("pid %d: cannot open its binary %s: %v", e.Pid, e.Path, e.Err)
+}
+
+func (e *UnreadableBinaryError) Unwrap() error { return e.Err }
+
 // locate finds the binaries the process maps that may hold Python,
 // libpython first, and asks pyabi to find the interpreter through them.
 func (o *Opener) locate(proc *procmem.Process, pid int) (*pyabi.Interpreter, error) {
@@ -91,6 +113,9 @@ func (o *Opener) locate(proc *procmem.Process, pid int) (*pyabi.Interpreter, err
 	}
 	exe, _ := procmem.Exe(pid)
 	var images []pyabi.Mapped
+	// denied is the first candidate we were not allowed to open: when no
+	// interpreter is found, that is the cause, not "not a python process".
+	var denied *UnreadableBinaryError
 	for _, m := range procmem.Modules(maps) {
 		base := filepath.Base(m.Path)
 		isLib := strings.HasPrefix(base, "libpython")
@@ -100,11 +125,17 @@ func (o *Opener) locate(proc *procmem.Process, pid int) (*pyabi.Interpreter, err
 		name, err := procmem.MappedFile(pid, m.First)
 		if err != nil {
 			o.log.Debug("cannot find mapped binary", "path", m.Path, "err", err)
+			if errors.Is(err, fs.ErrPermission) && denied == nil {
+				denied = &UnreadableBinaryError{Pid: pid, Path: m.Path, Err: err}
+			}
 			continue
 		}
 		bin, err := o.bins.Open(m.Path, name)
 		if err != nil {
 			o.log.Debug("cannot open mapped binary", "path", m.Path, "err", err)
+			if errors.Is(err, fs.ErrPermission) && denied == nil {
+				denied = &UnreadableBinaryError{Pid: pid, Path: m.Path, Err: err}
+			}
 			continue
 		}
 		bias, err := bin.Bias(maps, m.Path)
@@ -123,6 +154,9 @@ func (o *Opener) locate(proc *procmem.Process, pid int) (*pyabi.Interpreter, err
 	if err != nil {
 		if !procAlive(pid) {
 			return nil, fmt.Errorf("pid %d: %w", pid, procmem.ErrExited)
+		}
+		if denied != nil && errors.Is(err, pyabi.ErrNotPython) {
+			return nil, denied
 		}
 		return nil, fmt.Errorf("pid %d: %w", pid, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/pyspyglass/pyspyglass/attach"
 	"github.com/pyspyglass/pyspyglass/procmem"
 	"github.com/pyspyglass/pyspyglass/pyabi"
+	"github.com/pyspyglass/pyspyglass/sampler"
 )
 
 // explain turns an error into the one line a person reads, with the fix
@@ -15,7 +16,12 @@ func explain(err error) string {
 	var remedy *attach.PermissionError
 	var perm *procmem.PermissionError
 	var unsup *pyabi.UnsupportedVersionError
+	var unreadable *sampler.UnreadableBinaryError
 	switch {
+	case errors.As(err, &unreadable):
+		return fmt.Sprintf("%v\n  pyspyglass reads the target's Python binary to find its interpreter: run as root (sudo), "+
+			"or let it read the file too (sudo setcap cap_sys_ptrace,cap_dac_read_search+ep $(which pyspyglass)), "+
+			"or make %s readable by you", err, unreadable.Path)
 	case errors.As(err, &remedy):
 		return fmt.Sprintf("%v\n  %s", err, remedy.Remedy())
 	case errors.As(err, &perm):
