@@ -11,7 +11,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
 )
 
 // Deadline bounds every wait in this file: for the readiness line and for a
