@@ -203,3 +203,4 @@ func (s *Space) Symbolize(pc uint64, leaf bool) Frame {
 	}
 	return f
 }
+

@@ -92,11 +92,13 @@ func (s *Space) Unwind(regs Regs, st Stack, pcs []uint64, max int) ([]uint64, En
 			if ra, ok = st.word(cfa + uint64(int64(r.raOff))); !ok {
 				return pcs, EndLost
 			}
-			if r.fpOff != 0 {
-				if fp, ok = st.word(cfa + uint64(int64(r.fpOff))); !ok {
+			if slot := cfa + uint64(int64(r.fpOff)); r.fpOff != 0 && slot >= sp {
+				if fp, ok = st.word(slot); !ok {
 					return pcs, EndLost
 				}
 			}
+			// A slot below rsp was popped already (gcc's epilogues do not
+			// restore the rule): rbp holds the caller's value again.
 		case ruleNone:
 			// No CFI: trust the frame-pointer chain, [rbp] = caller's
 			// rbp, [rbp+8] = return address. Only an rbp inside the

@@ -29,6 +29,8 @@ func testSpace() *Space {
 		0x1000: {kind: ruleCFA, cfaOff: 8, raOff: -8},
 		// after push rbp; mov rbp,rsp: CFA = rbp+16, rbp saved at CFA-16.
 		0x2004 - 1: {kind: ruleCFA, cfaFP: true, cfaOff: 16, raOff: -8, fpOff: -16},
+		// an epilogue after pop rbp: CFA = rsp+8, the stale rbp rule kept.
+		0x2010: {kind: ruleCFA, cfaOff: 8, raOff: -8, fpOff: -16},
 		// a frame of 32 bytes on rsp, rbp not saved.
 		0x3008 - 1: {kind: ruleCFA, cfaOff: 40, raOff: -8},
 		// the thread's entry: return address undefined.
@@ -82,6 +84,16 @@ func TestUnwind(t *testing.T) {
 			max:  64,
 			want: []uint64{0x800100, 0x800200, 0x401000},
 			end:  EndLost, // no row for 0x401000-1 and rbp is 0 there
+		},
+		{
+			name: "in an epilogue, rbp's slot below rsp was popped already",
+			// The row at 0x2010 still says rbp is at CFA-16, which is
+			// below rsp after the pop: rbp is kept as it is.
+			regs: Regs{PC: 0x402010, SP: sp, FP: 0x1234},
+			st:   image(sp, 0x404010),
+			max:  64,
+			want: []uint64{0x402010, 0x404010},
+			end:  EndOutermost,
 		},
 		{
 			name: "return address zero ends the walk",

@@ -166,7 +166,13 @@ func (s *Sampler) info(nt *nativeTarget, pc uint64, leaf bool) pcInfo {
 	if s.o.NoLineNo || s.o.Function {
 		line = 0
 	}
-	in.id = s.p.Frame(prof.Frame{Name: name, File: f.File, Line: line, Kind: prof.KindNative, Module: f.Module, BuildID: f.BuildID})
+	file := f.File
+	if file == "" && f.Func != "" {
+		// No line tables: the binary's name says where the function is
+		// (an unnamed one carries it in its name already).
+		file = filepath.Base(f.Module)
+	}
+	in.id = s.p.Frame(prof.Frame{Name: name, File: file, Line: line, Kind: prof.KindNative, Module: f.Module, BuildID: f.BuildID})
 	nt.infos[key] = in
 	return in
 }

@@ -34,7 +34,9 @@ type Callgrind struct{}
 func (Callgrind) Name() string { return "callgrind" }
 func (Callgrind) Ext() string  { return ".callgrind" }
 
-type cgFunc struct{ file, name string }
+// cgFunc is a function: its object (the binary of a native frame, the
+// interpreter's for Python), file and name.
+type cgFunc struct{ obj, file, name string }
 
 type cgCall struct {
 	line   int
@@ -56,6 +58,10 @@ func (Callgrind) Write(w io.Writer, p *prof.Profile, o Options) error {
 	if err := checkCounts(p); err != nil {
 		return err
 	}
+	pyObj := oneLine(p.Binary.Path)
+	if pyObj == "" {
+		pyObj = "python"
+	}
 	fnOf := func(f prof.Frame) cgFunc {
 		file, name := oneLine(f.File), oneLine(f.Name)
 		if file == "" {
@@ -64,7 +70,11 @@ func (Callgrind) Write(w io.Writer, p *prof.Profile, o Options) error {
 		if name == "" {
 			name = "<unknown>"
 		}
-		return cgFunc{file, name}
+		obj := pyObj
+		if f.Kind == prof.KindNative && f.Module != "" {
+			obj = oneLine(f.Module)
+		}
+		return cgFunc{obj, file, name}
 	}
 	funcs := map[cgFunc]*cgFuncCost{}
 	get := func(k cgFunc) *cgFuncCost {
@@ -144,7 +154,7 @@ func (Callgrind) Write(w io.Writer, p *prof.Profile, o Options) error {
 	}
 	fmt.Fprintf(bw, "positions: line\nevents: Samples\nsummary: %d\n", total)
 
-	fileIDs, fnIDs := map[string]int{}, map[string]int{}
+	objIDs, fileIDs, fnIDs := map[string]int{}, map[string]int{}, map[string]int{}
 	// ref is callgrind's name compression: "(id) name" the first time,
 	// "(id)" after.
 	ref := func(ids map[string]int, name string) string {
@@ -154,6 +164,15 @@ func (Callgrind) Write(w io.Writer, p *prof.Profile, o Options) error {
 		id := len(ids) + 1
 		ids[name] = id
 		return "(" + strconv.Itoa(id) + ") " + name
+	}
+	// Objects (ob=, cob=) are written only when native frames name
+	// binaries; a Python-only profile has just the one.
+	objects := slices.ContainsFunc(p.Frames, func(f prof.Frame) bool { return f.Kind == prof.KindNative && f.Module != "" })
+	ob := func(prefix string, f cgFunc) string {
+		if !objects {
+			return ""
+		}
+		return prefix + "=" + ref(objIDs, f.obj) + "\n"
 	}
 	keys := make([]cgFunc, 0, len(funcs))
 	files := map[string]map[string]bool{} // name -> files
@@ -175,7 +194,7 @@ func (Callgrind) Write(w io.Writer, p *prof.Profile, o Options) error {
 	slices.SortFunc(keys, cmpCgFunc)
 	for _, k := range keys {
 		fc := funcs[k]
-		fmt.Fprintf(bw, "\nfl=%s\nfn=%s\n", ref(fileIDs, k.file), ref(fnIDs, fnName(k)))
+		fmt.Fprintf(bw, "\n%sfl=%s\nfn=%s\n", ob("ob", k), ref(fileIDs, k.file), ref(fnIDs, fnName(k)))
 		lines := make([]int, 0, len(fc.self))
 		for l := range fc.self {
 			lines = append(lines, l)
@@ -196,12 +215,12 @@ func (Callgrind) Write(w io.Writer, p *prof.Profile, o Options) error {
 			// cfl= is written even for the caller's own file: readers differ
 			// on whether an omitted cfl= means the current fl= or the last
 			// cfl=.
-			fmt.Fprintf(bw, "cfl=%s\ncfn=%s\ncalls=%d %d\n%d %d\n", ref(fileIDs, c.callee.file), ref(fnIDs, fnName(c.callee)), cc.calls, cc.calleeLine, c.line, cc.n)
+			fmt.Fprintf(bw, "%scfl=%s\ncfn=%s\ncalls=%d %d\n%d %d\n", ob("cob", c.callee), ref(fileIDs, c.callee.file), ref(fnIDs, fnName(c.callee)), cc.calls, cc.calleeLine, c.line, cc.n)
 		}
 	}
 	return bw.Flush()
 }
 
 func cmpCgFunc(a, b cgFunc) int {
-	return cmp.Or(cmp.Compare(a.file, b.file), cmp.Compare(a.name, b.name))
+	return cmp.Or(cmp.Compare(a.obj, b.obj), cmp.Compare(a.file, b.file), cmp.Compare(a.name, b.name))
 }

@@ -309,7 +309,7 @@ type cgCost struct {
 // compression, fl/fn, cfl/cfn/calls and line cost pairs.
 func parseCallgrind(t *testing.T, data string) cgCost {
 	t.Helper()
-	names := map[string]map[string]string{"fl": {}, "fn": {}}
+	names := map[string]map[string]string{"ob": {}, "fl": {}, "fn": {}}
 	// resolve handles "(id) name" and "(id)".
 	resolve := func(space, v string) string {
 		if !strings.HasPrefix(v, "(") {
@@ -336,6 +336,8 @@ func parseCallgrind(t *testing.T, data string) cgCost {
 		case strings.HasPrefix(line, "summary: "):
 			c.summary, _ = strconv.ParseInt(strings.TrimPrefix(line, "summary: "), 10, 64)
 		case strings.Contains(line, ": "):
+		case isKV && (key == "ob" || key == "cob"):
+			resolve("ob", val)
 		case isKV && (key == "fl" || key == "cfl"):
 			resolve("fl", val)
 		case isKV && key == "fn":

@@ -65,6 +65,22 @@ func toPprof(p *prof.Profile) (*profile.Profile, error) {
 		main.File = "python" // a profile from before the binary was recorded
 	}
 	pp.Mapping = []*profile.Mapping{main}
+	// Native frames (--native) sit in their own binaries: one mapping
+	// each, with its path and build id, so pprof names the object.
+	mappings := map[string]*profile.Mapping{main.File: main}
+	mappingOf := func(f prof.Frame) *profile.Mapping {
+		if f.Kind != prof.KindNative || f.Module == "" {
+			return main
+		}
+		m := mappings[f.Module]
+		if m == nil {
+			m = &profile.Mapping{ID: uint64(len(pp.Mapping) + 1), File: f.Module, BuildID: f.BuildID,
+				HasFunctions: true, HasFilenames: true, HasLineNumbers: true}
+			mappings[f.Module] = m
+			pp.Mapping = append(pp.Mapping, m)
+		}
+		return m
+	}
 
 	type fnKey struct{ name, file string }
 	funcs := map[fnKey]*profile.Function{}
@@ -85,7 +101,7 @@ func toPprof(p *prof.Profile) (*profile.Profile, error) {
 			funcs[k] = fn
 			pp.Function = append(pp.Function, fn)
 		}
-		locs[i] = &profile.Location{ID: uint64(i + 1), Mapping: main, Line: []profile.Line{{Function: fn, Line: int64(f.Line)}}}
+		locs[i] = &profile.Location{ID: uint64(i + 1), Mapping: mappingOf(f), Line: []profile.Line{{Function: fn, Line: int64(f.Line)}}}
 	}
 	pp.Location = locs
 

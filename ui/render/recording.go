@@ -31,12 +31,14 @@ import (
 //	 "counts":N,"timeline":N}
 //
 // health holds rate (float), samples, errors, late, total_lag_ns, elapsed_ns,
-// idle_drops and gil_samples. The N fields are record counts, checked at the
+// idle_drops, gil_samples and no_python. The N fields are record counts, checked at the
 // end so a truncated file is an error. Then one array per record, first
 // element a tag, in this order (ids are positions within their kind, from 0):
 //
-//	["f", name, file, line, kind, first line]   a frame (kind: prof.Kind as
-//	                                 a number; first line from version 2)
+//	["f", name, file, line, kind, first line, module, build id]   a frame
+//	                                 (kind: prof.Kind as a number; first
+//	                                 line from version 2; the native
+//	                                 frame's binary from version 4)
 //	["s", frame id, ...]            a stack, root first
 //	["t", pid, tid, name]           a thread
 //	["c", stack id, thread, n]      an aggregate, as Profile.Counts returns them
@@ -54,7 +56,7 @@ func (Recording) Ext() string  { return ".pyspyglass" }
 
 const (
 	rawMagic   = "pyspyglass-raw"
-	rawVersion = 3 // 2: frames carry the function's first line; 3: sources
+	rawVersion = 4 // 2: frames carry the function's first line; 3: sources; 4: native frames' binaries
 )
 
 type rawBinary struct {
@@ -87,6 +89,7 @@ type rawHealth struct {
 	ElapsedNs  int64   `json:"elapsed_ns"`
 	IdleDrops  int64   `json:"idle_drops"`
 	GILSamples int64   `json:"gil_samples"`
+	NoPython   int64   `json:"no_python,omitempty"`
 }
 
 func (Recording) Write(w io.Writer, p *prof.Profile, o Options) error {
@@ -111,7 +114,7 @@ func (Recording) Write(w io.Writer, p *prof.Profile, o Options) error {
 		Health: rawHealth{
 			Rate: h.Rate, Samples: h.Samples, Errors: h.Errors, Late: h.Late,
 			TotalLagNs: int64(h.TotalLag), ElapsedNs: int64(h.Elapsed),
-			IdleDrops: h.IdleDrops, GILSamples: h.GILSamples,
+			IdleDrops: h.IdleDrops, GILSamples: h.GILSamples, NoPython: h.NoPython,
 		},
 		Frames: len(p.Frames), Stacks: len(p.Stacks), Threads: len(p.Threads),
 		Counts: len(counts), Timeline: len(p.Timeline), Sources: len(p.Sources),
@@ -140,6 +143,10 @@ func (Recording) Write(w io.Writer, p *prof.Profile, o Options) error {
 		num(int64(f.Line))
 		num(int64(f.Kind))
 		num(int64(f.FirstLine))
+		bw.WriteByte(',')
+		str(f.Module)
+		bw.WriteByte(',')
+		str(f.BuildID)
 		bw.WriteString("]\n")
 	}
 	for _, s := range p.Stacks {
@@ -236,7 +243,7 @@ func decodeRecording(r io.Reader) (*prof.Profile, error) {
 	p.Health = prof.Health{
 		Rate: h.Rate, Samples: h.Samples, Errors: h.Errors, Late: h.Late,
 		TotalLag: time.Duration(h.TotalLagNs), Elapsed: time.Duration(h.ElapsedNs),
-		IdleDrops: h.IdleDrops, GILSamples: h.GILSamples,
+		IdleDrops: h.IdleDrops, GILSamples: h.GILSamples, NoPython: h.NoPython,
 	}
 
 	var rec []json.RawMessage
@@ -284,10 +291,13 @@ func decodeRecording(r io.Reader) (*prof.Profile, error) {
 			return nil, err
 		}
 		fields := 4
-		if hdr.Version >= 2 {
+		switch {
+		case hdr.Version >= 4:
+			fields = 7
+		case hdr.Version >= 2:
 			fields = 5
 		}
-		if err := args("f", i, fields, &f.Name, &f.File, &f.Line, &kind, &f.FirstLine); err != nil {
+		if err := args("f", i, fields, &f.Name, &f.File, &f.Line, &kind, &f.FirstLine, &f.Module, &f.BuildID); err != nil {
 			return nil, err
 		}
 		f.Kind = prof.Kind(kind)

@@ -345,6 +345,9 @@ func healthLine(p *prof.Profile) string {
 	if h.IdleDrops > 0 {
 		fmt.Fprintf(&b, ", %d idle dropped", h.IdleDrops)
 	}
+	if h.NoPython > 0 {
+		fmt.Fprintf(&b, ", %d without Python frames", h.NoPython)
+	}
 	return b.String()
 }
 

@@ -205,7 +205,7 @@ func TestRawRejects(t *testing.T) {
 		{"extra record", string(good) + `["e",1,0,0]` + "\n", false},
 		{"trailing junk", string(good) + "}", false},
 		{"bad frame id", strings.Replace(string(good), `["s",0,1,2]`, `["s",0,1,9]`, 1), false},
-		{"duplicate frame", strings.Replace(string(good), `["f","a","app.py",20,0,19]`, `["f","main","app.py",10,0,9]`, 1), false},
+		{"duplicate frame", strings.Replace(string(good), `["f","a","app.py",20,0,19,"",""]`, `["f","main","app.py",10,0,9,"",""]`, 1), false},
 		{"bad thread", strings.Replace(string(good), `["c",0,1,`, `["c",0,7,`, 1), false},
 		{"negative count", strings.Replace(string(good), `["c",0,1,25]`, `["c",0,1,-25]`, 1), false},
 		{"wrong tag", strings.Replace(string(good), `["t",`, `["x",`, 1), false},
