@@ -203,4 +203,3 @@ func (s *Space) Symbolize(pc uint64, leaf bool) Frame {
 	}
 	return f
 }
-
