@@ -31,6 +31,7 @@ type recordFlags struct {
 	fullFilenames bool
 	title         string
 	linesTop      int
+	upload        uploadFlags
 }
 
 func runRecord(args []string, stdout, stderr io.Writer) error {
@@ -49,6 +50,7 @@ func runRecord(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.fullFilenames, "full-filenames", false, "show full file paths instead of shortened ones")
 	fs.StringVar(&o.title, "title", "", "`TITLE` of the flamegraph")
 	fs.IntVar(&o.linesTop, "lines-top", 10, "`N` functions in --format lines and lines-html")
+	o.upload.bind(fs)
 	fs.SetInterspersed(false)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -56,6 +58,12 @@ func runRecord(args []string, stdout, stderr io.Writer) error {
 	if o.linesTop < 1 {
 		return fmt.Errorf("--lines-top %d: want 1 or more functions", o.linesTop)
 	}
+	if err := o.upload.check(); err != nil {
+		return err
+	}
+	// With --upload or --output-dir, the whole recording is written only
+	// when -o or -f asks for it.
+	whole := !o.upload.enabled() || fs.Changed("output") || fs.Changed("format")
 	log, err := newLogger(o.log, stderr)
 	if err != nil {
 		return err
@@ -76,7 +84,7 @@ func runRecord(args []string, stdout, stderr io.Writer) error {
 		}
 		// The profile owns our stdout: the command's output goes to stderr.
 		launch.Stdout = os.Stderr
-	} else if err := render.CheckWritable(o.output); err != nil {
+	} else if err := render.CheckWritable(o.output); whole && err != nil {
 		// Fail before sampling, not after minutes of it.
 		return err
 	}
@@ -106,6 +114,12 @@ func runRecord(args []string, stdout, stderr io.Writer) error {
 		go s.follow(ctx)
 	}
 	ropts := render.Options{Title: o.title, LinesTop: o.linesTop}
+	var up *uploading
+	if o.upload.enabled() {
+		if up, err = startUpload(&o.upload, s, log); err != nil {
+			return childExit(ctx, s, err, true)
+		}
+	}
 
 	// The duration is timed here rather than in the sampler so that its
 	// end is told apart from the target exiting.
@@ -118,7 +132,11 @@ func runRecord(args []string, stdout, stderr io.Writer) error {
 		deadline = dt.C
 	}
 	go s.sampler.Run(sampling)
-	fmt.Fprintf(stderr, "pyspyglass: sampling %s at %v Hz; Ctrl-C to stop and write %s\n", describe(p), o.rate.String(), outputName(o.output))
+	dest := outputName(o.output)
+	if up != nil {
+		dest = up.dest(whole, dest)
+	}
+	fmt.Fprintf(stderr, "pyspyglass: sampling %s at %v Hz; Ctrl-C to stop and write %s\n", describe(p), o.rate.String(), dest)
 	progress := newProgress(stderr)
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
@@ -141,14 +159,23 @@ loop:
 			} else {
 				fmt.Fprintf(stderr, "\npyspyglass: wrote %s so far\n", o.output)
 			}
+		case <-up.ticks():
+			up.cut(s.sampler)
 		case <-tick.C:
-			s.sampler.View(func(p *prof.Profile) { progress.show(p) })
+			extra := up.status()
+			s.sampler.View(func(p *prof.Profile) { progress.show(p, extra) })
 		}
 	}
 	progress.end()
-	saveErr := save(s.sampler, o.output, format, ropts, stdout)
+	if up != nil {
+		up.finish(s.sampler, stderr)
+	}
+	var saveErr error
+	if whole {
+		saveErr = save(s.sampler, o.output, format, ropts, stdout)
+	}
 	if saveErr == nil {
-		s.sampler.View(func(p *prof.Profile) { summary(stderr, p, outputName(o.output)) })
+		s.sampler.View(func(p *prof.Profile) { summary(stderr, p, dest) })
 	}
 	// Our duration ending is not the command failing: it is stopped and
 	// its exit status is not ours.
@@ -357,7 +384,7 @@ func newProgress(w io.Writer) *progress {
 	return &progress{w: w, on: ok && term.IsTerminal(int(f.Fd()))}
 }
 
-func (pr *progress) show(p *prof.Profile) {
+func (pr *progress) show(p *prof.Profile, extra string) {
 	if !pr.on {
 		return
 	}
@@ -366,8 +393,8 @@ func (pr *progress) show(p *prof.Profile) {
 	if h.Late > 0 {
 		lag = h.TotalLag / time.Duration(h.Late)
 	}
-	fmt.Fprintf(pr.w, "\r\033[K%s  %d samples  %s/%s Hz  lag %v  errors %d",
-		h.Elapsed.Truncate(time.Second), h.Samples, hz(h.AchievedRate()), hz(h.Rate), lag.Truncate(time.Microsecond), h.Errors)
+	fmt.Fprintf(pr.w, "\r\033[K%s  %d samples  %s/%s Hz  lag %v  errors %d%s",
+		h.Elapsed.Truncate(time.Second), h.Samples, hz(h.AchievedRate()), hz(h.Rate), lag.Truncate(time.Microsecond), h.Errors, extra)
 }
 
 func (pr *progress) end() {

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pyspyglass/pyspyglass/attach"
@@ -69,6 +70,7 @@ type session struct {
 	opened  map[int]bool
 	// command and python describe the first target, for headers.
 	command, python string
+	procs           sync.Map // pid -> upload.Process, for the upload's resource attributes
 }
 
 // openSession attaches to the pids or launches argv, and builds the
@@ -142,6 +144,7 @@ func openSession(ctx context.Context, tf *targetFlags, argv []string, launch att
 	}
 	for _, t := range targets {
 		s.opened[t.Pid] = true
+		s.remember(t)
 		desc = append(desc, fmt.Sprintf("pid %d %s (Python %s)", t.Pid, strings.Join(t.Cmdline, " "), t.Interp.Version))
 	}
 	p.Target = strings.Join(desc, "; ")
@@ -291,6 +294,7 @@ func (s *session) poll(tries map[int]int) {
 				continue
 			}
 			s.opened[pid] = true
+			s.remember(t)
 			s.sampler.AddTarget(t)
 		}
 	}
