@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pprofile"
 	"go.opentelemetry.io/collector/pdata/pprofile/pprofileotlp"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
@@ -48,7 +49,11 @@ func newSender(e Endpoint, tc *tls.Config, hdr map[string]string, res Resource, 
 		if e.TLS {
 			creds = credentials.NewTLS(tc)
 		}
-		cc, err := grpc.NewClient(e.Host, grpc.WithTransportCredentials(creds))
+		// Reconnect within seconds of a backend's restart, not gRPC's
+		// default of up to two minutes.
+		cp := grpc.ConnectParams{Backoff: backoff.DefaultConfig, MinConnectTimeout: 5 * time.Second}
+		cp.Backoff.MaxDelay = 5 * time.Second
+		cc, err := grpc.NewClient(e.Host, grpc.WithTransportCredentials(creds), grpc.WithConnectParams(cp))
 		if err != nil {
 			return nil, fmt.Errorf("--upload %s: %w", e.Host, err)
 		}

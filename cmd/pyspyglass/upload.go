@@ -91,6 +91,9 @@ func startUpload(uf *uploadFlags, s *session, log *slog.Logger) (*uploading, err
 		Resource: upload.Resource{Service: service, Host: host, Process: s.process},
 		Version:  version, QueueSize: uf.queue, QueueBytes: int64(uf.queueMB) << 20,
 		OutputDir: uf.outputDir, Keep: uf.outputKeep, Log: log,
+		// Retry at least once a period, so that a backend back from an
+		// outage drains the queue faster than new periods fill it.
+		BackoffMax: min(15*time.Second, time.Duration(uf.period)),
 	})
 	if err != nil {
 		return nil, err
