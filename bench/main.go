@@ -48,6 +48,8 @@ type options struct {
 	notes        string
 	maxLoad      float64
 	loadWait     time.Duration
+	uploadCost   string
+	uploadMin    float64
 }
 
 var allSections = []string{"gobench", "slowdown", "idle", "sweep", "dump", "memory"}
@@ -90,6 +92,8 @@ func run(args []string) error {
 	fs.StringVar(&o.notes, "notes", "bench/NOTES.md", "markdown appended to the report, if the file exists (analysis that outlives a run)")
 	fs.Float64Var(&o.maxLoad, "max-load", 0, "before each measurement, wait until the 1-minute load average is below this (0: do not wait)")
 	fs.DurationVar(&o.loadWait, "load-wait", 10*time.Minute, "longest wait for --max-load")
+	fs.StringVar(&o.uploadCost, "upload-cost", "", "instead of the report: measure upload mode against plain recording, sending to this test collector binary")
+	fs.Float64Var(&o.uploadMin, "upload-minutes", 10, "minutes of each --upload-cost recording")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -129,6 +133,9 @@ func run(args []string) error {
 		if err := build.Run(); err != nil {
 			return fmt.Errorf("build pyspyglass: %w", err)
 		}
+	}
+	if o.uploadCost != "" {
+		return uploadCost(root, o.bin, tmp, o.uploadCost, o.pythons[0], o.uploadMin)
 	}
 	h.ours = &tool{name: "pyspyglass", kind: "pyspyglass", path: o.bin}
 	tools := []*tool{h.ours}

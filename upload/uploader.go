@@ -2,6 +2,7 @@ package upload
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -40,6 +41,7 @@ type Stats struct {
 	Dropped int64 // pushed out of the full queue, or unsent at exit
 	Failed  int64 // refused for good by the backend, or not encodable
 	Saved   int64 // local copies written
+	Empty   int64 // periods without samples: kept locally, not sent
 	Queued  int   // waiting now
 	LastErr string
 }
@@ -89,6 +91,9 @@ func New(o Options) (*Uploader, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
+	if o.URL == "" && o.OutputDir == "" {
+		return nil, errors.New("nothing to do: give --upload URL or --output-dir DIR")
+	}
 	u := &Uploader{o: o, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	if o.OutputDir != "" {
 		k, err := newKeeper(o.OutputDir, o.Keep)
@@ -98,26 +103,12 @@ func New(o Options) (*Uploader, error) {
 		u.keep = k
 	}
 	if o.URL == "" {
-		if o.OutputDir == "" {
-			return nil, errors.New("nothing to do: give --upload URL or --output-dir DIR")
-		}
 		close(u.done)
 		return u, nil
 	}
-	ep, err := ParseEndpoint(o.URL, o.Format)
+	ep, hdr, tc, err := check(o)
 	if err != nil {
 		return nil, err
-	}
-	hdr, err := headers(o.Headers, o.Getenv)
-	if err != nil {
-		return nil, err
-	}
-	tc, err := tlsConfig(o.CAFile)
-	if err != nil {
-		return nil, err
-	}
-	if o.CAFile != "" && !ep.TLS {
-		return nil, fmt.Errorf("--upload-ca is for TLS, but %s is plain text: use https://, otlps:// or pyroscopes://", o.URL)
 	}
 	u.ep = ep
 	if u.snd, err = newSender(ep, tc, hdr, o.Resource, o.Version); err != nil {
@@ -125,6 +116,43 @@ func New(o Options) (*Uploader, error) {
 	}
 	go u.run()
 	return u, nil
+}
+
+// Check reports what New would refuse in the URL, format, headers,
+// credentials and CA file, so that a command line fails before it attaches.
+func Check(o Options) error {
+	if o.Getenv == nil {
+		o.Getenv = os.Getenv
+	}
+	if o.OutputDir != "" {
+		if _, err := newKeeper(o.OutputDir, 1); err != nil {
+			return err
+		}
+	}
+	if o.URL == "" {
+		return nil
+	}
+	_, _, _, err := check(o)
+	return err
+}
+
+func check(o Options) (Endpoint, map[string]string, *tls.Config, error) {
+	ep, err := ParseEndpoint(o.URL, o.Format)
+	if err != nil {
+		return ep, nil, nil, err
+	}
+	hdr, err := headers(o.Headers, o.Getenv)
+	if err != nil {
+		return ep, nil, nil, err
+	}
+	tc, err := tlsConfig(o.CAFile)
+	if err != nil {
+		return ep, nil, nil, err
+	}
+	if o.CAFile != "" && !ep.TLS {
+		return ep, nil, nil, fmt.Errorf("--upload-ca is for TLS, but %s is plain text: use https://, otlps:// or pyroscopes://", o.URL)
+	}
+	return ep, hdr, tc, nil
 }
 
 // Endpoint is where periods go.
@@ -149,6 +177,14 @@ func (u *Uploader) Submit(per Period) {
 		u.mu.Unlock()
 	}
 	if u.snd == nil {
+		return
+	}
+	if per.Profile.Total() == 0 {
+		// Nothing to tell the backend (an OTLP request would carry no
+		// resource at all).
+		u.mu.Lock()
+		u.stats.Empty++
+		u.mu.Unlock()
 		return
 	}
 	p, err := u.snd.encode(per)

@@ -64,11 +64,7 @@ func (uf *uploadFlags) check() error {
 	case uf.outputKeep < 1:
 		return fmt.Errorf("--output-keep %d: give at least 1", uf.outputKeep)
 	}
-	if uf.url != "" {
-		_, err := upload.ParseEndpoint(uf.url, uf.format)
-		return err
-	}
-	return nil
+	return upload.Check(upload.Options{URL: uf.url, Format: uf.format, CAFile: uf.ca, Headers: uf.headers, OutputDir: uf.outputDir})
 }
 
 // uploading cuts periods from the sampler's profile and hands them to the
@@ -150,6 +146,9 @@ func (u *uploading) line(st upload.Stats) string {
 		s += fmt.Sprintf(", %d sent (%s) to %s", st.Sent, byteSize(st.Bytes), u.up.Endpoint().Host)
 		s += fmt.Sprintf(", %d queued, %d retries, %d dropped, %d failed", st.Queued, st.Retries, st.Dropped, st.Failed)
 	}
+	if st.Empty > 0 {
+		s += fmt.Sprintf(", %d empty (not sent)", st.Empty)
+	}
 	if st.Saved > 0 {
 		s += fmt.Sprintf(", %d saved", st.Saved)
 	}
@@ -165,11 +164,8 @@ func (u *uploading) status() string {
 	if u.up.Endpoint().Host == "" {
 		return fmt.Sprintf("  saved %d", st.Saved)
 	}
-	s := fmt.Sprintf("  sent %d/%d", st.Sent, st.Periods)
-	if st.Queued > 0 || st.Dropped > 0 || st.Failed > 0 {
-		s += fmt.Sprintf(" queued %d dropped %d failed %d", st.Queued, st.Dropped, st.Failed)
-	}
-	return s
+	return fmt.Sprintf("  upload: sent %d/%d (%s) queued %d retries %d dropped %d failed %d",
+		st.Sent, st.Periods, byteSize(st.Bytes), st.Queued, st.Retries, st.Dropped, st.Failed)
 }
 
 func byteSize(n int64) string {

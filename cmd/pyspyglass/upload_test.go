@@ -184,7 +184,9 @@ func TestUploadToCollector(t *testing.T) {
 			if !strings.Contains(r.stderr, "0 dropped, 0 failed") {
 				t.Errorf("summary does not say all was sent:\n%s", r.stderr)
 			}
-			local := readLocalPeriods(t, dir)
+			// A period without samples (the last, when it is very short) is
+			// kept locally and not sent.
+			local := slices.DeleteFunc(readLocalPeriods(t, dir), func(p period) bool { return len(p.counts) == 0 })
 			// The exporter flushes every 100 ms; wait for every period.
 			var got []period
 			var res []map[string]any
@@ -251,17 +253,28 @@ func TestUploadCollectorDown(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "record", "--pid", strconv.Itoa(proc.Pid), "--upload", "otlp://"+col.GRPC,
-		"--period", "2", "-d", "22", "--upload-queue", "2", "--output-dir", dir)
+		"--period", "2", "-d", "24", "--upload-queue", "2", "--output-dir", dir)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	began := time.Now()
-	time.Sleep(5 * time.Second)
-	col.Stop()
+	// Stop the collector in the middle of the second period, away from
+	// the moment a period is sent: the collector may acknowledge a request
+	// that comes in while it shuts down and then lose it.
+	var first time.Time
+	for deadline := time.Now().Add(time.Minute); first.IsZero(); time.Sleep(20 * time.Millisecond) {
+		if names, _ := filepath.Glob(filepath.Join(dir, "pyspyglass-period-*")); len(names) > 0 {
+			first = time.Now()
+		} else if time.Now().After(deadline) {
+			t.Fatalf("no period after a minute:\n%s", stderr.String())
+		}
+	}
+	time.Sleep(time.Until(first.Add(time.Second)))
 	stopped := time.Now()
-	time.Sleep(10 * time.Second)
+	col.Stop()
+	time.Sleep(time.Until(stopped.Add(10 * time.Second)))
 	col.Start(t)
 	restarted := time.Now()
 	if err := cmd.Wait(); err != nil {
@@ -269,13 +282,14 @@ func TestUploadCollectorDown(t *testing.T) {
 	}
 	col.Stop() // flushes the file exporter
 
-	m := regexp.MustCompile(`upload: (\d+) periods, (\d+) sent .* (\d+) queued, (\d+) retries, (\d+) dropped, (\d+) failed`).FindStringSubmatch(stderr.String())
+	m := regexp.MustCompile(`upload: (\d+) periods, (\d+) sent .* (\d+) queued, (\d+) retries, (\d+) dropped, (\d+) failed(?:, (\d+) empty)?`).FindStringSubmatch(stderr.String())
 	if m == nil {
 		t.Fatalf("no upload summary:\n%s", stderr.String())
 	}
 	n := func(i int) int { v, _ := strconv.Atoi(m[i]); return v }
-	periods, sent, retries, dropped, failed := n(1), n(2), n(4), n(5), n(6)
-	local := readLocalPeriods(t, dir)
+	periods, sent, retries, dropped, failed, empty := n(1), n(2), n(4), n(5), n(6), n(7)
+	all := readLocalPeriods(t, dir)
+	local := slices.DeleteFunc(slices.Clone(all), func(p period) bool { return len(p.counts) == 0 })
 	got, _ := readCollected(t, col.Outputs())
 	t.Logf("collector down from %v to %v; %d periods, %d sent, %d retries, %d dropped; %d received, %d local",
 		stopped.Sub(began).Round(time.Millisecond), restarted.Sub(began).Round(time.Millisecond), periods, sent, retries, dropped, len(got), len(local))
@@ -284,8 +298,9 @@ func TestUploadCollectorDown(t *testing.T) {
 		t.Logf("period %d: %v to %v, received %v", i, time.Unix(0, l.start).Sub(began).Round(time.Millisecond),
 			time.Unix(0, l.start).Add(l.dur).Sub(began).Round(time.Millisecond), ok)
 	}
-	if len(local) != periods || sent+dropped != periods || failed != 0 {
-		t.Fatalf("periods %d = sent %d + dropped %d, failed %d, local copies %d:\n%s", periods, sent, dropped, failed, len(local), stderr.String())
+	if len(all) != periods || sent+dropped+empty != periods || len(all)-len(local) != empty || failed != 0 {
+		t.Fatalf("periods %d = sent %d + dropped %d + empty %d, failed %d, local copies %d (%d with samples):\n%s",
+			periods, sent, dropped, empty, failed, len(all), len(local), stderr.String())
 	}
 	if retries == 0 || dropped == 0 {
 		t.Errorf("a 10 s outage with --period 2 and a queue of 2 should retry and drop; got %d retries, %d dropped", retries, dropped)
@@ -336,7 +351,10 @@ func TestUploadCollectorDown(t *testing.T) {
 	// The sampling rate did not change while the backend was away: rounds
 	// per second of the outage's full periods against the others'.
 	var inOut, inUp []float64
-	for _, l := range local[:len(local)-1] { // the last one is partial
+	for _, l := range all {
+		if l.dur < 1900*time.Millisecond {
+			continue // the last, partial one
+		}
 		end := time.Unix(0, l.start).Add(l.dur)
 		rate := float64(l.rounds) / l.dur.Seconds()
 		if time.Unix(0, l.start).After(stopped) && end.Before(restarted) {
@@ -357,5 +375,33 @@ func TestUploadCollectorDown(t *testing.T) {
 	}
 	if mean(inOut) < 0.8*mean(inUp) {
 		t.Errorf("rate during the outage %.0f Hz, outside %.0f Hz", mean(inOut), mean(inUp))
+	}
+}
+
+// TestUploadBadFlags: a bad --upload setting is a one-line error naming the
+// fix, before anything is attached or launched.
+func TestUploadBadFlags(t *testing.T) {
+	marker := filepath.Join(t.TempDir(), "ran")
+	for _, tc := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"--upload", "collector:4317"}, `--upload "collector:4317" is not a URL: want otlp://HOST:PORT`},
+		{[]string{"--upload", "ftp://h"}, `unknown scheme "ftp"`},
+		{[]string{"--upload", "otlp://h", "--period", "0.5"}, "--period 500ms: give at least 1 second"},
+		{[]string{"--upload", "https://h", "--upload-ca", "/nonexistent.pem"}, "--upload-ca: open /nonexistent.pem"},
+		{[]string{"--upload", "http://h", "--upload-header", "nocolon"}, `--upload-header "nocolon": want "Name: value"`},
+		{[]string{"--upload", "http://u:p@h"}, "PYSPYGLASS_UPLOAD_TOKEN"},
+		{[]string{"--upload", "otlp://h", "--upload-queue", "0"}, "--upload-queue 0: give at least 1"},
+		{[]string{"--output-dir", "/proc/self/x"}, "--output-dir"},
+	} {
+		r := pyspyglass(t, append(append([]string{"record"}, tc.args...), "--", "sh", "-c", "touch "+marker)...)
+		lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+		if r.code != 1 || len(lines) != 1 || !strings.Contains(r.stderr, tc.msg) {
+			t.Errorf("%v: exit %d, stderr %q; want one line with %q", tc.args, r.code, r.stderr, tc.msg)
+		}
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Error("a command was launched despite a bad flag")
 	}
 }
