@@ -100,6 +100,9 @@ func (s *grpcSender) send(ctx context.Context, p payload) error {
 	if err := req.UnmarshalProto(p.body); err != nil {
 		return &sendError{false, err}
 	}
+	// After a failure, gRPC waits up to its own backoff before it dials
+	// again; our retry has waited already, so dial now.
+	s.cc.ResetConnectBackoff()
 	resp, err := s.client.Export(metadata.NewOutgoingContext(ctx, s.md), req)
 	if err != nil {
 		st := status.Convert(err)

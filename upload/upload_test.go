@@ -383,7 +383,7 @@ func TestQueueDropsOldest(t *testing.T) {
 			u.o.Log = discard()
 			go u.run()
 			for i := 1; i <= 10; i++ {
-				u.Submit(Period{Seq: i, Profile: prof.New(time.Time{})})
+				u.Submit(period(i, time.Unix(int64(i), 0)))
 			}
 			for deadline := time.Now().Add(10 * time.Second); u.Stats().Retries == 0 && time.Now().Before(deadline); {
 				time.Sleep(time.Millisecond)

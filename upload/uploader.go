@@ -28,7 +28,7 @@ type Options struct {
 	Getenv     func(string) string
 	Log        *slog.Logger
 	// Backoff bounds the wait between tries of one period (1s doubling
-	// to 15s, each with ±50% jitter).
+	// to 15s, each wait drawn from its upper half for jitter).
 	BackoffMin, BackoffMax time.Duration
 }
 
@@ -283,8 +283,10 @@ func (u *Uploader) run() {
 		u.cancel = cancel
 		u.mu.Unlock()
 
+		began := time.Now()
 		err := u.snd.send(ctx, p)
 		cancel()
+		u.o.Log.Debug("upload: sent", "period", p.seq, "took", time.Since(began), "err", err)
 
 		u.mu.Lock()
 		u.cancel = nil
@@ -322,7 +324,9 @@ func (u *Uploader) run() {
 			continue
 		}
 		backoff = min(max(2*backoff, u.o.BackoffMin), u.o.BackoffMax)
-		wait := time.Duration(float64(backoff) * (0.5 + rand.Float64()))
+		// Jitter within [backoff/2, backoff]: never longer than the cap,
+		// so a backend back from an outage is tried within one cap.
+		wait := time.Duration(float64(backoff) * (0.5 + rand.Float64()/2))
 		if closing {
 			// Flushing: a short pause, not the backoff.
 			wait = min(200*time.Millisecond, time.Until(flushBy))

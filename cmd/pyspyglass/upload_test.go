@@ -253,7 +253,7 @@ func TestUploadCollectorDown(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "record", "--pid", strconv.Itoa(proc.Pid), "--upload", "otlp://"+col.GRPC,
-		"--period", "2", "-d", "24", "--upload-queue", "2", "--output-dir", dir)
+		"--period", "2", "-d", "24", "--upload-queue", "2", "--output-dir", dir, "--log", "debug")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -334,6 +334,7 @@ func TestUploadCollectorDown(t *testing.T) {
 		}
 	}
 	if len(missing) > ended-2+1 {
+		t.Log(stderr.String())
 		t.Errorf("%d periods ended during the outage, %d were dropped: the queue of 2 did not keep its bound", ended, len(missing))
 	}
 	if len(missing) != dropped {
