@@ -44,8 +44,7 @@ func NewCutter() *Cutter {
 }
 
 // Cut returns what p gained since the previous cut, as a period ending at
-// now. Call it while p cannot change (inside the sampler's View); it only
-// copies, so the lock is held for as short as the copy takes.
+// now. p must not change meanwhile: give it the sampler's Snapshot.
 func (c *Cutter) Cut(p *prof.Profile, now time.Time) Period {
 	if !p.Start.Equal(c.start) {
 		// First cut, or the source was reset (top's window): counts

@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/pyspyglass/pyspyglass/sampler"
-	"github.com/pyspyglass/pyspyglass/sampler/prof"
 	"github.com/pyspyglass/pyspyglass/upload"
 )
 
@@ -121,11 +120,10 @@ func (u *uploading) ticks() <-chan time.Time {
 	return u.tick.C
 }
 
-// cut takes the period that just ended; the sampler waits only for the copy.
+// cut takes the period that just ended from a snapshot of the profile:
+// the sampler waits only for the snapshot.
 func (u *uploading) cut(s *sampler.Sampler) {
-	var per upload.Period
-	s.View(func(p *prof.Profile) { per = u.cutter.Cut(p, time.Now()) })
-	u.up.Submit(per)
+	u.up.Submit(u.cutter.Cut(s.Snapshot(), time.Now()))
 }
 
 // finish cuts the last, partial period and flushes the queue.
