@@ -94,6 +94,7 @@ type pendingFrame struct {
 	code  uint64 // the code object's address
 	pos   int    // position in its bytecode, as LineCodec.Line takes it
 	entry bool   // see Frame.Entry
+	frame uint64 // the frame's own address, for LastFrames
 }
 
 // Walker holds the scratch buffers of one walk. One goroutine owns it (the
@@ -136,6 +137,15 @@ func (in *Interpreter) Threads(dst []Thread) ([]Thread, error) { return new(Walk
 // Stack appends the Python frames of thread t to dst; see Walker.Stack.
 func (in *Interpreter) Stack(t *Thread, dst []Frame) ([]Frame, error) {
 	return new(Walker).Stack(in, t, dst)
+}
+
+// LastFrames appends to dst the addresses of the frames the walker's last
+// Stack call returned, in the same order: what dump inspects further.
+func (w *Walker) LastFrames(dst []uint64) []uint64 {
+	for _, p := range w.pending {
+		dst = append(dst, p.frame)
+	}
+	return dst
 }
 
 // GILHolder returns the thread state holding the GIL; see Walker.GILHolder.
@@ -409,7 +419,7 @@ func (in *Interpreter) stackOnce(w *Walker, t *Thread, dst []Frame) ([]Frame, er
 			continue
 		}
 		entry := in.model == frameObjects || (in.isEntry != Absent && fb[in.isEntry] != 0)
-		w.pending = append(w.pending, pendingFrame{code: codeAddr, pos: in.position(fb, codeAddr), entry: entry})
+		w.pending = append(w.pending, pendingFrame{code: codeAddr, pos: in.position(fb, codeAddr), entry: entry, frame: w.frameAddrs[len(w.frameAddrs)-1]})
 	}
 	if len(w.pending) == 0 {
 		return dst, ErrNoFrames

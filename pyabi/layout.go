@@ -77,6 +77,7 @@ type Layout struct {
 		BasicSize  int // tp_basicsize
 		DictOffset int // tp_dictoffset
 		Flags      int // tp_flags
+		Dict       int // tp_dict: a class's namespace, where __module__ is
 	}
 	// PyHeapTypeObject.
 	HeapType struct {
@@ -116,5 +117,61 @@ type Layout struct {
 	Bytes struct {
 		Size int // ob_size
 		Data int // ob_sval
+	}
+	// The rest is read only to explain a hung process (dump): a frame's
+	// variables, and the objects they hold.
+	// PyCodeObject's variables and stack.
+	CodeVars struct {
+		ArgCount        int // co_argcount: positional parameters, positional-only included
+		KwOnlyArgCount  int // co_kwonlyargcount (3.x)
+		Flags           int // co_flags: int; CO_VARARGS, CO_VARKEYWORDS
+		StackSize       int // co_stacksize: int
+		NLocals         int // co_nlocals (<=3.10): int
+		VarNames        int // co_varnames (<=3.10): tuple of str
+		CellVars        int // co_cellvars (<=3.10): tuple of str
+		FreeVars        int // co_freevars (<=3.10): tuple of str
+		NLocalsPlus     int // co_nlocalsplus (3.11+): int
+		LocalsPlusNames int // co_localsplusnames (3.11+): tuple of str
+		LocalsPlusKinds int // co_localspluskinds (3.11+): bytes, one kind per name
+		ExceptionTable  int // co_exceptiontable (3.11+): bytes
+	}
+	// PyFrameObject (<=3.10) or _PyInterpreterFrame (3.11+) variables.
+	FrameVars struct {
+		Globals    int // f_globals
+		LocalsPlus int // f_localsplus (<=3.10), localsplus (3.11+): locals, cells, frees, then the stack
+		ValueStack int // f_valuestack (<=3.10): PyObject**
+		IBlock     int // f_iblock (<=3.10): int, blocks in use
+		BlockStack int // f_blockstack (<=3.10): PyTryBlock[CO_MAXBLOCKS]
+		StackTop   int // stacktop (3.11-3.13): int, TOS index from localsplus
+	}
+	// The containers and numbers dump shows.
+	VarObject struct {
+		Size int // ob_size of PyVarObject: items of a tuple or list
+	}
+	Tuple struct {
+		Item int // ob_item: inline PyObject*[]
+	}
+	List struct {
+		Item int // ob_item: PyObject**
+	}
+	Float struct {
+		Value int // ob_fval: double
+	}
+	Set struct {
+		Used  int // used: active entries
+		Mask  int // mask: table slots minus one
+		Table int // table: setentry* ({key, hash})
+	}
+	Cell struct {
+		Ref int // ob_ref: the cell's content, or NULL
+	}
+	// A bound method: PyMethodObject (a Python function bound to
+	// __self__) and PyCFunctionObject (a C method, e.g. lock.__exit__).
+	Method struct {
+		Func int // im_func
+		Self int // im_self
+	}
+	CFunction struct {
+		Self int // m_self
 	}
 }

@@ -53,6 +53,7 @@ func layoutPy27() Layout {
 	l.Type.BasicSize = 32   // offsetof(PyTypeObject, tp_basicsize)
 	l.Type.DictOffset = 288 // offsetof(PyTypeObject, tp_dictoffset)
 	l.Type.Flags = 168      // offsetof(PyTypeObject, tp_flags)
+	l.Type.Dict = 264       // offsetof(PyTypeObject, tp_dict)
 	l.HeapType.CachedKeys = Absent
 	l.Dict.Used = 24 // offsetof(PyDictObject, ma_used)
 	l.Dict.Keys = Absent
@@ -72,7 +73,36 @@ func layoutPy27() Layout {
 	l.Unicode.State = Absent
 	l.Unicode.ASCIIData = Absent
 	l.Unicode.CompactData = Absent
-	l.Bytes.Size = 16 // offsetof(PyStringObject, ob_size)
-	l.Bytes.Data = 36 // offsetof(PyStringObject, ob_sval)
+	l.Bytes.Size = 16        // offsetof(PyStringObject, ob_size)
+	l.Bytes.Data = 36        // offsetof(PyStringObject, ob_sval)
+	l.CodeVars.ArgCount = 16 // offsetof(PyCodeObject, co_argcount)
+	l.CodeVars.KwOnlyArgCount = Absent
+	l.CodeVars.Flags = 28     // offsetof(PyCodeObject, co_flags)
+	l.CodeVars.StackSize = 24 // offsetof(PyCodeObject, co_stacksize)
+	l.CodeVars.NLocals = 20   // offsetof(PyCodeObject, co_nlocals)
+	l.CodeVars.VarNames = 56  // offsetof(PyCodeObject, co_varnames)
+	l.CodeVars.CellVars = 72  // offsetof(PyCodeObject, co_cellvars)
+	l.CodeVars.FreeVars = 64  // offsetof(PyCodeObject, co_freevars)
+	l.CodeVars.NLocalsPlus = Absent
+	l.CodeVars.LocalsPlusNames = Absent
+	l.CodeVars.LocalsPlusKinds = Absent
+	l.CodeVars.ExceptionTable = Absent
+	l.FrameVars.Globals = 48     // offsetof(PyFrameObject, f_globals)
+	l.FrameVars.LocalsPlus = 376 // offsetof(PyFrameObject, f_localsplus)
+	l.FrameVars.ValueStack = 64  // offsetof(PyFrameObject, f_valuestack)
+	l.FrameVars.IBlock = 128     // offsetof(PyFrameObject, f_iblock)
+	l.FrameVars.BlockStack = 132 // offsetof(PyFrameObject, f_blockstack)
+	l.FrameVars.StackTop = Absent
+	l.VarObject.Size = 16 // offsetof(PyVarObject, ob_size)
+	l.Tuple.Item = 24     // offsetof(PyTupleObject, ob_item)
+	l.List.Item = 24      // offsetof(PyListObject, ob_item)
+	l.Float.Value = 16    // offsetof(PyFloatObject, ob_fval)
+	l.Set.Used = 24       // offsetof(PySetObject, used)
+	l.Set.Mask = 32       // offsetof(PySetObject, mask)
+	l.Set.Table = 40      // offsetof(PySetObject, table)
+	l.Cell.Ref = 16       // offsetof(PyCellObject, ob_ref)
+	l.Method.Func = 16    // offsetof(PyMethodObject, im_func)
+	l.Method.Self = 24    // offsetof(PyMethodObject, im_self)
+	l.CFunction.Self = 24 // offsetof(PyCFunctionObject, m_self)
 	return l
 }

@@ -261,7 +261,9 @@ type ThreadStack struct {
 	Idle    bool
 	OSState byte // from /proc/PID/task/TID/stat: R running, S sleeping, ...
 	Frames  []pyabi.Frame
-	Err     error // the stack could not be read; Frames holds what was
+	// FrameAddrs holds each frame's address, for a closer look (dump).
+	FrameAddrs []uint64
+	Err        error // the stack could not be read; Frames holds what was
 }
 
 // Snapshot reads every thread's stack once.
@@ -287,6 +289,9 @@ func (t *Target) Snapshot() (out []ThreadStack, err error) {
 		}
 		frames, err := w.Stack(t.Interp, &th, nil)
 		ts.Frames = frames
+		if err == nil {
+			ts.FrameAddrs = w.LastFrames(nil)
+		}
 		if err != nil && !errors.Is(err, pyabi.ErrNoFrames) {
 			ts.Err = t.wrap(err)
 			if errors.Is(ts.Err, procmem.ErrExited) {

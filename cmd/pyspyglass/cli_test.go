@@ -103,7 +103,7 @@ func TestDumpEveryInterpreter(t *testing.T) {
 			fmt.Sprintf(": \"MainThread\"\n    inner (%s:%d)\n    outer (%s:%d)\n    main (%s:%d)\n    <module> (%s:%d)\n",
 				s, line("inner-sleep"), s, line("outer-call-inner"), s, line("main-call-outer"), s, line("module-call-main")),
 			fmt.Sprintf("(active+gil): \"busy-worker\"\n    spin (%s:%d)\n    worker (%s:%d)\n", s, line("spin-loop"), s, line("worker-call-spin")),
-			fmt.Sprintf("(idle): \"idle-worker\"\n    %s (%s:%d)\n    idle_wait (%s:%d)\n", in.QualName("Holder", "method"), s, line("holder-sleep"), s, line("idle-call-method")),
+			fmt.Sprintf("): \"idle-worker\"\n    %s (%s:%d)\n    idle_wait (%s:%d)\n", in.QualName("Holder", "method"), s, line("holder-sleep"), s, line("idle-call-method")),
 		}
 		// The readiness line comes just before the threads park: retry
 		// until the dump shows the parked state (the deadline bounds a failure).

@@ -1,30 +1,37 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 
 	"github.com/pyspyglass/pyspyglass/attach"
+	"github.com/pyspyglass/pyspyglass/hang"
 	"github.com/pyspyglass/pyspyglass/sampler"
 )
 
 type dumpOptions struct {
 	threadFlags
-	pids pidsValue
-	json bool
-	log  string
+	pids         pidsValue
+	json         bool
+	log          string
+	locals       int // -l once: locals; twice or --locals-all: without item limits
+	localsAll    bool
+	subprocesses bool
+	nonblocking  bool
 }
 
 func runDump(args []string, stdout, stderr io.Writer) error {
 	var o dumpOptions
-	fs := newFlags("dump", "Print the current Python stack of every thread of a running process.",
-		"pyspyglass dump --pid PID [--pid PID ...] [--json]", stderr)
+	fs := newFlags("dump", "Print every thread of a running process: its stack, what it waits on and who holds it, and any deadlock.",
+		"pyspyglass dump --pid PID [--pid PID ...] [--locals] [--subprocesses] [--json]", stderr)
 	fs.VarP(&o.pids, "pid", "p", "a running Python process (repeatable: each is dumped in turn)")
-	fs.BoolVar(&o.json, "json", false, "write JSON instead of text (an array when several --pid are given)")
+	fs.BoolVar(&o.json, "json", false, "write JSON instead of text (an array when several processes are dumped)")
 	fs.StringVar(&o.log, "log", "warn", "`LEVEL` of logging: debug shows each step of finding the interpreter")
+	fs.CountVarP(&o.locals, "locals", "l", "show each frame's arguments and locals (-ll: all items, within hard bounds)")
+	fs.BoolVar(&o.localsAll, "locals-all", false, "show locals with the item limits lifted (same as -ll)")
+	fs.BoolVarP(&o.subprocesses, "subprocesses", "s", false, "dump every process of the tree under each PID too")
+	fs.BoolVar(&o.nonblocking, "nonblocking", false, "do not stop the target while reading (the dump may be inconsistent)")
 	o.threadFlags.bind(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -43,43 +50,55 @@ func runDump(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	// Each pid is dumped in turn; one that fails is reported and the
-	// others still dumped.
-	var docs []jsonDump
-	var errs []error
-	for i, pid := range o.pids {
-		doc, err := dumpOne(pid, filter, log)
-		if err != nil {
-			if len(o.pids) == 1 {
+	pids := []int(o.pids)
+	if o.subprocesses {
+		pids = nil
+		for _, pid := range o.pids {
+			kids, err := attach.Descendants(pid)
+			if err != nil {
 				return err
 			}
+			pids = append(append(pids, pid), kids...)
+		}
+	}
+	opts := hang.Options{Locals: o.locals > 0, LocalsAll: o.localsAll || o.locals > 1}
+	// Each process is dumped in turn; one that fails is reported and the
+	// others still dumped. A child that is not Python is only logged.
+	var dumps []*hang.Dump
+	var errs []error
+	for _, pid := range pids {
+		d, err := dumpOne(pid, opts, !o.nonblocking, log)
+		switch {
+		case err != nil && len(pids) == 1:
+			return err
+		case err != nil && !containsPid(o.pids, pid):
+			log.Info("subprocess skipped", "pid", pid, "err", err)
+			continue
+		case err != nil:
 			fmt.Fprintf(stderr, "pyspyglass: pid %d: %s\n", pid, explain(err))
 			errs = append(errs, err)
 			continue
 		}
-		if o.json {
-			docs = append(docs, doc)
-			continue
+		// Waits and holders are worked out on every thread; the filter
+		// only chooses which are shown.
+		if filter.Active() {
+			kept := d.Threads[:0]
+			for _, th := range d.Threads {
+				if filter.Keep(pid, th.NativeID, th.Name) {
+					kept = append(kept, th)
+				}
+			}
+			d.Threads = kept
 		}
-		if i > 0 {
-			fmt.Fprintln(stdout)
-		}
-		if err := writeDumpText(stdout, doc); err != nil {
-			return err
-		}
+		dumps = append(dumps, d)
 	}
 	if o.json {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		var err error
-		if len(o.pids) == 1 {
-			err = enc.Encode(docs[0])
-		} else {
-			err = enc.Encode(docs)
-		}
-		if err != nil {
-			return err
-		}
+		err = hang.WriteJSON(stdout, dumps, len(pids) > 1)
+	} else {
+		err = hang.WriteText(stdout, dumps)
+	}
+	if err != nil {
+		return err
 	}
 	if len(errs) > 0 {
 		return &exitError{code: 1}
@@ -87,103 +106,32 @@ func runDump(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// dumpOne reads every thread's stack of pid once.
-func dumpOne(pid int, filter sampler.ThreadFilter, log *slog.Logger) (jsonDump, error) {
+func containsPid(pids pidsValue, pid int) bool {
+	for _, p := range pids {
+		if p == pid {
+			return true
+		}
+	}
+	return false
+}
+
+// dumpOne reads one process, stopped for the read unless !stop.
+func dumpOne(pid int, opts hang.Options, stop bool, log *slog.Logger) (*hang.Dump, error) {
 	if err := attach.Check(pid); err != nil {
-		return jsonDump{}, err
+		return nil, err
 	}
 	t, err := sampler.Open(pid, log)
 	if err != nil {
-		return jsonDump{}, err
+		return nil, err
 	}
 	defer t.Close()
-	threads, err := t.Snapshot()
+	if !stop {
+		return hang.Take(t, opts, nil)
+	}
+	p, err := attach.NewPauser(pid)
 	if err != nil {
-		return jsonDump{}, err
+		return nil, err
 	}
-	return dumpDoc(t, filterStacks(filter, t.Pid, threads)), nil
-}
-
-// writeDumpText writes a dump as py-spy's dump prints it.
-func writeDumpText(w io.Writer, d jsonDump) error {
-	var b strings.Builder
-	fmt.Fprintf(&b, "Process %d: %s\nPython v%s\n", d.Pid, strings.Join(d.Cmdline, " "), d.Version)
-	several := false
-	for _, th := range d.Threads {
-		several = several || th.Interp != d.Threads[0].Interp
-	}
-	for i, th := range d.Threads {
-		if several && (i == 0 || th.Interp != d.Threads[i-1].Interp) {
-			fmt.Fprintf(&b, "\n%s\n", interpreterTitle(th.Interp))
-		}
-		state := "active"
-		if th.Idle {
-			state = "idle"
-		}
-		if th.GIL {
-			state += "+gil"
-		}
-		fmt.Fprintf(&b, "\nThread %d (%s): %q\n", th.NativeID, state, th.Name)
-		for _, f := range th.Frames {
-			fmt.Fprintf(&b, "    %s (%s:%d)\n", f.Name, f.File, f.Line)
-		}
-		if th.Error != "" {
-			fmt.Fprintf(&b, "    <error reading stack: %s>\n", th.Error)
-		}
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
-}
-
-// interpreterTitle heads the threads of one interpreter of a process
-// running sub-interpreters.
-func interpreterTitle(id int64) string {
-	if id == 0 {
-		return "Main interpreter (id 0):"
-	}
-	return fmt.Sprintf("Interpreter %d:", id)
-}
-
-type jsonFrame struct {
-	Name string `json:"name"`
-	File string `json:"file"`
-	Line int    `json:"line"`
-}
-
-type jsonThread struct {
-	ThreadID uint64      `json:"thread_id"`
-	NativeID int         `json:"native_id"`
-	Name     string      `json:"name"`
-	Interp   int64       `json:"interpreter_id"`
-	GIL      bool        `json:"gil"`
-	Idle     bool        `json:"idle"`
-	OSState  string      `json:"os_state,omitempty"`
-	Frames   []jsonFrame `json:"frames"`
-	Error    string      `json:"error,omitempty"`
-}
-
-// jsonDump is one process's dump, as --json writes it.
-type jsonDump struct {
-	Pid     int          `json:"pid"`
-	Cmdline []string     `json:"cmdline"`
-	Version string       `json:"python_version"`
-	Threads []jsonThread `json:"threads"`
-}
-
-func dumpDoc(t *sampler.Target, threads []sampler.ThreadStack) jsonDump {
-	out := jsonDump{Pid: t.Pid, Cmdline: t.Cmdline, Version: t.Interp.Version.String()}
-	for _, th := range threads {
-		jt := jsonThread{ThreadID: th.ThreadID, NativeID: th.NativeID, Name: th.Name, Interp: th.InterpID, GIL: th.HasGIL, Idle: th.Idle, Frames: []jsonFrame{}}
-		if th.OSState != 0 {
-			jt.OSState = string(th.OSState)
-		}
-		if th.Err != nil {
-			jt.Error = th.Err.Error()
-		}
-		for _, f := range th.Frames {
-			jt.Frames = append(jt.Frames, jsonFrame{Name: f.Code.Name, File: f.Code.File, Line: f.Line})
-		}
-		out.Threads = append(out.Threads, jt)
-	}
-	return out
+	defer p.Close()
+	return hang.Take(t, opts, p)
 }

@@ -131,6 +131,7 @@ var Fields = []Field{
 	{"Type.BasicSize", []Rule{{207, Latest, "offsetof(PyTypeObject, tp_basicsize)"}}},
 	{"Type.DictOffset", []Rule{{207, Latest, "offsetof(PyTypeObject, tp_dictoffset)"}}},
 	{"Type.Flags", []Rule{{207, Latest, "offsetof(PyTypeObject, tp_flags)"}}},
+	{"Type.Dict", []Rule{{207, Latest, "offsetof(PyTypeObject, tp_dict)"}}},
 
 	{"HeapType.CachedKeys", []Rule{{306, Latest, "offsetof(PyHeapTypeObject, ht_cached_keys)"}}},
 
@@ -186,6 +187,48 @@ var Fields = []Field{
 		{207, 207, "offsetof(PyStringObject, ob_sval)"},
 		{300, Latest, "offsetof(PyBytesObject, ob_sval)"},
 	}},
+
+	// Variables (Include/code.h <=3.10, Include/cpython/code.h 3.11+): 3.11
+	// merged locals, cells and frees into co_localsplus* (bpo-43693).
+	{"CodeVars.ArgCount", []Rule{{207, Latest, "offsetof(PyCodeObject, co_argcount)"}}},
+	{"CodeVars.KwOnlyArgCount", []Rule{{300, Latest, "offsetof(PyCodeObject, co_kwonlyargcount)"}}},
+	{"CodeVars.Flags", []Rule{{207, Latest, "offsetof(PyCodeObject, co_flags)"}}},
+	{"CodeVars.StackSize", []Rule{{207, Latest, "offsetof(PyCodeObject, co_stacksize)"}}},
+	{"CodeVars.NLocals", []Rule{{207, 310, "offsetof(PyCodeObject, co_nlocals)"}}},
+	{"CodeVars.VarNames", []Rule{{207, 310, "offsetof(PyCodeObject, co_varnames)"}}},
+	{"CodeVars.CellVars", []Rule{{207, 310, "offsetof(PyCodeObject, co_cellvars)"}}},
+	{"CodeVars.FreeVars", []Rule{{207, 310, "offsetof(PyCodeObject, co_freevars)"}}},
+	{"CodeVars.NLocalsPlus", []Rule{{311, Latest, "offsetof(PyCodeObject, co_nlocalsplus)"}}},
+	{"CodeVars.LocalsPlusNames", []Rule{{311, Latest, "offsetof(PyCodeObject, co_localsplusnames)"}}},
+	{"CodeVars.LocalsPlusKinds", []Rule{{311, Latest, "offsetof(PyCodeObject, co_localspluskinds)"}}},
+	{"CodeVars.ExceptionTable", []Rule{{311, Latest, "offsetof(PyCodeObject, co_exceptiontable)"}}},
+
+	// Include/frameobject.h (<=3.10), Include/internal/pycore_frame.h (3.11+).
+	{"FrameVars.Globals", []Rule{
+		{207, 310, "offsetof(PyFrameObject, f_globals)"},
+		{311, Latest, "offsetof(struct _PyInterpreterFrame, f_globals)"},
+	}},
+	{"FrameVars.LocalsPlus", []Rule{
+		{207, 310, "offsetof(PyFrameObject, f_localsplus)"},
+		{311, Latest, "offsetof(struct _PyInterpreterFrame, localsplus)"},
+	}},
+	{"FrameVars.ValueStack", []Rule{{207, 310, "offsetof(PyFrameObject, f_valuestack)"}}},
+	{"FrameVars.IBlock", []Rule{{207, 310, "offsetof(PyFrameObject, f_iblock)"}}},
+	{"FrameVars.BlockStack", []Rule{{207, 310, "offsetof(PyFrameObject, f_blockstack)"}}},
+	// 3.14 keeps a _PyStackRef *stackpointer instead.
+	{"FrameVars.StackTop", []Rule{{311, 313, "offsetof(struct _PyInterpreterFrame, stacktop)"}}},
+
+	{"VarObject.Size", []Rule{{207, Latest, "offsetof(PyVarObject, ob_size)"}}},
+	{"Tuple.Item", []Rule{{207, Latest, "offsetof(PyTupleObject, ob_item)"}}},
+	{"List.Item", []Rule{{207, Latest, "offsetof(PyListObject, ob_item)"}}},
+	{"Float.Value", []Rule{{207, Latest, "offsetof(PyFloatObject, ob_fval)"}}},
+	{"Set.Used", []Rule{{207, Latest, "offsetof(PySetObject, used)"}}},
+	{"Set.Mask", []Rule{{207, Latest, "offsetof(PySetObject, mask)"}}},
+	{"Set.Table", []Rule{{207, Latest, "offsetof(PySetObject, table)"}}},
+	{"Cell.Ref", []Rule{{207, Latest, "offsetof(PyCellObject, ob_ref)"}}},
+	{"Method.Func", []Rule{{207, Latest, "offsetof(PyMethodObject, im_func)"}}},
+	{"Method.Self", []Rule{{207, Latest, "offsetof(PyMethodObject, im_self)"}}},
+	{"CFunction.Self", []Rule{{207, Latest, "offsetof(PyCFunctionObject, m_self)"}}},
 }
 
 // includes returns the headers the probe needs on version m, beyond
