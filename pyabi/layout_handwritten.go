@@ -19,6 +19,21 @@ func fillDebugGaps(l *Layout, v Version) {
 	if l.Unicode.ASCIIData != Absent {
 		set(&l.Unicode.CompactData, l.Unicode.ASCIIData+16)
 	}
+	if v.FreeThreaded && v.Major == 3 && v.Minor == 13 {
+		// Free-threaded 3.13 (Include/object.h, Include/cpython/object.h,
+		// Include/cpython/dictobject.h, Include/internal/pycore_dict.h
+		// v3.13.0 with Py_GIL_DISABLED): PyObject grows by ob_tid, the
+		// flags, ob_mutex, ob_gc_bits and the split refcount, so ob_type
+		// is at 24 and every field after the header moves 16 bytes on;
+		// PyDictKeysObject's dk_mutex fills padding, moving nothing.
+		// Checked live against a --disable-gil 3.13 by TestThreadNamesLive.
+		set(&l.Type.BasicSize, 48)
+		set(&l.Type.DictOffset, 304)
+		set(&l.HeapType.CachedKeys, 896)
+		set(&l.Dict.Used, 32)
+		setDictKeys313(l, set)
+		return
+	}
 	if v.FreeThreaded || !v.AtLeast(3, 14) {
 		return // the free-threaded object header shifts all of these
 	}
@@ -30,6 +45,12 @@ func fillDebugGaps(l *Layout, v Version) {
 	// Include/cpython/dictobject.h and Include/internal/pycore_dict.h
 	// v3.14.0: PyDictObject and PyDictKeysObject as in 3.13 (default build).
 	set(&l.Dict.Used, 16)
+	setDictKeys313(l, set)
+}
+
+// setDictKeys313 sets PyDictKeysObject as 3.13 and 3.14 lay it out
+// (Include/internal/pycore_dict.h v3.13.0, v3.14.0), with or without the GIL.
+func setDictKeys313(l *Layout, set func(*int, int)) {
 	set(&l.DictKeys.Log2Size, 8)
 	set(&l.DictKeys.Log2IndexBytes, 9)
 	set(&l.DictKeys.Kind, 10)

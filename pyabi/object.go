@@ -23,10 +23,14 @@ const (
 // pointer at -4 and the dict at -3 (_PyObject_ValuesPointer and
 // _PyObject_ManagedDictPointer, Include/internal/pycore_object.h v3.11.0);
 // 3.12 has one tagged PyDictOrValues at -3; 3.13 and 3.14 keep the dict at
-// -3 (MANAGED_DICT_OFFSET) and the values inline after the object.
+// -3 (MANAGED_DICT_OFFSET) and the values inline after the object. A
+// free-threaded build has no GC pre-header, so its dict slot is the word
+// just before the object (MANAGED_DICT_OFFSET under Py_GIL_DISABLED,
+// Include/internal/pycore_object.h v3.13.0).
 const (
-	managedDictOffset = 3 * 8
-	managedValues311  = 4 * 8
+	managedDictOffset   = 3 * 8
+	managedDictOffsetFT = 1 * 8
+	managedValues311    = 4 * 8
 )
 
 // maxDictOffset bounds tp_dictoffset: an instance dict pointer lies inside
@@ -66,6 +70,7 @@ type objReader struct {
 	l         Layout
 	dicts     dictFamily
 	attrs     attrModel
+	dictSlot  uint64 // bytes before the object of its managed dict pointer (3.11+)
 	valuesHdr uint64 // bytes before values[0] in PyDictValues: 8 from 3.13, else 0
 	py2       bool   // 2.7: str is PyStringObject, ints may be PyIntObject
 	lvTag     bool   // 3.12+: PyLongObject has lv_tag instead of ob_size
@@ -97,6 +102,10 @@ func newObjReader(r procmem.Reader, v Version, l Layout) *objReader {
 		strFlag: tpflagsUnicodeSub, kindShift: unicodeKindShift(v),
 		types: map[uint64]typeInfo{}, strEq: map[strKey]bool{}, strHdrs: map[uint64][]byte{},
 		typeKeys: map[uint64]uint64{}, sharedIx: map[strKey]int{},
+		dictSlot: managedDictOffset,
+	}
+	if v.FreeThreaded {
+		o.dictSlot = managedDictOffsetFT
 	}
 	switch {
 	case l.Dict.Table != Absent:
@@ -212,7 +221,7 @@ func (o *objReader) attr(obj uint64, name string) (value uint64, found bool, err
 			return o.valuesAttr(typ, ti, values, name)
 		}
 	case attrTagged312:
-		dorv, err := procmem.Ptr(o.r, obj-managedDictOffset)
+		dorv, err := procmem.Ptr(o.r, obj-o.dictSlot)
 		if err != nil {
 			return 0, false, fmt.Errorf("object at %#x: dict-or-values: %w", obj, err)
 		}
@@ -224,7 +233,7 @@ func (o *objReader) attr(obj uint64, name string) (value uint64, found bool, err
 		}
 		return o.dictAttr(dorv, name)
 	case attrInline313:
-		dict, err := procmem.Ptr(o.r, obj-managedDictOffset)
+		dict, err := procmem.Ptr(o.r, obj-o.dictSlot)
 		if err != nil {
 			return 0, false, fmt.Errorf("object at %#x: managed dict: %w", obj, err)
 		}
@@ -257,7 +266,7 @@ func (o *objReader) dictPtrAttr(obj uint64, ti typeInfo, name string) (uint64, b
 // managedDictAttr reads the dict in the pre-header slot (3.11 after the
 // values were dropped).
 func (o *objReader) managedDictAttr(obj uint64, name string) (uint64, bool, error) {
-	dict, err := procmem.Ptr(o.r, obj-managedDictOffset)
+	dict, err := procmem.Ptr(o.r, obj-o.dictSlot)
 	if err != nil {
 		return 0, false, fmt.Errorf("object at %#x: managed dict: %w", obj, err)
 	}

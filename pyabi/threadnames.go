@@ -89,16 +89,11 @@ func wrapThread(thread uint64, err error) error {
 }
 
 // objectLayoutKnown says whether the object reader can run on this
-// interpreter. A free-threaded build lays out what the reader needs
-// differently (its objects have no GC pre-header, so the managed dict is
-// not 3 words before the object; PyDictKeysObject gains a mutex), and
-// _Py_DebugOffsets gives none of it: without that check, every lookup
-// indexed its buffers with Absent and panicked. The offsets are checked
-// too, for a layout that is only the debug offsets (a newer minor).
+// interpreter: every offset it indexes its buffers with must be known, or
+// each lookup would index them with Absent and panic. A layout that is only
+// the debug offsets (a newer minor, a free-threaded build whose header
+// shifts every object field) lacks some of them and is refused here.
 func (in *Interpreter) objectLayoutKnown() error {
-	if in.Version.FreeThreaded {
-		return fmt.Errorf("the object layout of free-threaded %s is not known", in.Version)
-	}
 	if in.Version.Major == 2 {
 		return nil // PyStringObject and the 2.7 dict: the static table has them all
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -14,7 +13,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kluctl/go-embed-python/python"
+	"github.com/pyspyglass/pyspyglass/internal/testutil"
 	"github.com/pyspyglass/pyspyglass/procmem"
 )
 
@@ -37,6 +36,9 @@ threads = [threading.Thread(target=busy, name="busy-worker"),
 for t in threads:
     t.daemon = True
     t.start()
+# 2.7 sets a thread's started event before it enters threading._active.
+while [t for t in threads if t.ident not in threading._active]:
+    stop.wait(0.001)
 everyone = [threading.current_thread()] + threads
 if sys.argv[1:] == ["dict"]:
     dicts = [vars(t) for t in everyone]
@@ -48,45 +50,12 @@ sys.stdin.read()
 stop.set()
 `
 
-// liveInterpreter is one interpreter binary to test against.
-type liveInterpreter struct {
-	name, path string
-}
-
-// liveInterpreters lists the interpreters on this machine, logging those
-// it cannot use.
-func liveInterpreters(t *testing.T) []liveInterpreter {
-	t.Helper()
-	var out []liveInterpreter
-	paths, _ := filepath.Glob("/root/.pyenv/versions/*/bin/python")
-	for _, p := range paths {
-		out = append(out, liveInterpreter{filepath.Base(filepath.Dir(filepath.Dir(p))), p})
-	}
-	if _, err := os.Stat("/usr/bin/python3.11"); err == nil {
-		out = append(out, liveInterpreter{"debian-3.11", "/usr/bin/python3.11"})
-	}
-	// python-build-standalone's 3.14.6 from go-embed-python; Locate
-	// decides whether this build can read it (see locateLive).
-	if runtime.GOOS == "linux" && runtime.GOARCH == "amd64" {
-		if ep, err := python.NewEmbeddedPython("pyspyglass-test"); err != nil {
-			t.Logf("embedded 3.14.6 skipped: %v", err)
-		} else if exe, err := ep.GetExePath(); err != nil {
-			t.Logf("embedded 3.14.6 skipped: %v", err)
-		} else {
-			out = append(out, liveInterpreter{"embedded-3.14.6", exe})
-		}
-	}
-	if len(out) == 0 {
-		t.Skip("no CPython interpreters found")
-	}
-	return out
-}
-
 // startThreads runs threadsScript under python and returns the pid and
 // the ident printed for each thread name.
-func startThreads(t *testing.T, py string, args ...string) (int, map[string]uint64) {
+func startThreads(t *testing.T, in testutil.Interpreter, args ...string) (int, map[string]uint64) {
 	t.Helper()
-	cmd := exec.Command(py, append([]string{"-u", "-c", threadsScript}, args...)...)
+	py := in.Name
+	cmd := in.Command(append([]string{"-u", "-c", threadsScript}, args...)...)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -146,7 +115,11 @@ func locateLive(t *testing.T, pid int) *Interpreter {
 		if !lib && m.Path != exe {
 			continue
 		}
-		bin, err := procmem.OpenBinary(procmem.HostPath(pid, m.Path))
+		name, err := procmem.MappedFile(pid, m.First)
+		if err != nil {
+			continue
+		}
+		bin, err := procmem.OpenBinary(name)
 		if err != nil {
 			continue
 		}
@@ -177,14 +150,14 @@ func TestThreadNamesLive(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("live tests read /proc")
 	}
-	for _, py := range liveInterpreters(t) {
+	testutil.ForEach(t, testutil.Interpreters(t), func(t *testing.T, in testutil.Interpreter) {
 		for _, mode := range []string{"values", "dict"} {
-			t.Run(py.name+"/"+mode, func(t *testing.T) {
-				pid, idents := startThreads(t, py.path, mode)
+			t.Run(mode, func(t *testing.T) {
+				pid, idents := startThreads(t, in, mode)
 				checkThreadNames(t, locateLive(t, pid), idents)
 			})
 		}
-	}
+	})
 }
 
 // checkThreadNames compares ThreadNames with the idents the script printed
