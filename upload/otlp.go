@@ -226,26 +226,21 @@ func (d *dict) str(s string) int32 {
 }
 
 func (d *dict) attrStr(key, val string) int32 {
-	k := attrKey{key: key, s: val}
-	if i, ok := d.attrs[k]; ok {
-		return i
-	}
-	a := d.dict.AttributeTable().AppendEmpty()
-	a.SetKeyStrindex(d.str(key))
-	a.Value().SetStr(val)
-	i := int32(d.dict.AttributeTable().Len() - 1)
-	d.attrs[k] = i
-	return i
+	return d.attr(attrKey{key: key, s: val}, func(v pcommon.Value) { v.SetStr(val) })
 }
 
 func (d *dict) attrInt(key string, val int64) int32 {
-	k := attrKey{key: key, i: val}
+	return d.attr(attrKey{key: key, i: val}, func(v pcommon.Value) { v.SetInt(val) })
+}
+
+// attr interns one attribute; set gives the value its type and content.
+func (d *dict) attr(k attrKey, set func(pcommon.Value)) int32 {
 	if i, ok := d.attrs[k]; ok {
 		return i
 	}
 	a := d.dict.AttributeTable().AppendEmpty()
-	a.SetKeyStrindex(d.str(key))
-	a.Value().SetInt(val)
+	a.SetKeyStrindex(d.str(k.key))
+	set(a.Value())
 	i := int32(d.dict.AttributeTable().Len() - 1)
 	d.attrs[k] = i
 	return i

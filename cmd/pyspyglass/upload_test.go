@@ -23,20 +23,29 @@ import (
 )
 
 // uploadInterpreter picks the interpreter the upload tests sample: what is
-// sent does not depend on the Python version (the record tests cover every
-// interpreter), so one, the newest, stands for all and the rest are named.
+// sent does not depend on the Python build (the record tests cover every
+// interpreter), so one stands for all, the newest plain build of this
+// system (not free-threaded, debug or in another root), and the rest are
+// named.
 func uploadInterpreter(t *testing.T) testutil.Interpreter {
 	interps := testutil.Interpreters(t)
 	if len(interps) == 0 {
 		t.Fatal("no Python interpreter found")
 	}
-	slices.SortFunc(interps, func(a, b testutil.Interpreter) int { return compareVersions(a.Version, b.Version) })
-	in := interps[len(interps)-1]
-	var others []string
-	for _, o := range interps[:len(interps)-1] {
-		others = append(others, o.Name)
+	plain := slices.DeleteFunc(slices.Clone(interps), func(in testutil.Interpreter) bool {
+		return in.FreeThreaded || in.Debug || in.Root != ""
+	})
+	if len(plain) == 0 {
+		plain = interps
 	}
-	t.Logf("sampling %s; not repeated on %s (the upload does not depend on the version)", in.Name, strings.Join(others, ", "))
+	in := slices.MaxFunc(plain, func(a, b testutil.Interpreter) int { return compareVersions(a.Version, b.Version) })
+	var others []string
+	for _, o := range interps {
+		if o.Name != in.Name {
+			others = append(others, o.Name)
+		}
+	}
+	t.Logf("sampling %s; not repeated on %s (the upload does not depend on the build)", in.Name, strings.Join(others, ", "))
 	return in
 }
 
@@ -169,15 +178,25 @@ func TestUploadToCollector(t *testing.T) {
 	col := testutil.StartCollector(t)
 	proc := testutil.Spawn(t, in, "cpu_split.py", "120")
 	host, _ := os.Hostname()
-	for _, tc := range []struct{ name, url string }{
-		{"grpc", "otlp://" + col.GRPC},
-		{"http", "http://" + col.HTTP + "/v1development/profiles"},
+	for _, tc := range []struct {
+		name, url string
+		interrupt bool // Ctrl-C after 7 s instead of -d 7
+	}{
+		{"grpc", "otlp://" + col.GRPC, false},
+		{"http", "http://" + col.HTTP + "/v1development/profiles", false},
+		{"grpc-ctrl-c", "otlp://" + col.GRPC, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			before, _ := readCollected(t, col.Outputs())
-			r := pyspyglass(t, "record", "--pid", strconv.Itoa(proc.Pid), "--upload", tc.url, "--period", "2", "-d", "7",
-				"--output-dir", dir, "--service", "cpu-split")
+			args := []string{"record", "--pid", strconv.Itoa(proc.Pid), "--upload", tc.url, "--period", "2",
+				"--output-dir", dir, "--service", "cpu-split"}
+			var r result
+			if tc.interrupt {
+				r = interruptAfter(t, 7*time.Second, args...)
+			} else {
+				r = pyspyglass(t, append(args, "-d", "7")...)
+			}
 			if r.code != 0 {
 				t.Fatalf("exit %d:\n%s", r.code, r.stderr)
 			}
@@ -239,6 +258,27 @@ func TestUploadToCollector(t *testing.T) {
 			}
 		})
 	}
+}
+
+// interruptAfter runs pyspyglass and sends it SIGINT after d, as Ctrl-C.
+func interruptAfter(t *testing.T, d time.Duration, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(d)
+	cmd.Process.Signal(os.Interrupt)
+	err := cmd.Wait()
+	r := result{stdout: stdout.String(), stderr: stderr.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
 
 // TestUploadCollectorDown stops the collector for 10 s in the middle of a
