@@ -14,10 +14,10 @@ func runDiff(args []string, stdout, stderr io.Writer) error {
 	var top int
 	fs := newFlags("diff", "Compare two runs: the functions whose share of samples changed most, and a differential flamegraph.",
 		"pyspyglass diff BASE NEW [-o diff.svg | -o diff.txt]\n  (BASE and NEW: pyspyglass recordings or collapsed stacks)", stderr)
-	fs.StringVarP(&output, "output", "o", "", "also write the difference: .svg differential flamegraph, .txt/.folded/.collapsed \"stack base new\" lines")
-	fs.StringVarP(&format, "format", "f", "", "format of -o: flamegraph or collapsed (default: from the file name)")
-	fs.IntVar(&top, "top", 20, "rows of the table (0: all)")
-	fs.StringVar(&title, "title", "", "title of the flamegraph")
+	fs.StringVarP(&output, "output", "o", "", "also write the difference to `FILE`: .svg differential flamegraph, .txt/.folded/.collapsed \"stack base new\" lines")
+	fs.StringVarP(&format, "format", "f", "", "`FORMAT` of -o: flamegraph or collapsed (default: from the file name)")
+	fs.IntVar(&top, "top", 20, "`N` rows of the table (0: all)")
+	fs.StringVar(&title, "title", "", "`TITLE` of the flamegraph")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

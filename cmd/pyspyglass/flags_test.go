@@ -31,8 +31,8 @@ func TestFlagMessages(t *testing.T) {
 			t.Errorf("%v: want one line without strconv or the whole help:\n%s", c.args, r.stderr)
 		}
 	}
-	typeName := regexp.MustCompile(`--[a-z-]+ (ints|int|string|float64|float|uint|stringSlice|strings|duration)\b`)
-	for _, cmd := range []string{"record", "top", "dump", "render"} {
+	typeName := regexp.MustCompile(`--[a-z-]+ (ints|int|string|stringArray|float64|float|uint|stringSlice|strings|duration|uint64|int64)\b`)
+	for _, cmd := range []string{"record", "top", "dump", "render", "diff"} {
 		r := pyspyglass(t, cmd, "--help")
 		if m := typeName.FindString(r.stderr + r.stdout); m != "" {
 			t.Errorf("%s --help shows a pflag type name: %q", cmd, m)

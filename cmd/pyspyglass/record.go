@@ -30,6 +30,7 @@ type recordFlags struct {
 	nolineno      bool
 	fullFilenames bool
 	title         string
+	icicle        bool
 	linesTop      int
 	upload        uploadFlags
 }
@@ -49,6 +50,7 @@ func runRecord(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.nolineno, "nolineno", false, "do not record line numbers")
 	fs.BoolVar(&o.fullFilenames, "full-filenames", false, "show full file paths instead of shortened ones")
 	fs.StringVar(&o.title, "title", "", "`TITLE` of the flamegraph")
+	fs.BoolVar(&o.icicle, "icicle", false, "draw the flamegraph root at the top (icicle, as py-spy draws it)")
 	fs.IntVar(&o.linesTop, "lines-top", 10, "`N` functions in --format lines and lines-html")
 	o.upload.bind(fs)
 	fs.SetInterspersed(false)
@@ -113,7 +115,7 @@ func runRecord(args []string, stdout, stderr io.Writer) error {
 	if o.subprocesses {
 		go s.follow(ctx)
 	}
-	ropts := render.Options{Title: o.title, LinesTop: o.linesTop}
+	ropts := render.Options{Title: o.title, LinesTop: o.linesTop, Icicle: o.icicle}
 	var up *uploading
 	if o.upload.enabled() {
 		if up, err = startUpload(&o.upload, s, log); err != nil {

@@ -19,6 +19,7 @@ func runRender(args []string, stdout, stderr io.Writer) error {
 		"; raw is accepted as py-spy's name for collapsed (default: from the file name; flamegraph when it has no known "+
 		"ending; collapsed for -o -)")
 	fs.StringVar(&title, "title", "", "`TITLE` of the flamegraph")
+	icicle := fs.Bool("icicle", false, "draw the flamegraph root at the top (icicle, as py-spy draws it)")
 	linesTop := fs.Int("lines-top", 10, "`N` functions in --format lines and lines-html")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -48,7 +49,7 @@ func runRender(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", fs.Arg(0), err)
 	}
-	ropts := render.Options{Title: title, LinesTop: *linesTop}
+	ropts := render.Options{Title: title, LinesTop: *linesTop, Icicle: *icicle}
 	if output == "-" {
 		bw := bufio.NewWriter(stdout)
 		if err := f.Write(bw, p, ropts); err != nil {

@@ -34,16 +34,16 @@ const flushDeadline = 5 * time.Second
 
 func (uf *uploadFlags) bind(fs *pflag.FlagSet) {
 	uf.period = secondsValue(10 * time.Second)
-	fs.StringVar(&uf.url, "upload", "", "send the profile to a backend every --period: otlp://HOST:4317 (OTLP/gRPC; otlps:// for TLS), http(s)://HOST:4318/v1development/profiles (OTLP/HTTP) or pyroscope://HOST:4040")
-	fs.StringVar(&uf.format, "upload-format", "", "otlp or pyroscope (default: from the --upload URL); pyroscope with an http(s):// URL")
+	fs.StringVar(&uf.url, "upload", "", "send the profile to the backend at `URL` every --period: otlp://HOST:4317 (OTLP/gRPC; otlps:// for TLS), http(s)://HOST:4318/v1development/profiles (OTLP/HTTP) or pyroscope://HOST:4040")
+	fs.StringVar(&uf.format, "upload-format", "", "`FORMAT` to upload: otlp or pyroscope (default: from the --upload URL); pyroscope with an http(s):// URL")
 	fs.Var(&uf.period, "period", "seconds of recording per uploaded profile")
-	fs.StringVar(&uf.service, "service", "", "service name sent with the profiles (default: from the command line)")
-	fs.StringVar(&uf.ca, "upload-ca", "", "PEM file of the CA that signed the backend's certificate (default: the system's roots)")
-	fs.StringArrayVar(&uf.headers, "upload-header", nil, "extra request header \"Name: value\" (repeatable); credentials go in "+upload.EnvToken+" or "+upload.EnvUser+"/"+upload.EnvPassword)
-	fs.IntVar(&uf.queue, "upload-queue", 30, "periods kept while the backend is unreachable; beyond, the oldest are dropped")
-	fs.IntVar(&uf.queueMB, "upload-queue-mb", 64, "memory limit of that queue, in MiB")
-	fs.StringVar(&uf.outputDir, "output-dir", "", "also write each period as a pprof file into this directory")
-	fs.IntVar(&uf.outputKeep, "output-keep", 100, "number of period files kept in --output-dir (the oldest are removed)")
+	fs.StringVar(&uf.service, "service", "", "service `NAME` sent with the profiles (default: from the command line)")
+	fs.StringVar(&uf.ca, "upload-ca", "", "PEM `FILE` of the CA that signed the backend's certificate (default: the system's roots)")
+	fs.StringArrayVar(&uf.headers, "upload-header", nil, "extra request `HEADER` \"Name: value\" (repeatable); credentials go in "+upload.EnvToken+" or "+upload.EnvUser+"/"+upload.EnvPassword)
+	fs.IntVar(&uf.queue, "upload-queue", 30, "`N` periods kept while the backend is unreachable; beyond, the oldest are dropped")
+	fs.IntVar(&uf.queueMB, "upload-queue-mb", 64, "memory limit of that queue, in `MiB`")
+	fs.StringVar(&uf.outputDir, "output-dir", "", "also write each period as a pprof file into `DIR`")
+	fs.IntVar(&uf.outputKeep, "output-keep", 100, "`N` period files kept in --output-dir (the oldest are removed)")
 }
 
 func (uf *uploadFlags) enabled() bool { return uf.url != "" || uf.outputDir != "" }

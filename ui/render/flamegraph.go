@@ -46,7 +46,8 @@ const (
 	fgFontSize    = 12
 	fgCharWidth   = 0.59 * fgFontSize
 	fgXPad        = 10
-	fgTop         = 60 // title and subtitle
+	fgTitle       = 36 // the title line, above the subtitle lines
+	fgLine        = 16 // one subtitle line
 	fgBottom      = 30 // details and matched lines
 )
 
@@ -129,7 +130,21 @@ func writeFlameSVG(w io.Writer, root *flameNode, o Options, subtitle string) err
 		return deepest
 	}
 	maxDepth := depth(root, 0)
-	height := fgTop + (maxDepth+1)*fgFrameHeight + fgBottom
+	// The subtitle (target and health) is wrapped to the width rather than
+	// centred past both edges.
+	// Digits, which the health line is full of, are wider than the average
+	// character: the wrap width allows for them.
+	// The target (a command line can be long) and the health get their own
+	// lines, so neither pushes the other out.
+	chars := int(plotWidth / (0.66 * fgFontSize))
+	var sub []string
+	if target, health, ok := strings.Cut(subtitle, " · "); ok {
+		sub = append(wrapText(target, chars, 2), wrapText(health, chars, 2)...)
+	} else {
+		sub = wrapText(subtitle, chars, 3)
+	}
+	top := fgTitle + len(sub)*fgLine + 8
+	height := top + (maxDepth+1)*fgFrameHeight + fgBottom
 
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, `<?xml version="1.0" standalone="no"?>
@@ -138,8 +153,10 @@ func writeFlameSVG(w io.Writer, root *flameNode, o Options, subtitle string) err
 <style type="text/css">
 text { font-family: Verdana, "DejaVu Sans", sans-serif; font-size: %dpx; fill: rgb(0,0,0); }
 #title { text-anchor: middle; font-size: 17px; }
-#subtitle { text-anchor: middle; fill: rgb(90,90,90); }
-#search, #matched { text-anchor: end; }
+.subtitle { text-anchor: middle; fill: rgb(90,90,90); }
+#search, #matched, #case { text-anchor: end; }
+#case { fill: rgb(160,160,160); }
+#case.on { fill: rgb(0,0,0); font-weight: bold; text-decoration: underline; }
 .btn { cursor: pointer; }
 .btn:hover { text-decoration: underline; }
 .hide { display: none; }
@@ -152,19 +169,29 @@ text { font-family: Verdana, "DejaVu Sans", sans-serif; font-size: %dpx; fill: r
 <rect x="0" y="0" width="%d" height="%d" fill="url(#background)"/>
 `, width, height, width, height, fgFontSize, width, height)
 	fmt.Fprintf(bw, "<text id=\"title\" x=\"%d\" y=\"24\">%s</text>\n", width/2, esc(title))
-	fmt.Fprintf(bw, "<text id=\"subtitle\" x=\"%d\" y=\"44\">%s</text>\n", width/2, esc(subtitle))
+	for i, line := range sub {
+		id := ""
+		if i == 0 {
+			id = ` id="subtitle"`
+		}
+		fmt.Fprintf(bw, "<text%s class=\"subtitle\" x=\"%d\" y=\"%d\">%s</text>\n", id, width/2, fgTitle+8+i*fgLine, esc(line))
+	}
 	fmt.Fprintf(bw, "<text id=\"unzoom\" class=\"btn hide\" x=\"%d\" y=\"24\">Reset Zoom</text>\n", fgXPad)
-	fmt.Fprintf(bw, "<text id=\"search\" class=\"btn\" x=\"%d\" y=\"24\">Search</text>\n", width-fgXPad)
+	fmt.Fprintf(bw, "<text id=\"search\" class=\"btn\" x=\"%d\" y=\"24\">Search</text>\n", width-fgXPad-30)
+	fmt.Fprintf(bw, "<text id=\"case\" class=\"btn\" x=\"%d\" y=\"24\"><title>match case in search (off: ignore case)</title>Aa</text>\n", width-fgXPad)
 	fmt.Fprintf(bw, "<text id=\"details\" x=\"%d\" y=\"%d\"> </text>\n", fgXPad, height-10)
 	fmt.Fprintf(bw, "<text id=\"matched\" x=\"%d\" y=\"%d\"> </text>\n", width-fgXPad, height-10)
 	bw.WriteString("<g id=\"frames\">\n")
 	if total == 0 {
-		fmt.Fprintf(bw, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">no samples were recorded</text>\n", width/2, fgTop+fgFrameHeight)
+		fmt.Fprintf(bw, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">no samples were recorded</text>\n", width/2, top+fgFrameHeight)
 	}
 	var draw func(n *flameNode, x int64, d int)
 	draw = func(n *flameNode, x int64, d int) {
 		px, pw := fgXPad+float64(x)*scale, float64(n.n)*scale
 		y := height - fgBottom - (d+1)*fgFrameHeight
+		if o.Icicle {
+			y = top + d*fgFrameHeight // root on top, as py-spy and inferno draw it
+		}
 		pct := 100 * float64(n.n) / float64(total)
 		unit := "samples"
 		if n.n == 1 {
@@ -199,6 +226,39 @@ text { font-family: Verdana, "DejaVu Sans", sans-serif; font-size: %dpx; fill: r
 	fmt.Fprintf(bw, "<script type=\"text/ecmascript\"><![CDATA[\nvar fg = {total: %d, xpad: %d, width: %s, charWidth: %s};\n%s]]></script>\n</svg>\n",
 		total, fgXPad, ff(plotWidth), ff(fgCharWidth), flamegraphJS)
 	return bw.Flush()
+}
+
+// wrapText breaks s at spaces into lines of at most width characters, at
+// most maxLines of them, the last one cut with "…" when s is longer.
+func wrapText(s string, width, maxLines int) []string {
+	width = max(width, 10)
+	var lines []string
+	line := ""
+	for _, w := range strings.Fields(s) {
+		switch {
+		case line == "":
+			line = w
+		case utf8.RuneCountInString(line)+1+utf8.RuneCountInString(w) <= width:
+			line += " " + w
+		default:
+			lines = append(lines, line)
+			line = w
+		}
+	}
+	if line != "" || len(lines) == 0 {
+		lines = append(lines, line)
+	}
+	for i, l := range lines {
+		if r := []rune(l); len(r) > width {
+			lines[i] = string(r[:width-1]) + "…"
+		}
+	}
+	if len(lines) > maxLines {
+		last := []rune(lines[maxLines-1])
+		lines = lines[:maxLines]
+		lines[maxLines-1] = string(last[:min(len(last), width-1)]) + "…"
+	}
+	return lines
 }
 
 // fitLabel truncates s to what fits in a frame w pixels wide, the same rule

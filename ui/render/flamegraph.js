@@ -10,8 +10,9 @@
 	var matched = document.getElementById("matched");
 	var unzoomBtn = document.getElementById("unzoom");
 	var searchBtn = document.getElementById("search");
+	var caseBtn = document.getElementById("case");
 	var scale = fg.total > 0 ? fg.width / fg.total : 0;
-	var labels = [], searching = false;
+	var labels = [], searching = false, lastTerm = "", matchCase = false;
 
 	frames.forEach(function (g, i) {
 		g.fgIndex = i;
@@ -82,7 +83,8 @@
 	// search highlights the frames whose label matches term and reports the
 	// share of samples under them, counting nested matches once.
 	function search(term) {
-		var flags = term.toLowerCase() === term ? "i" : "";
+		lastTerm = term;
+		var flags = matchCase ? "" : "i";
 		var re;
 		try {
 			re = new RegExp(term, flags);
@@ -120,8 +122,15 @@
 	}
 
 	function askSearch() {
-		var term = window.prompt("Search for (regular expression, case-insensitive unless it has upper case):", "");
+		var term = window.prompt("Search for (regular expression, " + (matchCase ? "matching case" : "ignoring case") + "; Aa toggles):", "");
 		if (term) search(term);
+	}
+
+	// setCase switches case-sensitive search and searches again.
+	function setCase(on) {
+		matchCase = on;
+		if (on) caseBtn.classList.add("on"); else caseBtn.classList.remove("on");
+		if (searching) search(lastTerm);
 	}
 
 	function frameOf(e) {
@@ -136,6 +145,8 @@
 			unzoom();
 		} else if (e.target === searchBtn) {
 			if (searching) resetSearch(); else askSearch();
+		} else if (e.target === caseBtn || e.target.parentNode === caseBtn) {
+			setCase(!matchCase);
 		}
 	});
 	document.documentElement.addEventListener("mouseover", function (e) {
@@ -155,9 +166,11 @@
 		}
 	});
 
-	// For tests and bookmarks: #search=TERM or #zoom=INDEX in the URL.
-	var m = /^#(search|zoom)=(.*)$/.exec(window.location.hash);
-	if (m && m[1] === "search") search(decodeURIComponent(m[2]));
+	// For tests and bookmarks: #search=TERM, #searchcase=TERM (matching
+	// case) or #zoom=INDEX in the URL.
+	var m = /^#(search|searchcase|zoom)=(.*)$/.exec(window.location.hash);
+	if (m && m[1] === "searchcase") setCase(true);
+	if (m && m[1] !== "zoom") search(decodeURIComponent(m[2]));
 	if (m && m[1] === "zoom" && frames[+m[2]]) zoom(frames[+m[2]]);
 	window.fgSearch = search;
 	window.fgZoom = function (i) { zoom(frames[i]); };

@@ -7,14 +7,17 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"html"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/google/pprof/profile"
 
@@ -85,8 +88,8 @@ func TestFlamegraph(t *testing.T) {
 				t.Errorf("frame text %q is not a prefix of %q", text, label)
 			}
 		case "text":
-			if n.attr("id") == "subtitle" {
-				subtitle = n.Text
+			if n.attr("class") == "subtitle" {
+				subtitle += n.Text + " "
 			}
 		case "script":
 			script = n.Text
@@ -564,5 +567,45 @@ func TestChromeTraceGap(t *testing.T) {
 	}
 	if strings.Join(got, " ") != "B@0 E@20000 B@1e+07 E@1.001e+07" {
 		t.Errorf("events %v", got)
+	}
+}
+
+// TestFlamegraphIcicleAndSubtitle: --icicle puts the root on top; a long
+// subtitle is wrapped into lines that fit the width, not centred past
+// both edges.
+func TestFlamegraphIcicleAndSubtitle(t *testing.T) {
+	p := synthetic()
+	p.Target = "pid 4242: /usr/bin/python3.12 " + strings.Repeat("--a-long-argument ", 20)
+	yOf := func(svg, label string) int {
+		m := regexp.MustCompile(`<title>` + regexp.QuoteMeta(label) + `[^<]*</title><rect x="[0-9.]+" y="([0-9]+)"`).FindStringSubmatch(svg)
+		if m == nil {
+			t.Fatalf("no frame %q", label)
+		}
+		y, _ := strconv.Atoi(m[1])
+		return y
+	}
+	var b bytes.Buffer
+	if err := (Flamegraph{}).Write(&b, p, Options{Icicle: true}); err != nil {
+		t.Fatal(err)
+	}
+	icicle := b.String()
+	flame := string(render(t, Flamegraph{}, p))
+	if yOf(icicle, "all") >= yOf(icicle, "main (") || yOf(flame, "all") <= yOf(flame, "main (") {
+		t.Errorf("icicle root y %d, main y %d; flame root y %d, main y %d",
+			yOf(icicle, "all"), yOf(icicle, "main ("), yOf(flame, "all"), yOf(flame, "main ("))
+	}
+	lines := regexp.MustCompile(`<text[^>]*class="subtitle"[^>]*>([^<]*)</text>`).FindAllStringSubmatch(flame, -1)
+	if len(lines) < 2 {
+		t.Fatalf("a %d-character subtitle is on %d line(s)", len(p.Target), len(lines))
+	}
+	plot := float64(1200 - 2*fgXPad)
+	maxChars := int(plot / (0.66 * fgFontSize))
+	for _, l := range lines {
+		if n := utf8.RuneCountInString(html.UnescapeString(l[1])); n > maxChars {
+			t.Errorf("subtitle line of %d characters, more than %d fit", n, maxChars)
+		}
+	}
+	if !strings.Contains(flame, "errors") {
+		t.Errorf("the health line is lost from the subtitle")
 	}
 }

@@ -54,6 +54,9 @@ type Options struct {
 	Title string
 	// FlameWidth is the flamegraph's width in pixels; 0 means 1200.
 	FlameWidth int
+	// Icicle draws the flamegraph root at the top (py-spy's and inferno's
+	// default) rather than at the bottom.
+	Icicle bool
 	// MinWidth is the narrowest flamegraph frame drawn, in pixels; narrower
 	// frames are left out to keep the file small. 0 means 0.1; negative
 	// draws every frame.
