@@ -15,7 +15,7 @@ func TestRealInterpreterTables(t *testing.T) {
 	testutil.ForEach(t, testutil.Interpreters(t), func(t *testing.T, in testutil.Interpreter) {
 		var tab *Table
 		var addr uint64
-		for _, p := range evalLoopCandidates(in.Path) {
+		for _, p := range evalLoopCandidates(in.HostPath(in.Path)) {
 			tb, err := OpenTable(p)
 			if err != nil {
 				continue

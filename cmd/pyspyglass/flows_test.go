@@ -421,22 +421,22 @@ func TestLinesSplit(t *testing.T) {
 	}
 	srcLines := strings.Split(string(src), "\n")
 	testutil.ForEach(t, pick, func(t *testing.T, in testutil.Interpreter) {
-		dir := t.TempDir()
-		script := filepath.Join(dir, "lines_split.py")
+		dir, pyDir := t.TempDir(), in.TempDir(t) // pyDir as the interpreter names it
+		script := filepath.Join(pyDir, "lines_split.py")
 		for _, name := range []string{"lines_split.py", "readiness.py"} {
 			data, err := os.ReadFile(testutil.TestdataPath(name))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			if err := os.WriteFile(in.HostPath(filepath.Join(pyDir, name)), data, 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}
 		rec := filepath.Join(dir, "lines.pyspyglass")
-		if r := pyspyglass(t, "record", "--rate", "200", "-o", rec, "--", in.Path, script, "3"); r.code != 0 {
+		if r := pyspyglass(t, append([]string{"record", "--rate", "200", "-o", rec, "--"}, in.Argv(script, "3")...)...); r.code != 0 {
 			t.Fatalf("record: exit %d\n%s", r.code, r.stderr)
 		}
-		if err := os.Remove(script); err != nil {
+		if err := os.Remove(in.HostPath(script)); err != nil {
 			t.Fatal(err)
 		}
 		out := filepath.Join(dir, "lines.lines.txt")
