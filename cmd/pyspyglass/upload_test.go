@@ -180,7 +180,7 @@ func TestUploadToCollector(t *testing.T) {
 	host, _ := os.Hostname()
 	for _, tc := range []struct {
 		name, url string
-		interrupt bool // Ctrl-C after 7 s instead of -d 7
+		interrupt bool // Ctrl-C in the fourth period instead of -d 7
 	}{
 		{"grpc", "otlp://" + col.GRPC, false},
 		{"http", "http://" + col.HTTP + "/v1development/profiles", false},
@@ -193,7 +193,10 @@ func TestUploadToCollector(t *testing.T) {
 				"--output-dir", dir, "--service", "cpu-split"}
 			var r result
 			if tc.interrupt {
-				r = interruptAfter(t, 7*time.Second, args...)
+				r = interruptWhen(t, func() bool {
+					names, _ := filepath.Glob(filepath.Join(dir, "pyspyglass-period-*"))
+					return len(names) >= 3
+				}, time.Second, args...)
 			} else {
 				r = pyspyglass(t, append(args, "-d", "7")...)
 			}
@@ -260,14 +263,22 @@ func TestUploadToCollector(t *testing.T) {
 	}
 }
 
-// interruptAfter runs pyspyglass and sends it SIGINT after d, as Ctrl-C.
-func interruptAfter(t *testing.T, d time.Duration, args ...string) result {
+// interruptWhen runs pyspyglass and sends it SIGINT, as Ctrl-C, d after
+// ready says so.
+func interruptWhen(t *testing.T, ready func() bool, d time.Duration, args ...string) result {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(time.Minute); !ready(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("not ready after a minute:\n%s", stderr.String())
+		}
 	}
 	time.Sleep(d)
 	cmd.Process.Signal(os.Interrupt)
