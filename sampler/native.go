@@ -372,5 +372,5 @@ func (s *Sampler) recordIDs(t *Target, threadID uint64, tid int, name string, id
 		st = append(st, ids[i])
 	}
 	s.stack = st
-	s.p.Add(s.p.Stack(st), ti, at, 1)
+	s.added(s.p.Stack(st), ti, at)
 }

@@ -38,6 +38,9 @@ type Options struct {
 	// Sources keeps the text of each sampled Python file in the profile,
 	// read once per file through the target's /proc/PID/root.
 	Sources bool
+	// Memory reads each process's resident memory every round and
+	// attributes the change since the last round to the stack running.
+	Memory bool
 	// Log receives failed samples at debug level (the first few, then
 	// every thousandth), so --log debug explains an error count.
 	Log *slog.Logger
@@ -82,6 +85,8 @@ type Sampler struct {
 	walker    pyabi.Walker // the scratch of every walk, for all targets
 	frameIDs  map[frameKey]prof.FrameID
 	sourced   map[string]bool // files whose source was looked for
+	mem       map[*Target]*memState
+	last      lastAdded // the sample added last, for --memory
 	instrIDs  map[instrKey]prof.FrameID
 	threadIDs map[threadKey]int
 	roots     map[int]prof.FrameID // pid -> process root frame
@@ -117,12 +122,13 @@ type threadKey struct {
 func New(targets []*Target, p *prof.Profile, o Options) *Sampler {
 	s := &Sampler{
 		o: o, p: p, targets: targets, done: make(chan struct{}), resets: make(chan chan struct{}),
-		frameIDs: map[frameKey]prof.FrameID{}, sourced: map[string]bool{}, instrIDs: map[instrKey]prof.FrameID{}, threadIDs: map[threadKey]int{}, roots: map[int]prof.FrameID{},
+		frameIDs: map[frameKey]prof.FrameID{}, sourced: map[string]bool{}, mem: map[*Target]*memState{}, instrIDs: map[instrKey]prof.FrameID{}, threadIDs: map[threadKey]int{}, roots: map[int]prof.FrameID{},
 		frames: make([]pyabi.Frame, 0, 256), ids: make([]prof.FrameID, 0, 256), stack: make([]prof.FrameID, 0, 256),
 		aux: map[*Target]*targetAux{}, nativeID: -1,
 	}
 	s.idle.Store(o.Idle)
 	p.Health.Rate = o.Rate
+	p.Memory = o.Memory
 	for _, t := range targets {
 		s.prepare(t)
 	}
@@ -239,6 +245,7 @@ func (s *Sampler) Run(ctx context.Context) (err error) {
 			s.p.Health.Elapsed = time.Since(s.start)
 		}
 		s.mu.Unlock()
+		s.closeMemory()
 		s.err = err
 		close(s.done)
 	}()
@@ -463,6 +470,7 @@ func (s *Sampler) sampleTarget(t *Target, at time.Duration, refresh bool) (err e
 		if hasGIL {
 			h.GILSamples++
 		}
+		s.last.ok = false
 		r := findRegs(regs, th.NativeID)
 		switch {
 		case noPython:
@@ -475,6 +483,12 @@ func (s *Sampler) sampleTarget(t *Target, at time.Duration, refresh bool) (err e
 			// The collector's flag read is the main interpreter's.
 			s.record(t, th, frames, collecting && hasGIL && th.Interp == t.Interp.Head, at)
 		}
+		if s.o.Memory {
+			s.noteMemoryStack(t, hasGIL)
+		}
+	}
+	if s.o.Memory {
+		s.attributeMemory(t)
 	}
 	// An instruction that could not be named is an error, though its
 	// stack is recorded: never a guessed instruction.
@@ -629,7 +643,7 @@ func (s *Sampler) record(t *Target, th *pyabi.Thread, frames []pyabi.Frame, gc b
 		iroot = s.interpRoot(th.InterpID)
 	}
 	if common == n && n == k && n > 0 && gc == m.gc && iroot == m.iroot {
-		s.p.Add(m.stack, m.thread, at, 1)
+		s.added(m.stack, m.thread, at)
 		return
 	}
 	ids := s.ids[:0]
@@ -666,7 +680,7 @@ func (s *Sampler) record(t *Target, th *pyabi.Thread, frames []pyabi.Frame, gc b
 	m.stack = s.p.Stack(st)
 	m.frames = append(m.frames[:0], frames...)
 	m.ids = append(m.ids[:0], ids...)
-	s.p.Add(m.stack, m.thread, at, 1)
+	s.added(m.stack, m.thread, at)
 }
 
 // threadIndex interns a thread of t under its current name.

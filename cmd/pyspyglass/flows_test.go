@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/pprof/profile"
 	"github.com/pyspyglass/pyspyglass/internal/testutil"
 	"github.com/pyspyglass/pyspyglass/ui/render"
 )
@@ -421,17 +422,11 @@ func TestLinesSplit(t *testing.T) {
 	}
 	srcLines := strings.Split(string(src), "\n")
 	testutil.ForEach(t, pick, func(t *testing.T, in testutil.Interpreter) {
-		dir, pyDir := t.TempDir(), in.TempDir(t) // pyDir as the interpreter names it
-		script := filepath.Join(pyDir, "lines_split.py")
-		for _, name := range []string{"lines_split.py", "readiness.py"} {
-			data, err := os.ReadFile(testutil.TestdataPath(name))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(in.HostPath(filepath.Join(pyDir, name)), data, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
+		// The script runs from a copy the test deletes; for an interpreter
+		// in another root filesystem the copy is inside it, and the source
+		// is read through the target's /proc/PID/root.
+		dir := t.TempDir()
+		script := filepath.Join(copyScripts(t, in, "lines_split.py"), "lines_split.py")
 		rec := filepath.Join(dir, "lines.pyspyglass")
 		if r := pyspyglass(t, append([]string{"record", "--rate", "200", "-o", rec, "--"}, in.Argv(script, "3")...)...); r.code != 0 {
 			t.Fatalf("record: exit %d\n%s", r.code, r.stderr)
@@ -485,4 +480,99 @@ func TestLinesSplit(t *testing.T) {
 			t.Errorf("the HTML page lacks the source of line %d", mark("lines-20"))
 		}
 	})
+}
+
+// TestMemoryGrowth records a script that grows a list to 200 MB in grow()
+// while churn() allocates and frees small lists, with --memory: at least
+// 80% of the resident growth lands on grow(), in the memory flamegraph's
+// collapsed form and in pprof's alloc_space. The oldest and newest
+// interpreters found run it, one after the other (200 MB each).
+func TestMemoryGrowth(t *testing.T) {
+	ins := testutil.Interpreters(t)
+	if len(ins) == 0 {
+		t.Skip("no Python interpreter found on this machine")
+	}
+	pick := []testutil.Interpreter{ins[0]}
+	if len(ins) > 1 {
+		pick = append(pick, ins[len(ins)-1])
+	}
+	for _, in := range pick {
+		t.Run(in.Name, func(t *testing.T) {
+			dir := t.TempDir()
+			rec := filepath.Join(dir, "mem.pyspyglass")
+			script := filepath.Join(copyScripts(t, in, "memory_growth.py"), "memory_growth.py")
+			r := pyspyglass(t, append([]string{"record", "--memory", "--rate", "100", "-o", rec, "--"}, in.Argv(script)...)...)
+			if r.code != 0 {
+				t.Fatalf("record: exit %d\n%s", r.code, r.stderr)
+			}
+			folded := filepath.Join(dir, "mem.txt")
+			if r := pyspyglass(t, "render", "--memory", rec, "-o", folded); r.code != 0 {
+				t.Fatalf("render: exit %d\n%s", r.code, r.stderr)
+			}
+			counts := collapsedCounts(t, folded)
+			var grow, total float64
+			for stack, n := range counts {
+				total += float64(n)
+				frames := strings.Split(stack, ";")
+				if strings.HasPrefix(frames[len(frames)-1], "grow (") {
+					grow += float64(n)
+				}
+			}
+			if total < 150<<20 {
+				t.Fatalf("only %.0f MB of growth recorded, the list alone is 200 MB", total/(1<<20))
+			}
+			if grow/total < 0.8 {
+				t.Errorf("grow() has %.0f%% of %.0f MB growth, want ≥ 80%%", 100*grow/total, total/(1<<20))
+			}
+			pb := filepath.Join(dir, "mem.pb.gz")
+			if r := pyspyglass(t, "render", rec, "-o", pb); r.code != 0 {
+				t.Fatalf("render pprof: exit %d\n%s", r.code, r.stderr)
+			}
+			data, _ := os.ReadFile(pb)
+			p, err := profile.ParseData(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			idx := -1
+			for i, st := range p.SampleType {
+				if st.Type == "alloc_space" && st.Unit == "bytes" {
+					idx = i
+				}
+			}
+			if idx < 0 {
+				t.Fatalf("pprof has no alloc_space sample type: %v", p.SampleType)
+			}
+			var pgrow, ptotal int64
+			for _, s := range p.Sample {
+				ptotal += s.Value[idx]
+				if s.Location[0].Line[0].Function.Name == "grow" {
+					pgrow += s.Value[idx]
+				}
+			}
+			if float64(pgrow) < 0.8*float64(ptotal) || float64(ptotal) != total {
+				t.Errorf("pprof alloc_space: grow %d of %d (collapsed total %.0f)", pgrow, ptotal, total)
+			}
+			if r := pyspyglass(t, "render", "--memory", testutil.TestdataPath("../ui/render/testdata/synthetic.raw.jsonl"), "-o", filepath.Join(dir, "x.svg")); r.code == 0 {
+				t.Error("render --memory of a file that is not a memory recording should fail")
+			}
+		})
+	}
+}
+
+// copyScripts copies testdata scripts, with the readiness module they
+// import, to a directory the interpreter can read (inside its root
+// filesystem, if it has one) and returns that directory as it names it.
+func copyScripts(t *testing.T, in testutil.Interpreter, names ...string) string {
+	t.Helper()
+	dir := in.TempDir(t)
+	for _, name := range append(names, "readiness.py") {
+		data, err := os.ReadFile(testutil.TestdataPath(name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(in.HostPath(filepath.Join(dir, name)), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
 }

@@ -264,7 +264,8 @@ func pickFormat(name string, output *string, warn io.Writer) (render.Format, err
 // write renders a snapshot of the profile to path: sampling goes on while
 // the file is written.
 func write(s *sampler.Sampler, path string, f render.Format, o render.Options) error {
-	return render.WriteFile(path, f, s.Snapshot(), o)
+	p, o := render.ViewFor(s.Snapshot(), f, o, true)
+	return render.WriteFile(path, f, p, o)
 }
 
 // save writes the final profile to path, or to stdout for "-". When that

@@ -21,6 +21,7 @@ func runRender(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&title, "title", "", "`TITLE` of the flamegraph")
 	icicle := fs.Bool("icicle", false, "draw the flamegraph root at the top (icicle, as py-spy draws it)")
 	linesTop := fs.Int("lines-top", 10, "`N` functions in --format lines and lines-html")
+	memory := fs.Bool("memory", false, "draw the memory growth of a --memory recording (flamegraph, collapsed, callgrind)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -49,7 +50,10 @@ func runRender(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", fs.Arg(0), err)
 	}
-	ropts := render.Options{Title: title, LinesTop: *linesTop, Icicle: *icicle}
+	if *memory && !p.Memory {
+		return fmt.Errorf("%s was recorded without --memory; record again with it", fs.Arg(0))
+	}
+	p, ropts := render.ViewFor(p, f, render.Options{Title: title, LinesTop: *linesTop, Icicle: *icicle}, *memory)
 	if output == "-" {
 		bw := bufio.NewWriter(stdout)
 		if err := f.Write(bw, p, ropts); err != nil {

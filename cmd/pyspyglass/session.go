@@ -36,6 +36,7 @@ type targetFlags struct {
 	noGC         bool
 	native       bool
 	nativeAll    bool
+	memory       bool
 	log          string
 }
 
@@ -52,6 +53,7 @@ func (tf *targetFlags) bind(fs *pflag.FlagSet) {
 	fs.BoolVar(&tf.noGC, "no-gc", false, "do not mark the garbage collector's work with a <GC> frame (3.7+)")
 	fs.BoolVarP(&tf.native, "native", "n", false, "merge C/C++/Cython frames with the Python stack (stops the target per sample; x86_64)")
 	fs.BoolVar(&tf.nativeAll, "native-all", false, "with --native, keep the interpreter's own call and start-up frames")
+	fs.BoolVar(&tf.memory, "memory", false, "attribute each process's resident memory growth between samples to the stack running (an estimate, like austin -m)")
 	tf.threadFlags.bind(fs)
 	fs.StringVar(&tf.log, "log", "warn", "`LEVEL` of logging: debug, info, warn, error")
 }
@@ -138,6 +140,7 @@ func openSession(ctx context.Context, tf *targetFlags, argv []string, launch att
 	}
 	o.Opcodes = tf.opcodes
 	o.GC = !tf.noGC
+	o.Memory = tf.memory
 	var desc []string
 	if len(targets) > 0 {
 		s.command, s.python = strings.Join(targets[0].Cmdline, " "), targets[0].Interp.Version.String()

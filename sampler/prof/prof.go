@@ -118,8 +118,11 @@ type Profile struct {
 	// target's view of the filesystem while recording (Options.Sources),
 	// so line-level outputs can show code the reader's machine lacks.
 	Sources map[string]string
+	// Memory says resident memory changes were recorded (MemoryCounts).
+	Memory bool
 
 	counts     map[countKey]int64
+	memory     map[countKey]memDelta
 	frameIndex map[Frame]FrameID
 	stackIndex map[uint64][]StackID
 	threadIdx  map[Thread]int
@@ -136,6 +139,7 @@ func New(start time.Time) *Profile {
 	return &Profile{
 		Start:      start,
 		counts:     map[countKey]int64{},
+		memory:     map[countKey]memDelta{},
 		frameIndex: map[Frame]FrameID{},
 		stackIndex: map[uint64][]StackID{},
 		threadIdx:  map[Thread]int{},
@@ -217,6 +221,44 @@ func (p *Profile) Counts() []Count {
 	return out
 }
 
+// MemCount is the change of the process's resident memory attributed to
+// one (stack, thread): the growth and the shrinkage, in bytes, both >= 0.
+type MemCount struct {
+	Stack        StackID
+	Thread       int
+	Grow, Shrink int64
+}
+
+type memDelta struct{ grow, shrink int64 }
+
+// AddMemory attributes a change of delta bytes of resident memory to stack
+// on thread.
+func (p *Profile) AddMemory(stack StackID, thread int, delta int64) {
+	d := p.memory[countKey{stack, thread}]
+	if delta >= 0 {
+		d.grow += delta
+	} else {
+		d.shrink -= delta
+	}
+	p.memory[countKey{stack, thread}] = d
+}
+
+// MemoryCounts returns the memory changes, sorted like Counts; empty when
+// memory was not recorded.
+func (p *Profile) MemoryCounts() []MemCount {
+	out := make([]MemCount, 0, len(p.memory))
+	for k, d := range p.memory {
+		out = append(out, MemCount{Stack: k.stack, Thread: k.thread, Grow: d.grow, Shrink: d.shrink})
+	}
+	slices.SortFunc(out, func(a, b MemCount) int {
+		if a.Thread != b.Thread {
+			return a.Thread - b.Thread
+		}
+		return int(a.Stack - b.Stack)
+	})
+	return out
+}
+
 // Total is the number of thread samples recorded.
 func (p *Profile) Total() int64 {
 	var t int64
@@ -236,7 +278,7 @@ func (p *Profile) SetSource(file, text string) {
 
 // Snapshot is a read-only copy of p as it is now, for a writer or viewer
 // on another goroutine while p's owner goes on sampling. It costs a copy
-// of the counts and the map of sources (not their text): frames, stacks,
+// of the counts, memory changes and the map of sources (not their text): frames, stacks,
 // threads and the timeline only ever grow
 // (Reset starts a new timeline rather than reusing the old one), so the
 // snapshot shares them up to their current length. Interning into a
@@ -252,7 +294,9 @@ func (p *Profile) Snapshot() *Profile {
 		Timeline:     p.Timeline[:len(p.Timeline):len(p.Timeline)],
 		Health:       p.Health,
 		Sources:      maps.Clone(p.Sources),
+		Memory:       p.Memory,
 		counts:       maps.Clone(p.counts),
+		memory:       maps.Clone(p.memory),
 		seed:         p.seed,
 	}
 }
@@ -261,6 +305,7 @@ func (p *Profile) Snapshot() *Profile {
 // stacks, so ids held by a viewer stay valid.
 func (p *Profile) Reset(start time.Time) {
 	clear(p.counts)
+	clear(p.memory)
 	p.Timeline = nil // a snapshot may still read the old one
 	p.Health = Health{Rate: p.Health.Rate}
 	p.Start = start

@@ -194,7 +194,10 @@ text { font-family: Verdana, "DejaVu Sans", sans-serif; font-size: %dpx; fill: r
 		}
 		pct := 100 * float64(n.n) / float64(total)
 		unit := "samples"
-		if n.n == 1 {
+		switch {
+		case o.Unit != "":
+			unit = o.Unit
+		case n.n == 1:
 			unit = "sample"
 		}
 		note := ""

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"slices"
@@ -258,5 +259,48 @@ func TestGeckoValid(t *testing.T) {
 	p.KeepTimeline, p.Timeline = false, nil
 	if err := (Gecko{}).Write(io.Discard, p, Options{}); !errors.Is(err, ErrNoTimeline) {
 		t.Errorf("without a timeline: %v, want ErrNoTimeline", err)
+	}
+}
+
+func TestMemoryViewAndRecording(t *testing.T) {
+	p := synthetic()
+	p.Memory = true
+	ab, mc := prof.StackID(0), prof.StackID(1)
+	p.AddMemory(ab, 0, 300<<20)
+	p.AddMemory(ab, 0, -100<<20)
+	p.AddMemory(mc, 0, 10<<20)
+	p2, err := ReadRecording(bytes.NewReader(render(t, Recording{}, p)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p2.Memory || !slices.Equal(p2.MemoryCounts(), p.MemoryCounts()) {
+		t.Fatalf("memory after the round trip: %v %+v, want %+v", p2.Memory, p2.MemoryCounts(), p.MemoryCounts())
+	}
+	v, o := ViewFor(p2, Collapsed{}, Options{}, true)
+	if o.Unit != "bytes" {
+		t.Errorf("unit %q", o.Unit)
+	}
+	var buf bytes.Buffer
+	if err := (Collapsed{}).Write(&buf, v, o); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("main (app.py:10);a (app.py:20);b:<tag>&\"q\" (lib/ünï.py:30) %d\nmain (app.py:10);计算_ü (app.py:40) %d\n", 300<<20, 10<<20)
+	if buf.String() != want {
+		t.Errorf("memory collapsed:\n%s\nwant\n%s", buf.String(), want)
+	}
+	if v, _ := ViewFor(p2, Pstats{}, Options{}, true); v != p2 {
+		t.Error("pstats should keep the CPU view")
+	}
+	pp, err := toPprof(p2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var grow, shrink int64
+	for _, s := range pp.Sample {
+		grow += s.Value[2]
+		shrink += s.Value[3]
+	}
+	if len(pp.SampleType) != 4 || pp.SampleType[2].Type != "alloc_space" || grow != 310<<20 || shrink != 100<<20 {
+		t.Errorf("pprof memory: types %v, grow %d, shrink %d", pp.SampleType, grow, shrink)
 	}
 }

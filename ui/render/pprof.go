@@ -58,6 +58,21 @@ func toPprof(p *prof.Profile) (*profile.Profile, error) {
 		pp.Comments = append(pp.Comments, "target: "+p.Target)
 	}
 	pp.Comments = append(pp.Comments, "pyspyglass: "+healthLine(p))
+	mem := map[[2]int][2]int64{}
+	if p.Memory {
+		// Resident memory growth and shrinkage between rounds, attributed
+		// to the stack running (an estimate, like austin's memory mode).
+		pp.SampleType = append(pp.SampleType,
+			&profile.ValueType{Type: "alloc_space", Unit: "bytes"},
+			&profile.ValueType{Type: "free_space", Unit: "bytes"})
+		pp.Comments = append(pp.Comments, "alloc_space/free_space: resident memory growth/shrinkage between samples, attributed to the stack running (estimate)")
+		for _, m := range p.MemoryCounts() {
+			if err := checkIDs(p, m.Stack, m.Thread); err != nil {
+				return nil, err
+			}
+			mem[[2]int{int(m.Stack), m.Thread}] = [2]int64{m.Grow, m.Shrink}
+		}
+	}
 
 	main := &profile.Mapping{ID: 1, File: p.Binary.Path, BuildID: p.Binary.BuildID,
 		HasFunctions: true, HasFilenames: true, HasLineNumbers: true}
@@ -110,6 +125,10 @@ func toPprof(p *prof.Profile) (*profile.Profile, error) {
 		s := &profile.Sample{
 			Location: make([]*profile.Location, 0, len(stack)),
 			Value:    []int64{c.N, c.N * period},
+		}
+		if p.Memory {
+			m := mem[[2]int{int(c.Stack), c.Thread}]
+			s.Value = append(s.Value, m[0], m[1])
 		}
 		// pprof lists a sample's locations leaf first.
 		for _, f := range slices.Backward(stack) {

@@ -45,6 +45,8 @@ import (
 //	["e", at_ns, stack id, thread]  a timeline sample
 //	["src", file, text]             a source file's text (version 3), by
 //	                                 file name as in frames, sorted
+//	["m", stack id, thread, grow, shrink]  resident memory change in bytes
+//	                                 (version 5), as MemoryCounts returns them
 //
 // Readers reject a newer version; unknown header fields are ignored so
 // later versions may add some. Strings that are not valid UTF-8 are stored
@@ -56,7 +58,7 @@ func (Recording) Ext() string  { return ".pyspyglass" }
 
 const (
 	rawMagic   = "pyspyglass-raw"
-	rawVersion = 4 // 2: frames carry the function's first line; 3: sources; 4: native frames' binaries
+	rawVersion = 5 // 2: frames carry the function's first line; 3: sources; 4: native frames' binaries; 5: memory
 )
 
 type rawBinary struct {
@@ -78,6 +80,8 @@ type rawHeader struct {
 	Counts       int        `json:"counts"`
 	Timeline     int        `json:"timeline"`
 	Sources      int        `json:"sources"`
+	Memory       bool       `json:"memory"`
+	MemCounts    int        `json:"mem_counts"`
 }
 
 type rawHealth struct {
@@ -102,6 +106,7 @@ func (Recording) Write(w io.Writer, p *prof.Profile, o Options) error {
 		}
 	}
 	counts := p.Counts()
+	mem := p.MemoryCounts()
 	h := p.Health
 	var bin *rawBinary
 	if p.Binary != (prof.Binary{}) {
@@ -118,6 +123,7 @@ func (Recording) Write(w io.Writer, p *prof.Profile, o Options) error {
 		},
 		Frames: len(p.Frames), Stacks: len(p.Stacks), Threads: len(p.Threads),
 		Counts: len(counts), Timeline: len(p.Timeline), Sources: len(p.Sources),
+		Memory: p.Memory, MemCounts: len(mem),
 	}
 	zw := gzip.NewWriter(w)
 	bw := bufio.NewWriterSize(zw, 1<<16)
@@ -185,6 +191,14 @@ func (Recording) Write(w io.Writer, p *prof.Profile, o Options) error {
 		str(p.Sources[file])
 		bw.WriteString("]\n")
 	}
+	for _, m := range mem {
+		bw.WriteString(`["m"`)
+		num(int64(m.Stack))
+		num(int64(m.Thread))
+		num(m.Grow)
+		num(m.Shrink)
+		bw.WriteString("]\n")
+	}
 	if err := bw.Flush(); err != nil {
 		return err
 	}
@@ -231,7 +245,7 @@ func decodeRecording(r io.Reader) (*prof.Profile, error) {
 	if hdr.Version < 1 || hdr.Version > rawVersion {
 		return nil, fmt.Errorf("pyspyglass recording version %d is not supported (this build reads 1 to %d)", hdr.Version, rawVersion)
 	}
-	if hdr.Frames < 0 || hdr.Stacks < 0 || hdr.Threads < 0 || hdr.Counts < 0 || hdr.Timeline < 0 || hdr.Sources < 0 {
+	if hdr.Frames < 0 || hdr.Stacks < 0 || hdr.Threads < 0 || hdr.Counts < 0 || hdr.Timeline < 0 || hdr.Sources < 0 || hdr.MemCounts < 0 {
 		return nil, fmt.Errorf("pyspyglass recording: negative record count in header")
 	}
 	p := prof.New(hdr.Start)
@@ -401,6 +415,24 @@ func decodeRecording(r io.Reader) (*prof.Profile, error) {
 			return nil, err
 		}
 		p.SetSource(file, text)
+	}
+	p.Memory = hdr.Memory
+	for i := range hdr.MemCounts {
+		var m prof.MemCount
+		if err := next("m", i); err != nil {
+			return nil, err
+		}
+		if err := args("m", i, 4, &m.Stack, &m.Thread, &m.Grow, &m.Shrink); err != nil {
+			return nil, err
+		}
+		if err := ids("m", i, m.Stack, m.Thread); err != nil {
+			return nil, err
+		}
+		if m.Grow < 0 || m.Shrink < 0 {
+			return nil, fmt.Errorf("pyspyglass recording: memory record %d is negative", i)
+		}
+		p.AddMemory(m.Stack, m.Thread, m.Grow)
+		p.AddMemory(m.Stack, m.Thread, -m.Shrink)
 	}
 	// The decoder may have buffered past the last record; whatever it holds
 	// must be blank.

@@ -63,6 +63,9 @@ type Options struct {
 	MinWidth float64
 	// LinesTop is how many functions the line tables show; 0 means 10.
 	LinesTop int
+	// Unit names what the counts are in the flamegraph ("bytes" for
+	// MemoryView); empty means samples.
+	Unit string
 }
 
 // Format is one output format.

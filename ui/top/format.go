@@ -155,3 +155,20 @@ func threadLabel(t prof.Thread, multiPid bool) string {
 	}
 	return fmt.Sprintf("%s (tid %d)", name, t.TID)
 }
+
+// fmtBytes is a byte count in binary units: "0", "512B", "1.5M", "12G".
+func fmtBytes(n int64) string {
+	if n == 0 {
+		return "0"
+	}
+	v, units := float64(n), "BKMGTP"
+	i := 0
+	for v >= 1024 && i < len(units)-1 {
+		v /= 1024
+		i++
+	}
+	if i == 0 || v >= 100 {
+		return strconv.FormatFloat(v, 'f', 0, 64) + units[i:i+1]
+	}
+	return strconv.FormatFloat(v, 'f', 1, 64) + units[i:i+1]
+}

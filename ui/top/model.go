@@ -17,6 +17,8 @@ const (
 	SortTotal                    // %Total
 	SortOwnTime                  // OwnTime
 	SortTotalTime                // TotalTime
+	SortOwnMem                   // OwnMem (--memory)
+	SortTotalMem                 // TotalMem (--memory)
 )
 
 func (k SortKey) String() string {
@@ -29,6 +31,10 @@ func (k SortKey) String() string {
 		return "OwnTime"
 	case SortTotalTime:
 		return "TotalTime"
+	case SortOwnMem:
+		return "OwnMem"
+	case SortTotalMem:
+		return "TotalMem"
 	}
 	return "?"
 }
@@ -45,6 +51,9 @@ type Row struct {
 
 	OwnPct, TotalPct   float64 // percent of the samples in view
 	OwnTime, TotalTime float64 // seconds: samples / requested rate
+	// Resident memory growth in bytes attributed to the row (--memory):
+	// as the innermost frame, and anywhere on the stack.
+	OwnMem, TotalMem int64
 }
 
 // Stats are the numbers of the header, taken with the rows of one update.
@@ -62,6 +71,7 @@ type Stats struct {
 	IdlePct        float64 // share of thread samples dropped as idle; -1 unknown
 	GCPct          float64 // share of thread samples in the garbage collector
 	MultiPid       bool    // threads of more than one process
+	Memory         bool    // memory growth was recorded (OwnMem, TotalMem)
 }
 
 // Model turns a profile into the rows of the table. It holds a snapshot
@@ -134,6 +144,8 @@ type snapshot struct {
 	counts    []prof.Count
 	perThread map[int]int64 // thread samples by prof thread index
 	samples   int64
+	memory    bool
+	mem       []prof.MemCount
 }
 
 // Update replaces the snapshot with the aggregates of p. It copies what it
@@ -148,6 +160,8 @@ type captured struct {
 	health    prof.Health
 	threads   []prof.Thread
 	counts    []prof.Count
+	memory    bool
+	mem       []prof.MemCount
 	newFrames []prof.Frame
 	newStacks [][]prof.FrameID
 }
@@ -161,6 +175,10 @@ func (m *Model) capture(p *prof.Profile) captured {
 		health:  p.Health,
 		threads: slices.Clone(p.Threads),
 		counts:  p.Counts(),
+		memory:  p.Memory,
+	}
+	if p.Memory {
+		c.mem = p.MemoryCounts()
 	}
 	// The pointer is compared, never followed, outside this call.
 	if p != m.from || len(p.Frames) < len(m.frames) || len(p.Stacks) < len(m.stacks) {
@@ -209,6 +227,8 @@ func (m *Model) apply(c captured) {
 		threads:   c.threads,
 		counts:    c.counts,
 		perThread: map[int]int64{},
+		memory:    c.memory,
+		mem:       c.mem,
 	}
 	for _, cnt := range c.counts {
 		if cnt.N > 0 {
@@ -305,6 +325,7 @@ func (m *Model) Stats() Stats {
 		ViewSamples: s.samples,
 		GILPct:      -1,
 		IdlePct:     -1,
+		Memory:      s.memory,
 	}
 	for _, t := range s.threads {
 		if t.Pid != s.threads[0].Pid {
@@ -381,6 +402,32 @@ func (m *Model) Rows() []Row {
 			own[leaf] += cnt.N
 		}
 	}
+	ownMem := make([]int64, len(ks.keys))
+	totalMem := make([]int64, len(ks.keys))
+	clear(seen)
+	for ci, mc := range m.snap.mem {
+		if mc.Grow <= 0 || (m.thread >= 0 && mc.Thread != m.thread) || int(mc.Stack) < 0 || int(mc.Stack) >= len(m.stacks) {
+			continue
+		}
+		leaf := int32(-1)
+		for _, fid := range m.stacks[mc.Stack] {
+			if int(fid) < 0 || int(fid) >= len(m.frames) || m.frames[fid].skip || m.frames[fid].instr != m.instr {
+				continue
+			}
+			id := m.frames[fid].fn
+			if lines {
+				id = m.frames[fid].ln
+			}
+			if seen[id] != ci+1 {
+				seen[id] = ci + 1
+				totalMem[id] += mc.Grow
+			}
+			leaf = id
+		}
+		if leaf >= 0 {
+			ownMem[leaf] += mc.Grow
+		}
+	}
 	rate := m.rateUsed()
 	secs := func(n int64) float64 {
 		if rate <= 0 {
@@ -403,6 +450,7 @@ func (m *Model) Rows() []Row {
 			Own: own[id], Total: total[id],
 			OwnPct: pct(own[id], all), TotalPct: pct(total[id], all),
 			OwnTime: secs(own[id]), TotalTime: secs(total[id]),
+			OwnMem: ownMem[id], TotalMem: totalMem[id],
 		})
 	}
 	slices.SortFunc(rows, m.compare)
@@ -415,8 +463,13 @@ func (m *Model) Rows() []Row {
 func (m *Model) compare(a, b Row) int {
 	primary, secondary := a.Own, a.Total
 	bp, bs := b.Own, b.Total
-	if m.sort == SortTotal || m.sort == SortTotalTime {
+	switch m.sort {
+	case SortTotal, SortTotalTime:
 		primary, secondary, bp, bs = a.Total, a.Own, b.Total, b.Own
+	case SortOwnMem:
+		primary, secondary, bp, bs = a.OwnMem, a.TotalMem, b.OwnMem, b.TotalMem
+	case SortTotalMem:
+		primary, secondary, bp, bs = a.TotalMem, a.OwnMem, b.TotalMem, b.OwnMem
 	}
 	c := cmp.Compare(bp, primary)
 	if c == 0 {

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -122,7 +123,8 @@ func WriteText(w io.Writer, p *prof.Profile, o Options) error {
 // writeTable writes the column titles and every row of m.
 func writeTable(b *strings.Builder, m *Model, title string, lines bool) {
 	b.WriteByte('\n')
-	for i, c := range columns {
+	cols := tableColumns(m)
+	for i, c := range cols {
 		if i > 0 {
 			b.WriteString(colGap)
 		}
@@ -135,7 +137,7 @@ func writeTable(b *strings.Builder, m *Model, title string, lines bool) {
 	b.WriteString(")\n")
 	rows := m.Rows()
 	for _, r := range rows {
-		for i, c := range columns {
+		for i, c := range cols {
 			if i > 0 {
 				b.WriteString(colGap)
 			}
@@ -167,6 +169,21 @@ var columns = []column{
 	{"%Total", 7, SortTotal, func(r Row) string { return fmtPct(r.TotalPct) }},
 	{"OwnTime", 8, SortOwnTime, func(r Row) string { return fmtSecs(r.OwnTime) }},
 	{"TotalTime", 10, SortTotalTime, func(r Row) string { return fmtSecs(r.TotalTime) }},
+}
+
+// memColumns follow the others when memory was recorded (--memory): the
+// resident growth attributed to each row, an estimate.
+var memColumns = []column{
+	{"OwnMem", 8, SortOwnMem, func(r Row) string { return fmtBytes(r.OwnMem) }},
+	{"TotalMem", 9, SortTotalMem, func(r Row) string { return fmtBytes(r.TotalMem) }},
+}
+
+// tableColumns are the columns of m's table.
+func tableColumns(m *Model) []column {
+	if m.Stats().Memory {
+		return append(slices.Clip(columns), memColumns...)
+	}
+	return columns
 }
 
 // tone is what a piece of header text means; the view maps it to a style

@@ -212,6 +212,11 @@ func (v *view) key(ev *tcell.EventKey) (leave bool) {
 		case '1', '2', '3', '4':
 			v.m.SetSort(SortKey(ev.Rune() - '1'))
 			v.offset = 0
+		case '5', '6':
+			if v.m.Stats().Memory {
+				v.m.SetSort(SortKey(ev.Rune() - '1'))
+				v.offset = 0
+			}
 		case 'L', 'l':
 			v.m.SetLines(!v.m.Lines())
 			v.offset = 0
@@ -342,7 +347,7 @@ func (v *view) draw() {
 		v.drawFooter(h-1, w)
 	}
 	if y < bottom {
-		cols := visibleColumns(w)
+		cols := visibleColumns(w, v.m)
 		v.drawColumnHeader(y, w, cols)
 		y++
 		v.drawRows(y, bottom, w, cols)
@@ -373,10 +378,12 @@ func firstLine(s string) string {
 	return s
 }
 
-// visibleColumns drops the time columns, then %Total, on narrow screens so
-// the function name keeps room to be read.
-func visibleColumns(w int) []column {
+// visibleColumns drops the memory columns, the time columns, then %Total,
+// on narrow screens so the function name keeps room to be read.
+func visibleColumns(w int, m *Model) []column {
 	switch {
+	case w >= 80:
+		return tableColumns(m)
 	case w >= 60:
 		return columns
 	case w >= 36:
@@ -474,7 +481,7 @@ func heat(r Row, k SortKey) tcell.Style {
 		p = r.TotalPct
 	}
 	switch {
-	case k == SortOwnTime || k == SortTotalTime:
+	case k == SortOwnTime || k == SortTotalTime || k == SortOwnMem || k == SortTotalMem:
 		return stDefault
 	case p >= 25:
 		return stHot
@@ -574,6 +581,7 @@ func (v *view) drawFooter(y, w int) {
 
 var helpLines = [][2]string{
 	{"1 2 3 4", "sort by %Own, %Total, OwnTime, TotalTime; again reverses"},
+	{"5 6", "with --memory: sort by OwnMem, TotalMem"},
 	{"L", "aggregate by line / by function"},
 	{"o", "instructions (--opcodes) by line / functions"},
 	{"t", "next thread: all, then each thread, then all"},
