@@ -422,13 +422,16 @@ func TestLinesSplit(t *testing.T) {
 	}
 	srcLines := strings.Split(string(src), "\n")
 	testutil.ForEach(t, pick, func(t *testing.T, in testutil.Interpreter) {
+		// Five seconds: on a loaded machine the target runs in slices and
+		// samples within one slice see the same line, so fewer seconds
+		// give too few independent looks at the split.
 		// The script runs from a copy the test deletes; for an interpreter
 		// in another root filesystem the copy is inside it, and the source
 		// is read through the target's /proc/PID/root.
 		dir := t.TempDir()
 		script := filepath.Join(copyScripts(t, in, "lines_split.py"), "lines_split.py")
 		rec := filepath.Join(dir, "lines.pyspyglass")
-		if r := pyspyglass(t, append([]string{"record", "--rate", "200", "-o", rec, "--"}, in.Argv(script, "3")...)...); r.code != 0 {
+		if r := pyspyglass(t, append([]string{"record", "--rate", "200", "-o", rec, "--"}, in.Argv(script, "5")...)...); r.code != 0 {
 			t.Fatalf("record: exit %d\n%s", r.code, r.stderr)
 		}
 		if err := os.Remove(in.HostPath(script)); err != nil {
