@@ -422,7 +422,7 @@ func TestLinesSplit(t *testing.T) {
 	}
 	srcLines := strings.Split(string(src), "\n")
 	testutil.ForEach(t, pick, func(t *testing.T, in testutil.Interpreter) {
-		// Five seconds: on a loaded machine the target runs in slices and
+		// Eight seconds: on a loaded machine the target runs in slices and
 		// samples within one slice see the same line, so fewer seconds
 		// give too few independent looks at the split.
 		// The script runs from a copy the test deletes; for an interpreter
@@ -431,7 +431,7 @@ func TestLinesSplit(t *testing.T) {
 		dir := t.TempDir()
 		script := filepath.Join(copyScripts(t, in, "lines_split.py"), "lines_split.py")
 		rec := filepath.Join(dir, "lines.pyspyglass")
-		if r := pyspyglass(t, append([]string{"record", "--rate", "200", "-o", rec, "--"}, in.Argv(script, "5")...)...); r.code != 0 {
+		if r := pyspyglass(t, append([]string{"record", "--rate", "200", "-o", rec, "--"}, in.Argv(script, "8")...)...); r.code != 0 {
 			t.Fatalf("record: exit %d\n%s", r.code, r.stderr)
 		}
 		if err := os.Remove(in.HostPath(script)); err != nil {
