@@ -493,15 +493,45 @@ func (w *Walker) GILHolder(in *Interpreter) (uint64, error) { return w.GILHolder
 // one word (2.7-3.11: the current thread state) or the GIL's locked and
 // last_holder fields in one read.
 func (w *Walker) GILHolderOf(in *Interpreter, interp uint64) (uint64, error) {
+	addr, b, err := w.gilSpan(in, interp)
+	if err != nil {
+		return 0, err
+	}
+	if err := procmem.ReadFull(in.r, b, addr); err != nil {
+		return 0, fmt.Errorf("gil at %#x: %w", addr, err)
+	}
+	return in.gilHolder(b), nil
+}
+
+// GILHolderAndGC is GILHolder and Collecting in one batched read: a
+// sampling round learns both with one system call.
+func (w *Walker) GILHolderAndGC(in *Interpreter) (holder uint64, collecting bool, err error) {
+	gc := in.gcCollecting()
+	if gc == 0 {
+		holder, err = w.GILHolder(in)
+		return holder, false, err
+	}
+	addr, b, err := w.gilSpan(in, in.Head)
+	if err != nil {
+		return 0, false, err
+	}
+	w.spans = append(w.spans[:0], procmem.Span{Addr: addr, Buf: b}, procmem.Span{Addr: gc, Buf: w.word[:4]})
+	if err := readSpans(in.r, w.spans); err != nil {
+		return 0, false, fmt.Errorf("gil at %#x and gc state at %#x: %w", addr, gc, err)
+	}
+	return in.gilHolder(b), le32(w.word[:4]) != 0, nil
+}
+
+// gilSpan is where the GIL state of interpreter interp is read: the
+// current thread state word (2.7-3.11), or the GIL's locked and
+// last_holder fields; b is the walker's buffer for it.
+func (w *Walker) gilSpan(in *Interpreter, interp uint64) (addr uint64, b []byte, err error) {
 	if in.tstateCurrent != 0 {
-		if err := procmem.ReadFull(in.r, w.word[:], in.tstateCurrent); err != nil {
-			return 0, err
-		}
-		return le64(w.word[:]), nil
+		return in.tstateCurrent, w.gilbuf[:8], nil
 	}
 	l := in.Layout
 	if l.GIL.Locked == Absent || l.GIL.LastHolder == Absent || (l.Interp.GILPtr == Absent && in.gilInline == Absent) {
-		return 0, errors.New("GIL state not known for this version")
+		return 0, nil, errors.New("GIL state not known for this version")
 	}
 	gil := interp + uint64(in.gilInline)
 	if l.Interp.GILPtr != Absent {
@@ -509,10 +539,10 @@ func (w *Walker) GILHolderOf(in *Interpreter, interp uint64) (uint64, error) {
 		// (_PyEval_InitGIL, Python/ceval_gil.c v3.12.0) and then fixed.
 		if gil = in.gilAddrs[interp]; gil == 0 {
 			if err := procmem.ReadFull(in.r, w.word[:], interp+uint64(l.Interp.GILPtr)); err != nil {
-				return 0, fmt.Errorf("interpreter %#x: gil: %w", interp, err)
+				return 0, nil, fmt.Errorf("interpreter %#x: gil: %w", interp, err)
 			}
 			if gil = le64(w.word[:]); gil == 0 {
-				return 0, fmt.Errorf("interpreter %#x: gil: not created yet", interp)
+				return 0, nil, fmt.Errorf("interpreter %#x: gil: not created yet", interp)
 			}
 			if in.gilAddrs == nil {
 				in.gilAddrs = map[uint64]uint64{}
@@ -523,14 +553,20 @@ func (w *Walker) GILHolderOf(in *Interpreter, interp uint64) (uint64, error) {
 	lo := min(l.GIL.Locked, l.GIL.LastHolder)
 	hi := max(l.GIL.Locked+4, l.GIL.LastHolder+8)
 	if hi-lo > len(w.gilbuf) {
-		return 0, fmt.Errorf("gil at %#x: fields %d bytes apart", gil, hi-lo)
+		return 0, nil, fmt.Errorf("gil at %#x: fields %d bytes apart", gil, hi-lo)
 	}
-	b := w.gilbuf[:hi-lo]
-	if err := procmem.ReadFull(in.r, b, gil+uint64(lo)); err != nil {
-		return 0, fmt.Errorf("gil at %#x: %w", gil, err)
+	return gil + uint64(lo), w.gilbuf[:hi-lo], nil
+}
+
+// gilHolder decodes what gilSpan's read found.
+func (in *Interpreter) gilHolder(b []byte) uint64 {
+	if in.tstateCurrent != 0 {
+		return le64(b)
 	}
+	l := in.Layout
+	lo := min(l.GIL.Locked, l.GIL.LastHolder)
 	if int32(le32(b[l.GIL.Locked-lo:])) == 0 {
-		return 0, nil
+		return 0
 	}
-	return le64(b[l.GIL.LastHolder-lo:]), nil
+	return le64(b[l.GIL.LastHolder-lo:])
 }

@@ -423,13 +423,9 @@ func (s *Sampler) sampleTarget(t *Target, at time.Duration, refresh bool) (err e
 		}
 		nt.regs = regs
 	}
-	holder := t.readHolders(&s.walker)
-	collecting := false
-	if s.o.GC && holder != 0 && t.Interp.CanReadGC() {
-		var err error
-		if collecting, err = s.walker.Collecting(t.Interp); err != nil {
-			s.failed(err) // counted; the stacks themselves still count
-		}
+	_, collecting, gcErr := t.readHolders(&s.walker, s.o.GC && t.Interp.CanReadGC())
+	if gcErr != nil {
+		s.failed(gcErr) // counted; the stacks themselves still count
 	}
 	h := &s.p.Health
 	for i := range t.threads {

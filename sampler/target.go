@@ -277,7 +277,7 @@ func (t *Target) Snapshot() (out []ThreadStack, err error) {
 	if err := t.refresh(&w); err != nil {
 		return nil, err
 	}
-	t.readHolders(&w)
+	t.readHolders(&w, false)
 	out = make([]ThreadStack, 0, len(t.threads))
 	for _, th := range t.threads {
 		ts := ThreadStack{Thread: th, Name: t.ThreadName(th), HasGIL: t.holdsGIL(&th)}
