@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/pyspyglass/pyspyglass/native"
 	"github.com/pyspyglass/pyspyglass/procmem"
 	"github.com/pyspyglass/pyspyglass/pyabi"
 	"github.com/pyspyglass/pyspyglass/sampler"
@@ -21,6 +22,12 @@ import (
 type Options struct {
 	Locals    bool // each frame's arguments and locals
 	LocalsAll bool // with the item limits lifted (implies Locals)
+	// NativeRegs, when set, reads the registers of every stopped thread
+	// (--native): each stack is then merged with its C frames and the
+	// threads without Python are added. NativeAll keeps the interpreter's
+	// own call and start-up frames.
+	NativeRegs func() ([]native.ThreadRegs, error)
+	NativeAll  bool
 }
 
 // Dump is one process as dump shows it; its JSON form is documented in
@@ -94,6 +101,8 @@ type Frame struct {
 	Name   string `json:"name"`
 	File   string `json:"file"`
 	Line   int    `json:"line"`
+	Kind   string `json:"kind,omitempty"`   // --native: "native" for a C/C++ frame, "other" for a marker
+	Module string `json:"module,omitempty"` // a native frame's binary
 	Locals []Var  `json:"locals,omitempty"`
 }
 
@@ -141,6 +150,17 @@ func Take(t *sampler.Target, o Options, stop Stopper) (_ *Dump, err error) {
 	if err != nil {
 		return nil, err
 	}
+	var natives []sampler.NativeThread
+	if o.NativeRegs != nil {
+		// Read now, while stopped, with the Python stacks of this instant.
+		regs, err := o.NativeRegs()
+		if err == nil {
+			natives, err = t.NativeStacks(regs, o.NativeAll)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("--native: %w", err)
+		}
+	}
 	d := &Dump{Pid: t.Pid, Cmdline: t.Cmdline, Version: t.Interp.Version.String(), Deadlock: []Edge{}}
 	var osw []procmem.Wait
 	for _, th := range threads {
@@ -165,7 +185,7 @@ func Take(t *sampler.Target, o Options, stop Stopper) (_ *Dump, err error) {
 	x, err := t.Interp.NewInspector()
 	if err != nil {
 		d.Notes = append(d.Notes, "waits on Python objects and locals not read: "+err.Error())
-		return d, nil
+		return mergeNative(d, natives, states, waits), nil
 	}
 	a := &analysis{t: t, x: x, d: d, opts: o, infos: make([][]pyabi.FrameInfo, len(d.Threads))}
 	a.readFrames()
@@ -187,7 +207,7 @@ func Take(t *sampler.Target, o Options, stop Stopper) (_ *Dump, err error) {
 	if o.Locals || o.LocalsAll {
 		a.locals()
 	}
-	return d, nil
+	return mergeNative(d, natives, states, waits), nil
 }
 
 // osView reads each thread's state letter and system call.

@@ -65,7 +65,14 @@ func writeText(b *strings.Builder, d *Dump) {
 			fmt.Fprintf(b, "    %s\n", waitText(w))
 		}
 		for _, f := range th.Frames {
-			fmt.Fprintf(b, "    %s (%s:%d)\n", f.Name, f.File, f.Line)
+			switch {
+			case f.Line > 0 || f.Kind == "":
+				fmt.Fprintf(b, "    %s (%s:%d)\n", f.Name, f.File, f.Line)
+			case f.File != "": // a native frame without line tables
+				fmt.Fprintf(b, "    %s (%s)\n", f.Name, f.File)
+			default:
+				fmt.Fprintf(b, "    %s\n", f.Name)
+			}
 			writeVars(b, f.Locals)
 		}
 		if th.Error != "" {

@@ -374,3 +374,49 @@ func (s *Sampler) recordIDs(t *Target, threadID uint64, tid int, name string, id
 	s.stack = st
 	s.added(s.p.Stack(st), ti, at)
 }
+
+// NativeThread is one thread's merged stack, as dump --native shows it.
+type NativeThread struct {
+	TID    int
+	Name   string       // the OS name, for threads without Python
+	Python bool         // the thread has a Python thread state
+	Frames []prof.Frame // innermost first
+}
+
+// NativeStacks merges every thread's native stack with its Python frames
+// once. The caller has stopped the target and read regs while it was
+// stopped; the Python frames are read here, so both are of one instant.
+func (t *Target) NativeStacks(regs []native.ThreadRegs, all bool) ([]NativeThread, error) {
+	p := prof.New(time.Now())
+	s := New(nil, p, Options{Native: true, NativeAll: all, FullFilenames: true})
+	a := s.auxFor(t)
+	nt, err := s.nativeFor(t, a)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.refresh(&s.walker); err != nil {
+		return nil, err
+	}
+	var out []NativeThread
+	for _, r := range regs {
+		nth := NativeThread{TID: r.TID}
+		var py []pyabi.Frame
+		for i := range t.threads {
+			if th := &t.threads[i]; th.NativeID == r.TID {
+				nth.Python = true
+				// A stack that cannot be read leaves the native frames.
+				if frames, err := s.walker.Stack(t.Interp, th, nil); err == nil {
+					py = frames
+				}
+			}
+		}
+		if !nth.Python {
+			nth.Name = a.threadName(t.Pid, r.TID)
+		}
+		for _, id := range s.mergedStack(t, nt, r.Regs, py, nil) {
+			nth.Frames = append(nth.Frames, p.Frames[id])
+		}
+		out = append(out, nth)
+	}
+	return out, nil
+}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/pyspyglass/pyspyglass/attach"
 	"github.com/pyspyglass/pyspyglass/hang"
+	"github.com/pyspyglass/pyspyglass/native"
 	"github.com/pyspyglass/pyspyglass/sampler"
 )
 
@@ -19,6 +20,8 @@ type dumpOptions struct {
 	localsAll    bool
 	subprocesses bool
 	nonblocking  bool
+	native       bool
+	nativeAll    bool
 }
 
 func runDump(args []string, stdout, stderr io.Writer) error {
@@ -32,6 +35,8 @@ func runDump(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.localsAll, "locals-all", false, "show locals with the item limits lifted (same as -ll)")
 	fs.BoolVarP(&o.subprocesses, "subprocesses", "s", false, "dump every process of the tree under each PID too")
 	fs.BoolVar(&o.nonblocking, "nonblocking", false, "do not stop the target while reading (the dump may be inconsistent)")
+	fs.BoolVarP(&o.native, "native", "n", false, "merge each thread's C/C++ stack with its Python frames, and show threads without Python (x86_64)")
+	fs.BoolVar(&o.nativeAll, "native-all", false, "with --native, keep the interpreter's own call and start-up frames")
 	o.threadFlags.bind(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -45,6 +50,9 @@ func runDump(args []string, stdout, stderr io.Writer) error {
 	}
 	if len(o.pids) == 0 {
 		return fmt.Errorf("dump needs --pid PID (see pyspyglass dump --help)")
+	}
+	if err := checkNative(&targetFlags{native: o.native, nativeAll: o.nativeAll, nonblocking: o.nonblocking}); err != nil {
+		return err
 	}
 	log, err := newLogger(o.log, stderr)
 	if err != nil {
@@ -61,13 +69,13 @@ func runDump(args []string, stdout, stderr io.Writer) error {
 			pids = append(append(pids, pid), kids...)
 		}
 	}
-	opts := hang.Options{Locals: o.locals > 0, LocalsAll: o.localsAll || o.locals > 1}
+	opts := hang.Options{Locals: o.locals > 0, LocalsAll: o.localsAll || o.locals > 1, NativeAll: o.nativeAll}
 	// Each process is dumped in turn; one that fails is reported and the
 	// others still dumped. A child that is not Python is only logged.
 	var dumps []*hang.Dump
 	var errs []error
 	for _, pid := range pids {
-		d, err := dumpOne(pid, opts, !o.nonblocking, log)
+		d, err := dumpOne(pid, opts, !o.nonblocking, o.native, log)
 		switch {
 		case err != nil && len(pids) == 1:
 			return err
@@ -116,7 +124,7 @@ func containsPid(pids pidsValue, pid int) bool {
 }
 
 // dumpOne reads one process, stopped for the read unless !stop.
-func dumpOne(pid int, opts hang.Options, stop bool, log *slog.Logger) (*hang.Dump, error) {
+func dumpOne(pid int, opts hang.Options, stop, withNative bool, log *slog.Logger) (*hang.Dump, error) {
 	if err := attach.Check(pid); err != nil {
 		return nil, err
 	}
@@ -133,5 +141,11 @@ func dumpOne(pid int, opts hang.Options, stop bool, log *slog.Logger) (*hang.Dum
 		return nil, err
 	}
 	defer p.Close()
+	if withNative {
+		opts.NativeRegs = func() ([]native.ThreadRegs, error) {
+			regs, err := p.Registers(nil)
+			return toNativeRegs(regs), err
+		}
+	}
 	return hang.Take(t, opts, p)
 }

@@ -101,6 +101,23 @@ func TestRecordNativeInterleaving(t *testing.T) {
 			t.Errorf("main thread %d and C thread %d of %d samples have the expected stacks, want a third each:\n%s", mainN, cN, total, dumpCounts(counts))
 		}
 
+		// dump --native: the same stack innermost first, and the C thread.
+		r = pyspyglass(t, "dump", "--native", "-p", fmt.Sprint(proc.Pid))
+		if r.code != 0 {
+			t.Fatalf("dump --native: exit %d\n%s", r.code, r.stderr)
+		}
+		text := r.stdout
+		wantDump := []string{"Thread " + proc.Field("main"), "    nd_spin_leaf (", "    nd_spin (", "    inner " + at("inner-call-spin"),
+			"    nd_call (", "    outer " + at("outer-call-c"), "    <module> " + at("module-call-outer"),
+			"Thread " + proc.Field("cthread"), "    nd_c_busy (", "    nd_c_worker ("}
+		for _, w := range wantDump {
+			i := strings.Index(text, w)
+			if i < 0 {
+				t.Fatalf("dump --native lacks %q in order:\n%s", w, r.stdout)
+			}
+			text = text[i+len(w):]
+		}
+
 		out = filepath.Join(t.TempDir(), "plain.txt")
 		r = pyspyglass(t, "record", "-p", fmt.Sprint(proc.Pid), "-d", "1", "-f", "collapsed", "-o", out)
 		if r.code != 0 {
@@ -175,4 +192,56 @@ func dumpCounts(counts map[string]int) string {
 		fmt.Fprintf(&b, "  %d %s\n", n, s)
 	}
 	return b.String()
+}
+
+// TestRecordNativeMypyc records Debian's mypy, compiled to C by mypyc,
+// type-checking a copy of a standard library module. Without --native one
+// Python frame (console_entry) holds most samples; with it the time goes
+// to the compiled functions' own names (CPyDef_...), and no single leaf
+// holds the majority. Skipped where Debian's mypy is not installed.
+func TestRecordNativeMypyc(t *testing.T) {
+	const py = "/usr/bin/python3.11"
+	so, _ := filepath.Glob("/usr/lib/python3/dist-packages/*__mypyc*.so")
+	if _, err := os.Stat("/usr/lib/python3/dist-packages/mypy/build.py"); err != nil || len(so) == 0 {
+		t.Skip("Debian's mypyc-compiled mypy is not installed (apt-get install mypy)")
+	}
+	if _, err := os.Stat(py); err != nil || runtime.GOARCH != "amd64" {
+		t.Skip("needs Debian's python3.11 on x86_64")
+	}
+	dir := t.TempDir()
+	src, err := os.ReadFile("/usr/lib/python3.11/argparse.py")
+	if err != nil {
+		t.Skip("no /usr/lib/python3.11/argparse.py to type-check")
+	}
+	if err := os.WriteFile(filepath.Join(dir, "target.py"), src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "mypy.txt")
+	r := pyspyglass(t, "record", "--native", "-f", "collapsed", "-o", out, "--", py, "-m", "mypy",
+		"--no-incremental", "--cache-dir=/dev/null", "--ignore-missing-imports", filepath.Join(dir, "target.py"))
+	if r.code != 0 && r.code != 1 { // mypy exits 1 when it finds errors
+		t.Fatalf("record --native mypy: exit %d\n%s", r.code, r.stderr)
+	}
+	counts := collapsedCounts(t, out)
+	leaves := map[string]int{}
+	total, compiled := 0, 0
+	for stack, n := range counts {
+		total += n
+		names := frameNames(stack)
+		leaves[names[len(names)-1]] += n
+		if slices.ContainsFunc(names, func(f string) bool { return strings.HasPrefix(f, "CPyDef_") }) {
+			compiled += n
+		}
+	}
+	if total < 50 {
+		t.Fatalf("only %d samples of mypy", total)
+	}
+	if compiled < total/2 {
+		t.Errorf("%d of %d samples name a compiled function (CPyDef_...), want most:\n%s", compiled, total, dumpCounts(counts))
+	}
+	for leaf, n := range leaves {
+		if n > total/2 {
+			t.Errorf("leaf %q holds %d of %d samples, want no majority", leaf, n, total)
+		}
+	}
 }

@@ -202,11 +202,18 @@ func (s *session) registers(pid int, dst []native.ThreadRegs) ([]native.ThreadRe
 	if s.regs, err = p.Registers(s.regs[:0]); err != nil {
 		return dst, err
 	}
-	for _, r := range s.regs {
+	return appendNativeRegs(dst, s.regs), nil
+}
+
+// appendNativeRegs converts attach's register sets to the unwinder's.
+func appendNativeRegs(dst []native.ThreadRegs, regs []attach.ThreadRegs) []native.ThreadRegs {
+	for _, r := range regs {
 		dst = append(dst, native.ThreadRegs{TID: r.TID, Regs: native.Regs{PC: r.PC, SP: r.SP, FP: r.FP}})
 	}
-	return dst, nil
+	return dst
 }
+
+func toNativeRegs(regs []attach.ThreadRegs) []native.ThreadRegs { return appendNativeRegs(nil, regs) }
 
 // openWhenReady retries until the launched command, or a process it
 // started (a shell script, env, uv run), has a Python interpreter to read;
