@@ -417,10 +417,8 @@ func measure(t *testing.T, format, path string) (heavy, light float64) {
 			add(name, float64(n))
 		}
 	case "pstats":
-		ins := testutil.Interpreters(t)
-		for name, st := range loadPstats(t, ins[len(ins)-1], path, "cpu_split.py").Funcs {
+		for name, st := range loadPstats(t, pstatsReader(t), path, "cpu_split.py").Funcs {
 			add(name, st.TT*250) // seconds, in 4 ms sampling intervals
-
 		}
 	default:
 		t.Fatalf("no parser for format %s", format)
