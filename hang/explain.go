@@ -249,6 +249,7 @@ type analysis struct {
 	d     *Dump
 	opts  Options
 	infos [][]pyabi.FrameInfo // per thread, per frame (zero where unreadable)
+	withs []map[uint64]bool   // per thread: objects its frames' live stacks hold (insideWith)
 	errs  int
 }
 
@@ -475,23 +476,31 @@ func (a *analysis) holders() {
 // lock: its live value stack holds the lock's bound __exit__, or on 3.14
 // the lock itself, or a Condition-like object whose _lock is the lock.
 func (a *analysis) insideWith(j int, lock uint64) bool {
-	for _, fi := range a.infos[j] {
-		for _, v := range fi.Live {
-			if v == 0 {
-				continue
-			}
-			self := a.x.BoundSelf(v)
-			if v == lock || self == lock {
-				return true
-			}
-			if self != 0 {
-				if inner, ok, err := a.x.Attr(self, "_lock"); err == nil && ok && inner == lock {
-					return true
+	if a.withs == nil {
+		a.withs = make([]map[uint64]bool, len(a.d.Threads))
+	}
+	if a.withs[j] == nil {
+		// What thread j's frames keep live, worked out once per thread.
+		m := map[uint64]bool{}
+		for _, fi := range a.infos[j] {
+			for _, v := range fi.Live {
+				if v == 0 || m[v] {
+					continue
+				}
+				m[v] = true
+				self := a.x.BoundSelf(v)
+				if self == 0 {
+					continue
+				}
+				m[self] = true
+				if inner, ok, err := a.x.Attr(self, "_lock"); err == nil && ok {
+					m[inner] = true
 				}
 			}
 		}
+		a.withs[j] = m
 	}
-	return false
+	return a.withs[j][lock]
 }
 
 // intAttr reads the first of names that obj has as an int attribute.

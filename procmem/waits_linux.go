@@ -1,6 +1,7 @@
 package procmem
 
 import (
+	"bytes"
 	"os"
 	"strconv"
 )
@@ -12,12 +13,13 @@ type WaitReader struct {
 	pid     int
 	mem     Reader // the target's memory, for select's fd sets; may be nil
 	sockets map[uint64]Socket
+	read    map[string]bool // the /proc/PID/net tables read so far
 }
 
 // NewWaitReader returns a WaitReader for pid; mem (may be nil) lets it
 // count the fds of a select.
 func NewWaitReader(pid int, mem Reader) *WaitReader {
-	return &WaitReader{pid: pid, mem: mem}
+	return &WaitReader{pid: pid, mem: mem, sockets: map[uint64]Socket{}, read: map[string]bool{}}
 }
 
 // Thread returns what thread tid is blocked in. A thread that exited
@@ -62,20 +64,28 @@ func (wr *WaitReader) describeFD(fd int) string {
 	if kind != "socket" {
 		return link
 	}
-	if wr.sockets == nil {
-		wr.sockets = map[uint64]Socket{}
-		// The target's own network namespace: /proc/PID/net.
-		for _, proto := range []string{"tcp", "tcp6", "udp", "udp6", "unix"} {
-			f, err := os.Open(procPath(wr.pid, "net/"+proto))
-			if err != nil {
-				continue
-			}
-			if proto == "unix" {
-				_ = ParseNetUnix(f, wr.sockets)
-			} else {
-				_ = ParseNetInet(f, proto, wr.sockets)
-			}
-			f.Close()
+	if s, ok := wr.sockets[inode]; ok {
+		return s.String()
+	}
+	// The target's own network namespace: /proc/PID/net. A table is read
+	// only until the socket is found, and each line is parsed only if it
+	// names the inode.
+	for _, proto := range []string{"tcp", "tcp6", "udp", "udp6", "unix"} {
+		if wr.read[proto] {
+			continue
+		}
+		wr.read[proto] = true
+		b, err := os.ReadFile(procPath(wr.pid, "net/"+proto))
+		if err != nil {
+			continue
+		}
+		if proto == "unix" {
+			_ = ParseNetUnix(bytes.NewReader(b), wr.sockets)
+		} else {
+			_ = ParseNetInet(bytes.NewReader(b), proto, wr.sockets)
+		}
+		if _, ok := wr.sockets[inode]; ok {
+			break
 		}
 	}
 	if s, ok := wr.sockets[inode]; ok {

@@ -1,5 +1,7 @@
 # A hung program for dump's tests: every thread blocks on something known.
-# With "deadlock", worker-1 and worker-2 wait for each other's Lock.
+# With "deadlock", worker-1 and worker-2 wait for each other's Lock; with
+# "threads=N", N more threads ("extra-<i>") wait in turn on the queue, the
+# condition, the RLock and a sleep (the dump benchmark's 50 threads).
 # Runs on 2.7 and 3.x. The main thread prints "ready" once every thread is
 # about to block, then joins worker-1 (or the rlock-holder).
 import os
@@ -96,6 +98,11 @@ def main():
     start(receiver, "receiver", conn)
     start(child_waiter, "child-waiter")
     start(sleeper, "sleeper")
+    waits = [queue_getter, cond_waiter, rlock_waiter, sleeper]
+    for arg in sys.argv[1:]:
+        if arg.startswith("threads="):
+            for i in range(int(arg[len("threads="):])):
+                start(waits[i % len(waits)], "extra-%d" % i)
     if deadlock:
         a_taken, b_taken = threading.Event(), threading.Event()
         joined = start(worker_1, "worker-1", a_taken, b_taken)
