@@ -40,6 +40,7 @@ func benchDumpStop(b *testing.B, o Options, stop bool) {
 	if chosen == nil {
 		b.Skip("no interpreter 3.x up to 3.13 found")
 	}
+	testutil.RequireModules(b, *chosen, "socket", "subprocess", "queue")
 	tg := testutil.Spawn(b, *chosen, "hang.py", "deadlock", "threads=40")
 	t, err := sampler.Open(tg.Pid, nil)
 	if err != nil {

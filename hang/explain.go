@@ -182,6 +182,15 @@ func Take(t *sampler.Target, o Options, stop Stopper) (_ *Dump, err error) {
 		osw = append(osw, w)
 		d.Threads = append(d.Threads, jt)
 	}
+	// A thread sleeping on the GIL's own condition or mutex waits for the
+	// GIL, not for anything of its program; unless it took the GIL between
+	// the OS view and the stop (the holder is read while stopped).
+	gilLo, gilHi, gilErr := t.Interp.GILRange()
+	for i := range d.Threads {
+		if w := osw[i]; w.Kind == procmem.WaitFutex && gilErr == nil && w.Futex >= gilLo && w.Futex < gilHi && !d.Threads[i].GIL {
+			d.Threads[i].WaitsGIL = true
+		}
+	}
 	x, err := t.Interp.NewInspector()
 	if err != nil {
 		d.Notes = append(d.Notes, "waits on Python objects and locals not read: "+err.Error())
@@ -189,16 +198,13 @@ func Take(t *sampler.Target, o Options, stop Stopper) (_ *Dump, err error) {
 	}
 	a := &analysis{t: t, x: x, d: d, opts: o, infos: make([][]pyabi.FrameInfo, len(d.Threads))}
 	a.readFrames()
-	gilLo, gilHi, gilErr := t.Interp.GILRange()
 	for i := range d.Threads {
 		th := &d.Threads[i]
-		if w := osw[i]; w.Kind == procmem.WaitFutex {
-			if gilErr == nil && w.Futex >= gilLo && w.Futex < gilHi {
-				th.WaitsGIL = true
-				continue
-			}
+		switch w := osw[i]; {
+		case th.WaitsGIL:
+		case w.Kind == procmem.WaitFutex:
 			th.Wait = a.pyWait(i, w.Futex)
-		} else if w.Kind != procmem.WaitRunning {
+		case w.Kind != procmem.WaitRunning:
 			th.Wait = a.pyWait(i, 0)
 		}
 	}

@@ -60,6 +60,11 @@ func expectations(py2, deadlock bool) map[string]expect {
 
 func TestDumpLive(t *testing.T) {
 	testutil.ForEach(t, testutil.Interpreters(t), func(t *testing.T, in testutil.Interpreter) {
+		queue := "queue"
+		if in.Major == 2 {
+			queue = "Queue"
+		}
+		testutil.RequireModules(t, in, "socket", "subprocess", queue)
 		for _, deadlock := range []bool{false, true} {
 			name := "no deadlock"
 			var args []string

@@ -374,3 +374,24 @@ func Discover() ([]Interpreter, string) {
 	d := discovered()
 	return append([]Interpreter(nil), d.interps...), d.summary
 }
+
+// RequireModules skips the test, naming the module and the interpreter,
+// when in cannot import every one of mods: a build made without some
+// extension modules (no _socket, no _posixsubprocess) cannot run a script
+// that needs them, which is no failure of the code under test.
+func RequireModules(t testing.TB, in Interpreter, mods ...string) {
+	t.Helper()
+	for _, m := range mods {
+		if out, err := in.Command("-c", "import "+m).CombinedOutput(); err != nil {
+			t.Skipf("%s cannot import %s: %s", in.Name, m, lastLine(string(out)))
+		}
+	}
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}
