@@ -599,3 +599,83 @@ func copyScripts(t *testing.T, in testutil.Interpreter, names ...string) string 
 	}
 	return dir
 }
+
+// TestFlowsSubprocesses records a parent that forks two CPU-bound workers
+// with --subprocesses and --memory into one recording, then renders it in
+// each of the workflow formats: the Firefox profile has each worker as its
+// own process track, pstats loads with a root function per process, the
+// line table shows the workers' loop line, and the recording compared with
+// itself shows no change.
+func TestFlowsSubprocesses(t *testing.T) {
+	in := newest(t)
+	dir := t.TempDir()
+	script := filepath.Join(copyScripts(t, in, "forker.py"), "forker.py")
+	rec := filepath.Join(dir, "forks.pyspyglass")
+	cmd := exec.Command(bin, append([]string{"record", "--subprocesses", "--memory", "-d", "4", "-o", rec, "--"}, in.Argv(script)...)...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	// The parent parks: when the duration ends it is interrupted, and its
+	// exit status is passed on; only the recording matters here.
+	if err := cmd.Run(); err != nil {
+		if _, ok := err.(*exec.ExitError); !ok {
+			t.Fatalf("%v\n%s", err, stderr.String())
+		}
+	}
+	render := func(name string, args ...string) []byte {
+		t.Helper()
+		out := filepath.Join(dir, name)
+		if r := pyspyglass(t, append([]string{"render", rec, "-o", out}, args...)...); r.code != 0 {
+			t.Fatalf("render %s: exit %d\n%s", name, r.code, r.stderr)
+		}
+		data, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+
+	var doc struct {
+		Threads []struct {
+			Pid         string
+			ProcessName string
+		}
+	}
+	gecko := render("forks.gecko.json")
+	if err := json.Unmarshal(gecko, &doc); err != nil {
+		t.Fatal(err)
+	}
+	workers := map[string]bool{}
+	for _, th := range doc.Threads {
+		if strings.Contains(th.ProcessName, "process "+th.Pid+":") {
+			workers[th.Pid] = true
+		}
+	}
+	if leaves := geckoLeaves(t, gecko); len(workers) < 2 || leaves["child_work"] == 0 {
+		t.Errorf("gecko: %d processes named by their root, child_work %d samples; want 2 workers", len(workers), leaves["child_work"])
+	}
+
+	render("forks.prof")
+	d := loadPstats(t, pstatsReader(t), filepath.Join(dir, "forks.prof"), "forker.py")
+	roots := 0
+	for name, st := range d.Funcs {
+		if strings.HasPrefix(name, "~:process ") && st.CT > 0 {
+			roots++
+		}
+	}
+	if roots < 2 || d.Funcs["child_work"].TT <= 0 {
+		t.Errorf("pstats: %d process roots, child_work tottime %v; want 2 workers", roots, d.Funcs["child_work"].TT)
+	}
+
+	lines := string(render("forks.lines.txt"))
+	loop := testutil.Mark(t, "forker.py", "child-loop")
+	if r := lineTable(t, lines, "child_work")[loop]; r.samples == 0 || !strings.Contains(r.text, "# mark: child-loop") {
+		t.Errorf("line table: child-loop line %d is %+v\n%s", loop, r, lines)
+	}
+
+	if r := pyspyglass(t, "diff", rec, rec); r.code != 0 || !strings.Contains(r.stdout, "no function's share changed") {
+		t.Errorf("diff with itself: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if mem := render("forks.mem.txt", "--memory"); len(mem) == 0 {
+		t.Error("the memory view of a --memory recording is empty")
+	}
+}
