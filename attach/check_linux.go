@@ -14,8 +14,8 @@ import (
 
 // Check reports whether pid exists and we may read its memory. A missing
 // pid gives an error wrapping procmem.ErrNoProcess, a zombie one wrapping
-// procmem.ErrExited, and a refusal a *PermissionError whose Remedy says
-// how to get access.
+// procmem.ErrExited, and a refusal a *procmem.PermissionError carrying the
+// Facts that decide how to get access.
 func Check(pid int) error {
 	p, err := procmem.Open(pid)
 	if err != nil {
@@ -54,26 +54,28 @@ func probeMapping(maps []procmem.Mapping) (procmem.Mapping, bool) {
 	return procmem.Mapping{}, false
 }
 
-// explain adds the remedy facts to a permission error and passes other
-// errors through.
+// explain adds the facts to a permission error and passes other errors
+// through.
 func explain(pid int, err error) error {
 	var perr *procmem.PermissionError
-	if errors.As(err, &perr) {
-		return newPermissionError(pid, perr, gatherFacts(pid))
+	if errors.As(err, &perr) && perr.Facts == nil {
+		f := gatherFacts(pid)
+		perr.Facts = &f
 	}
 	return err
 }
 
-// permissionFromErrno builds a *PermissionError for a refused system call
-// such as ptrace.
-func permissionFromErrno(pid int, op string, errno error) *PermissionError {
-	return newPermissionError(pid, &procmem.PermissionError{Pid: pid, Op: op, Err: errno}, gatherFacts(pid))
+// permissionFromErrno builds a *procmem.PermissionError with its facts for
+// a refused system call such as ptrace.
+func permissionFromErrno(pid int, op string, errno error) *procmem.PermissionError {
+	f := gatherFacts(pid)
+	return &procmem.PermissionError{Pid: pid, Op: op, Err: errno, Facts: &f}
 }
 
-// gatherFacts collects what Remedy needs. Every step is best effort: a
+// gatherFacts collects what decides the fix. Every step is best effort: a
 // fact we cannot learn keeps its zero value (or -1).
-func gatherFacts(pid int) Facts {
-	f := Facts{Root: unix.Geteuid() == 0, PtraceScope: -1, TargetUID: -1}
+func gatherFacts(pid int) procmem.Facts {
+	f := procmem.Facts{Root: unix.Geteuid() == 0, PtraceScope: -1, TargetUID: -1}
 	if b, err := os.ReadFile("/proc/self/status"); err == nil {
 		f.CapSysPtrace, _ = parseCapEff(string(b))
 	}

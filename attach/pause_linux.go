@@ -75,7 +75,7 @@ type tracee struct {
 }
 
 // NewPauser seizes every thread of pid without stopping it. A refusal is
-// a *PermissionError whose Remedy says how to get access.
+// a *procmem.PermissionError with the facts that decide how to get access.
 func NewPauser(pid int) (*Pauser, error) {
 	if pid <= 0 {
 		return nil, fmt.Errorf("pid %d: %w", pid, procmem.ErrNoProcess)
