@@ -487,6 +487,20 @@ func (in *Interpreter) position(fb []byte, codeAddr uint64) int {
 // or 0 when none does; see GILHolderOf.
 func (w *Walker) GILHolder(in *Interpreter) (uint64, error) { return w.GILHolderOf(in, in.Head) }
 
+// ErrGILUnknown says the build's layout does not tell where the GIL state
+// is (a free-threaded build has none).
+var ErrGILUnknown = errors.New("GIL state not known for this version")
+
+// CanReadGIL says whether GILHolderOf can work on this process: an error
+// wrapping ErrGILUnknown when the layout lacks the GIL's fields.
+func (in *Interpreter) CanReadGIL() error {
+	l := in.Layout
+	if in.tstateCurrent != 0 || l.GIL.Locked != Absent && l.GIL.LastHolder != Absent && (l.Interp.GILPtr != Absent || in.gilInline != Absent) {
+		return nil
+	}
+	return fmt.Errorf("python %s: %w", in.Version, ErrGILUnknown)
+}
+
 // GILHolderOf returns the thread state holding the GIL of interpreter
 // interp (Thread.Interp), or 0 when none does. Before 3.12 all
 // interpreters share one GIL; from 3.12 each may have its own. It reads
@@ -529,10 +543,10 @@ func (w *Walker) gilSpan(in *Interpreter, interp uint64) (addr uint64, b []byte,
 	if in.tstateCurrent != 0 {
 		return in.tstateCurrent, w.gilbuf[:8], nil
 	}
-	l := in.Layout
-	if l.GIL.Locked == Absent || l.GIL.LastHolder == Absent || (l.Interp.GILPtr == Absent && in.gilInline == Absent) {
-		return 0, nil, errors.New("GIL state not known for this version")
+	if err := in.CanReadGIL(); err != nil {
+		return 0, nil, err
 	}
+	l := in.Layout
 	gil := interp + uint64(in.gilInline)
 	if l.Interp.GILPtr != Absent {
 		// interp->ceval.gil is set once when the interpreter is made

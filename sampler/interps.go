@@ -1,6 +1,7 @@
 package sampler
 
 import (
+	"cmp"
 	"errors"
 
 	"github.com/pyspyglass/pyspyglass/pyabi"
@@ -15,9 +16,10 @@ type gilHolder struct {
 // readHolders reads the GIL holder of every interpreter that has threads
 // (one read for a process without sub-interpreters) and, when gc is set,
 // whether the main interpreter's collector runs, in the same read. It
-// returns the main interpreter's holder; a GIL that cannot be read counts
-// as no holder (free-threaded builds have none), a failed collector read
-// is the error.
+// returns the main interpreter's holder. A failed read counts as no holder
+// and the first one is returned, for the caller to count; a build whose
+// layout has no GIL state (free-threaded builds have none) or no collector
+// state is not an error here (--gil refuses the former up front).
 func (t *Target) readHolders(w *pyabi.Walker, gc bool) (main uint64, collecting bool, err error) {
 	t.holders = t.holders[:0]
 	for i := range t.threads {
@@ -28,12 +30,13 @@ func (t *Target) readHolders(w *pyabi.Walker, gc bool) (main uint64, collecting 
 		var h uint64
 		if ip == t.Interp.Head && gc {
 			var gerr error
-			if h, collecting, gerr = w.GILHolderAndGC(t.Interp); gerr != nil && !errors.Is(gerr, pyabi.ErrNoGCState) {
-				err = gerr
-			}
+			h, collecting, gerr = w.GILHolderAndGC(t.Interp)
+			err = cmp.Or(err, readFailure(gerr))
 			main = h
 		} else {
-			h, _ = w.GILHolderOf(t.Interp, ip)
+			var gerr error
+			h, gerr = w.GILHolderOf(t.Interp, ip)
+			err = cmp.Or(err, readFailure(gerr))
 			if ip == t.Interp.Head {
 				main = h
 			}
@@ -41,6 +44,15 @@ func (t *Target) readHolders(w *pyabi.Walker, gc bool) (main uint64, collecting 
 		t.holders = append(t.holders, gilHolder{ip, h})
 	}
 	return main, collecting, err
+}
+
+// readFailure is err unless it says the build lacks the facts to read the
+// GIL or the collector state, which is no failed read.
+func readFailure(err error) error {
+	if errors.Is(err, pyabi.ErrGILUnknown) || errors.Is(err, pyabi.ErrNoGCState) {
+		return nil
+	}
+	return err
 }
 
 func (t *Target) knownHolder(interp uint64) bool {

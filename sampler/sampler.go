@@ -423,9 +423,9 @@ func (s *Sampler) sampleTarget(t *Target, at time.Duration, refresh bool) (err e
 		}
 		nt.regs = regs
 	}
-	_, collecting, gcErr := t.readHolders(&s.walker, s.o.GC && t.Interp.CanReadGC())
-	if gcErr != nil {
-		s.failed(gcErr) // counted; the stacks themselves still count
+	_, collecting, readErr := t.readHolders(&s.walker, s.o.GC && t.Interp.CanReadGC())
+	if readErr != nil {
+		s.failed(readErr) // counted; the stacks themselves still count
 	}
 	h := &s.p.Health
 	for i := range t.threads {

@@ -138,6 +138,16 @@ func openSession(ctx context.Context, tf *targetFlags, argv []string, launch att
 			return s, fmt.Errorf("--opcodes: pid %d: %w", targets[i].Pid, err)
 		}
 	}
+	// --gil on a build whose GIL state cannot be read would drop every
+	// sample without a word.
+	for i := 0; tf.gil && i < len(targets); i++ {
+		if err := targets[i].Interp.CanReadGIL(); err != nil {
+			for _, t := range targets {
+				t.Close()
+			}
+			return s, fmt.Errorf("--gil: pid %d: %w", targets[i].Pid, err)
+		}
+	}
 	o.Opcodes = tf.opcodes
 	o.GC = !tf.noGC
 	o.Memory = tf.memory
