@@ -143,6 +143,11 @@ func (s *Sampler) prepare(t *Target) {
 			s.o.Log.Warn("instructions not read", "pid", t.Pid, "err", err)
 		}
 	}
+	if s.o.GILOnly && s.o.Log != nil {
+		if err := t.Interp.CanReadGIL(); err != nil {
+			s.o.Log.Warn("--gil: no thread of this process can be sampled", "pid", t.Pid, "err", err)
+		}
+	}
 }
 
 // AddTarget adds a process found later (a new child with --subprocesses).

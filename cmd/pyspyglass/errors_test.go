@@ -60,4 +60,3 @@ func TestRemedy(t *testing.T) {
 		})
 	}
 }
-
