@@ -60,7 +60,7 @@ func runRecord(args []string, stdout, stderr io.Writer) error {
 	if o.linesTop < 1 {
 		return fmt.Errorf("--lines-top %d: want 1 or more functions", o.linesTop)
 	}
-	if err := o.upload.check(); err != nil {
+	if err := o.upload.check(fs); err != nil {
 		return err
 	}
 	// With --upload or --output-dir, the whole recording is written only

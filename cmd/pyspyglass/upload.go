@@ -48,8 +48,25 @@ func (uf *uploadFlags) bind(fs *pflag.FlagSet) {
 
 func (uf *uploadFlags) enabled() bool { return uf.url != "" || uf.outputDir != "" }
 
-// check refuses bad values before anything is attached.
-func (uf *uploadFlags) check() error {
+// check refuses bad values, and flags that would do nothing, before
+// anything is attached.
+func (uf *uploadFlags) check(fs *pflag.FlagSet) error {
+	needs := map[string]bool{ // flag -> whether what it needs is given
+		"upload-format": uf.url != "", "service": uf.url != "", "upload-ca": uf.url != "", "upload-header": uf.url != "",
+		"upload-queue": uf.url != "", "upload-queue-mb": uf.url != "", "period": uf.enabled(), "output-keep": uf.outputDir != "",
+	}
+	for name, ok := range needs {
+		if fs.Changed(name) && !ok {
+			what := "--upload URL"
+			switch name {
+			case "period":
+				what += " or --output-dir DIR"
+			case "output-keep":
+				what = "--output-dir DIR"
+			}
+			return fmt.Errorf("--%s needs %s", name, what)
+		}
+	}
 	if !uf.enabled() {
 		return nil
 	}

@@ -446,6 +446,9 @@ func TestUploadBadFlags(t *testing.T) {
 		{[]string{"--upload", "http://u:p@h"}, "PYSPYGLASS_UPLOAD_TOKEN"},
 		{[]string{"--upload", "otlp://h", "--upload-queue", "0"}, "--upload-queue 0: give at least 1"},
 		{[]string{"--output-dir", "/proc/self/x"}, "--output-dir"},
+		{[]string{"--period", "5"}, "--period needs --upload URL or --output-dir DIR"},
+		{[]string{"--output-dir", "d", "--upload-ca", "ca.pem"}, "--upload-ca needs --upload URL"},
+		{[]string{"--upload", "otlp://h", "--output-keep", "3"}, "--output-keep needs --output-dir DIR"},
 	} {
 		r := pyspyglass(t, append(append([]string{"record"}, tc.args...), "--", "sh", "-c", "touch "+marker)...)
 		lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
