@@ -114,6 +114,15 @@ func Cmdline(pid int) ([]string, error) {
 	return ParseCmdline(b), nil
 }
 
+// Cwd returns pid's working directory as the target sees it.
+func Cwd(pid int) (string, error) {
+	p, err := os.Readlink(procPath(pid, "cwd"))
+	if err != nil {
+		return "", procErr(pid, "read cwd link", err)
+	}
+	return p, nil
+}
+
 // Exe returns the path of pid's executable as the target sees it (inside
 // its own mount namespace; pass it through HostPath to open it from here).
 // A replaced binary keeps the kernel's " (deleted)" suffix.

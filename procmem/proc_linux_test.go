@@ -117,3 +117,16 @@ func TestStatReader(t *testing.T) {
 		t.Errorf("after Retain: open files for %v", self.files)
 	}
 }
+
+func TestCwdSelf(t *testing.T) {
+	want, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := Cwd(os.Getpid()); err != nil || got != want {
+		t.Errorf("Cwd(self) = %q, %v; want %q", got, err, want)
+	}
+	if _, err := Cwd(1 << 30); !errors.Is(err, ErrNoProcess) {
+		t.Errorf("Cwd(no such pid) = %v, want ErrNoProcess", err)
+	}
+}

@@ -20,6 +20,9 @@ func ThreadComm(pid, tid int) (string, error) { return "", ErrUnsupported }
 // Cmdline returns ErrUnsupported outside Linux.
 func Cmdline(pid int) ([]string, error) { return nil, ErrUnsupported }
 
+// Cwd returns ErrUnsupported outside Linux.
+func Cwd(pid int) (string, error) { return "", ErrUnsupported }
+
 // MappedFile returns ErrUnsupported outside Linux.
 func MappedFile(pid int, m Mapping) (string, error) { return "", ErrUnsupported }
 

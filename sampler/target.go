@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -74,7 +73,7 @@ func (o *Opener) Open(pid int) (*Target, error) {
 	}
 	t := &Target{Pid: pid, Proc: proc, stat: procmem.NewStatReader(pid), memos: map[uint64]*stackMemo{}}
 	t.Cmdline, _ = procmem.Cmdline(pid)
-	t.Cwd, _ = os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
+	t.Cwd, _ = procmem.Cwd(pid) // without it, paths are only shortened by their install prefix
 	t.Interp, err = o.locate(proc, pid)
 	if err != nil {
 		t.Close()
