@@ -103,6 +103,24 @@ func newBuild(v Version, l Layout) *Build {
 	return b
 }
 
+// useDebugOffsets takes the strategy facts from the target's own
+// _Py_DebugOffsets (3.13+) over the version rules of newBuild, which stay
+// the fallback and, in the tests, the cross-check: the frame owners that
+// mark shim frames, the tag bits of f_executable, the inline GIL.
+func (b *Build) useDebugOffsets(d *DebugOffsets) {
+	o := d.Frame.Owners
+	b.shimMin = -1
+	for _, shim := range []int{o.Interpreter, o.CStack} {
+		if shim != Absent && (b.shimMin < 0 || shim < b.shimMin) {
+			b.shimMin = shim
+		}
+	}
+	b.codeMask = ^d.Frame.TagMask
+	if b.Layout.Interp.GILPtr == Absent && d.Interp.OwnGIL != Absent {
+		b.gilInline = d.Interp.OwnGIL
+	}
+}
+
 // Bias is the load bias of the binary in a process with maps, which maps
 // it as mappedPath.
 func (b *Binary) Bias(maps []procmem.Mapping, mappedPath string) (uint64, error) {

@@ -134,8 +134,8 @@ func (im Mapped) identify(r procmem.Reader, log *slog.Logger) (*Build, error) {
 	}
 	b := newBuild(v, l)
 	b.Guessed = guessed
-	if dbg != nil && l.Interp.GILPtr == Absent && dbg.Interp.OwnGIL != Absent {
-		b.gilInline = dbg.Interp.OwnGIL
+	if dbg != nil {
+		b.useDebugOffsets(dbg)
 	}
 	if exact {
 		im.build = b
