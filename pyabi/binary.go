@@ -41,6 +41,7 @@ type Build struct {
 	codeMask uint64 // clears the tag bits of a 3.14+ _PyStackRef
 	shimMin  int    // owner values >= this are C-stack/interpreter shims (3.12+); -1 none
 	isEntry  int    // offset of 3.11's _PyInterpreterFrame.is_entry; Absent elsewhere
+	topOff   int    // the thread state field the walk starts from (see frameModelFor)
 	// gilInline is the offset of the interpreter's own inline
 	// _gil_runtime_state (3.14+ _gil, from _Py_DebugOffsets) when no
 	// ceval.gil pointer offset is known; Absent otherwise.
@@ -78,14 +79,7 @@ func newBuild(v Version, l Layout) *Build {
 	if b.codec == Linetable310 {
 		b.lastiMul = 2 // 3.10's f_lasti counts code units, not bytes
 	}
-	switch {
-	case l.Thread.CurrentFrame != Absent:
-		b.model = interpreterFrms
-	case l.Thread.CFrame != Absent:
-		b.model = cframeFrames
-	default:
-		b.model = frameObjects
-	}
+	b.model, b.topOff = frameModelFor(l)
 	// Frame owners: 3 is FRAME_OWNED_BY_CSTACK on 3.12/3.13; 3.14 inserts
 	// FRAME_OWNED_BY_INTERPRETER = 3 before CSTACK = 4, both shims
 	// (Include/internal/pycore_frame.h v3.12.0, v3.14.0).

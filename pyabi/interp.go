@@ -18,15 +18,6 @@ const (
 // just created); it is not a read failure.
 var ErrNoFrames = errors.New("no python frames")
 
-// frameModel is how a version links its frames; picked once per interpreter.
-type frameModel uint8
-
-const (
-	frameObjects    frameModel = iota // <=3.10: PyFrameObject.f_back chain from tstate->frame
-	cframeFrames                      // 3.11, 3.12: tstate->cframe->current_frame
-	interpreterFrms                   // 3.13+: tstate->current_frame
-)
-
 // Thread is one PyThreadState as last read.
 type Thread struct {
 	Interp   uint64 // the PyInterpreterState it belongs to
@@ -267,14 +258,7 @@ func (in *Interpreter) parseThread(addr uint64, buf []byte, t *Thread) {
 	if l.NativeThreadID != Absent {
 		t.NativeID = int(le64(buf[l.NativeThreadID:]))
 	}
-	switch in.model {
-	case frameObjects:
-		t.top = le64(buf[l.Frame:])
-	case cframeFrames:
-		t.top = le64(buf[l.CFrame:])
-	default:
-		t.top = le64(buf[l.CurrentFrame:])
-	}
+	t.top = le64(buf[in.topOff:])
 }
 
 // walkCache returns the guesses kept for the thread state at addr.
@@ -352,17 +336,9 @@ func (in *Interpreter) stackOnce(w *Walker, t *Thread, dst []Frame) ([]Frame, er
 	if err := in.readGuessed(w, t, c); err != nil {
 		return dst, err
 	}
-	frame := t.top
-	if in.model == cframeFrames && frame != 0 {
-		// The cframe lives on the C stack of the innermost evaluation
-		// loop, so it moves only when the C stack does.
-		if frame != c.cframe || !c.fresh {
-			if err := procmem.ReadFull(in.r, w.cfbuf[:], frame+uint64(in.Layout.CFrame.CurrentFrame)); err != nil {
-				return dst, fmt.Errorf("thread state %#x: cframe: %w", t.Addr, err)
-			}
-			c.cframe = frame
-		}
-		frame = le64(w.cfbuf[:])
+	frame, err := in.firstFrame(w, c, t)
+	if err != nil {
+		return dst, err
 	}
 	if frame == 0 {
 		return dst, ErrNoFrames
@@ -390,21 +366,12 @@ func (in *Interpreter) stackOnce(w *Walker, t *Thread, dst []Frame) ([]Frame, er
 			}
 			fb = w.fbuf
 		}
-		if in.model == frameObjects && le64(fb[in.Layout.Object.Type-8:]) == 0 {
-			// <=3.10: ob_refcnt 0 (it precedes ob_type) is a frame
-			// already freed, kept as its code's zombie or on the free
-			// list with f_back relinked there: the stack moved on.
+		if in.freedFrame(fb) {
 			return dst, fmt.Errorf("frame %#x: %w", frame, ErrTorn)
 		}
 		w.frameAddrs = append(w.frameAddrs, frame)
 		frame = le64(fb[f.Previous:])
-		switch {
-		case f.Owner != Absent:
-			bottomOwner = int(fb[f.Owner])
-		case f.Gen != Absent:
-			// <=3.10: a generator's frame is "owned" by it (1) or not (0).
-			bottomOwner = min(int(le64(fb[f.Gen:])), 1)
-		}
+		bottomOwner = in.frameOwner(fb)
 		if in.shimMin >= 0 && bottomOwner >= in.shimMin {
 			if k := len(w.pending); k > 0 {
 				w.pending[k-1].entry = true
@@ -418,7 +385,7 @@ func (in *Interpreter) stackOnce(w *Walker, t *Thread, dst []Frame) ([]Frame, er
 			// and the caller's frame is where the thread is.
 			continue
 		}
-		entry := in.model == frameObjects || (in.isEntry != Absent && fb[in.isEntry] != 0)
+		entry := in.entryFrame(fb)
 		w.pending = append(w.pending, pendingFrame{code: codeAddr, pos: in.position(fb, codeAddr), entry: entry, frame: w.frameAddrs[len(w.frameAddrs)-1]})
 	}
 	if len(w.pending) == 0 {
@@ -427,7 +394,6 @@ func (in *Interpreter) stackOnce(w *Walker, t *Thread, dst []Frame) ([]Frame, er
 	if in.tornBottom(bottomOwner) {
 		return dst, fmt.Errorf("thread state %#x: %w", t.Addr, ErrTorn)
 	}
-	var err error
 	var codeMisses int
 	if dst, codeMisses, err = in.codes.resolve(in.r, w.pending, c, dst); err != nil {
 		if errors.Is(err, procmem.ErrFault) {
@@ -447,41 +413,6 @@ func (in *Interpreter) stackOnce(w *Walker, t *Thread, dst []Frame) ([]Frame, er
 // somewhere a thread's stack cannot end. It is a failed sample, not a stack
 // to show.
 var ErrTorn = errors.New("torn read: the stack changed while it was read")
-
-// tornBottom reports whether the owner of the outermost frame walked shows
-// a chain cut short. Since 3.12 every entry into the evaluation loop from C
-// pushes a shim frame, so a whole stack ends in one; in 3.11 it ends in a
-// frame owned by the thread (Include/internal/pycore_frame.h, v3.11.0,
-// v3.12.0). A chain ending elsewhere, typically in a generator's frame, was
-// read through a frame pointer that had already moved on: the generator has
-// since been suspended and its previous link cleared. PyFrameObject chains
-// (3.6-3.10) say the same through f_gen; 2.7 has no such mark.
-func (in *Interpreter) tornBottom(owner int) bool {
-	switch {
-	case owner < 0:
-		return false
-	case in.shimMin >= 0:
-		return owner < in.shimMin
-	}
-	return owner != 0 // FRAME_OWNED_BY_THREAD
-}
-
-// position is where the frame fb is in its bytecode, in the unit its
-// version's line codec expects.
-func (in *Interpreter) position(fb []byte, codeAddr uint64) int {
-	f := in.Layout.Frame
-	if in.model == frameObjects {
-		return int(int32(le32(fb[f.LastI:]))) * in.lastiMul
-	}
-	// 3.11+: the instruction pointer is an address inside co_code_adaptive;
-	// the codec wants code units (2 bytes each).
-	instr := le64(fb[f.InstrPtr:])
-	start := codeAddr + uint64(in.Layout.Code.CodeAdaptive)
-	if instr < start {
-		return -1
-	}
-	return int((instr - start) / 2)
-}
 
 // GILHolder returns the thread state holding the main interpreter's GIL,
 // or 0 when none does; see GILHolderOf.
