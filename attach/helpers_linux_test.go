@@ -16,7 +16,7 @@ import (
 
 // findPython returns a Python 3 interpreter, skipping the test if there
 // is none.
-func findPython(t *testing.T) string {
+func findPython(t testing.TB) string {
 	t.Helper()
 	candidates := []string{"/usr/bin/python3"}
 	found, _ := filepath.Glob("/root/.pyenv/versions/3.*/bin/python")
@@ -34,7 +34,7 @@ func findPython(t *testing.T) string {
 // launchReady launches argv with stdout on a pipe, waits for its first
 // line "ready", and kills it when the test ends. It returns the child and
 // a reader for the rest of its output.
-func launchReady(t *testing.T, argv ...string) (*Child, *bufio.Reader) {
+func launchReady(t testing.TB, argv ...string) (*Child, *bufio.Reader) {
 	t.Helper()
 	r, w, err := os.Pipe()
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -63,6 +64,8 @@ type tracer struct {
 	stat     *procmem.StatReader // the leader's state, read on every Pause
 	exited   bool
 	closed   bool
+	sigchld  <-chan os.Signal // we were sent SIGCHLD: a tracee reports
+	nap      *time.Timer      // bounds a wait for sigchld
 }
 
 // tracee is one seized thread.
@@ -99,7 +102,8 @@ func (p *Pauser) serve(started chan<- error) {
 	signal.Notify(sigchld, unix.SIGCHLD)
 	defer signal.Stop(sigchld)
 
-	t := &tracer{pid: p.pid, threads: make(map[int]*tracee), stat: procmem.NewStatReader(p.pid)}
+	t := &tracer{pid: p.pid, threads: make(map[int]*tracee), stat: procmem.NewStatReader(p.pid), sigchld: sigchld, nap: time.NewTimer(time.Hour)}
+	t.nap.Stop()
 	defer t.stat.Close()
 	if err := t.seizeAll(); err != nil {
 		started <- err
@@ -109,11 +113,24 @@ func (p *Pauser) serve(started chan<- error) {
 	for !t.closed {
 		select {
 		case r := <-p.reqs:
-			r.reply <- r.fn(t)
+			r.reply <- t.run(r.fn)
 		case <-sigchld:
 			t.passSignals()
 		}
 	}
+}
+
+// run calls fn, turning a panic (a bug of ours) into an error that
+// also ends the ptrace goroutine: its thread then exits, and the kernel
+// detaches and resumes every thread of the target.
+func (t *tracer) run(fn func(*tracer) error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			t.closed = true
+			err = fmt.Errorf("pid %d: ptrace thread failed: %v", t.pid, r)
+		}
+	}()
+	return fn(t)
 }
 
 // do runs fn on the ptrace goroutine.
@@ -199,6 +216,19 @@ func (t *tracer) seize(tid int) {
 }
 
 func (t *tracer) pause() error {
+	err := t.stopAll()
+	if err != nil {
+		// Never leave the target stopped after a failed Pause: the
+		// caller resumes only after a successful one. Whatever exited
+		// is collected now, as no later Pause may come.
+		t.resume()
+		t.collectExits()
+	}
+	return err
+}
+
+// stopAll is Pause; on failure it may leave some threads stopped.
+func (t *tracer) stopAll() error {
 	if t.exited {
 		return t.exitedErr()
 	}
@@ -229,8 +259,9 @@ func (t *tracer) pause() error {
 			}
 			interrupted = append(interrupted, tid)
 		}
+		deadline := time.Now().Add(stopWait)
 		for _, tid := range interrupted {
-			if err := t.waitStop(tid); err != nil {
+			if err := t.waitStop(tid, deadline); err != nil {
 				return err
 			}
 		}
@@ -280,22 +311,39 @@ func (t *tracer) forget(tids []int) {
 	}
 }
 
-// waitStop waits until tid, just interrupted, reports its ptrace stop.
+// waitStop waits until tid, just interrupted, reports its ptrace stop,
+// polling: a blocking wait could last forever. When the target is killed
+// (SIGKILL, the OOM killer) while some of its threads sit in our stops,
+// they wake up and exit, and the leader's exit is reported only once every
+// other thread's exit has been collected, by us: blocked waiting for the
+// leader we would never collect them. So while tid is silent the other
+// threads' exits are collected too, and past stopWait the wait gives up
+// (the sample fails; the interrupt stays pending and passSignals lets the
+// late stop go on).
 // Signal-delivery stops on the way are re-injected at once: the
 // interrupt stays pending and traps right after the signal is delivered,
 // before any user code of the target runs.
-func (t *tracer) waitStop(tid int) error {
+func (t *tracer) waitStop(tid int, deadline time.Time) error {
 	th := t.threads[tid]
-	for {
+	for poll := 0; ; poll++ {
+		if th == nil || t.threads[tid] != th {
+			return nil // collected by collectExits
+		}
 		// Peek first (WNOWAIT) so that an exit is seen without being
 		// consumed: our child's exit status belongs to Child.Wait.
-		info, err := waitid(tid, unix.WEXITED|unix.WSTOPPED|unix.WNOWAIT|unix.WALL)
+		info, err := waitid(tid, unix.WEXITED|unix.WSTOPPED|unix.WNOWAIT|unix.WNOHANG|unix.WALL)
 		if errors.Is(err, unix.ECHILD) {
 			t.gone(tid) // reaped by Child.Wait
 			return nil
 		}
 		if err != nil {
 			return fmt.Errorf("pid %d tid %d: wait: %w", t.pid, tid, err)
+		}
+		if info.pid == 0 {
+			if giveUp, err := t.stillWaiting(tid, poll, deadline); giveUp || err != nil {
+				return err
+			}
+			continue
 		}
 		if isExit(info.code) {
 			t.drop(tid)
@@ -322,20 +370,73 @@ func (t *tracer) waitStop(tid int) error {
 	}
 }
 
+// stopWait bounds the wait for one thread's stop. A thread normally stops
+// within microseconds; one in an uninterruptible sleep (a hung network
+// file system) stops only when the kernel lets it go.
+const stopWait = time.Second
+
+// stillWaiting is one idle round of waitStop's poll: it yields the CPU
+// for the first rounds (a stop takes microseconds), then sleeps until a
+// tracee reports (SIGCHLD) or a millisecond passes, and now and then
+// collects the exits of the other threads. It gives up on a leader that
+// became a zombie while other threads live on (it called pthread_exit):
+// that never stops. It fails past the deadline.
+func (t *tracer) stillWaiting(tid, poll int, deadline time.Time) (giveUp bool, err error) {
+	const spins = 20
+	if poll < spins {
+		unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
+		return false, nil
+	}
+	if time.Now().After(deadline) {
+		return true, fmt.Errorf("pid %d tid %d: thread did not stop within %v", t.pid, tid, stopWait)
+	}
+	if poll%8 == 0 {
+		t.collectExits()
+		if tid == t.pid {
+			if state, err := t.stat.State(tid); err == nil && (state == 'Z' || state == 'X') {
+				return true, nil
+			}
+		}
+	}
+	t.nap.Reset(time.Millisecond)
+	select {
+	case <-t.sigchld:
+	case <-t.nap.C:
+	}
+	t.nap.Stop()
+	return false, nil
+}
+
+// collectExits drops every thread, stopped or not, whose exit is waiting
+// to be collected: see waitStop. A tracer is shown its tracees' ptrace
+// stops whatever the wait flags say, so the peek may find a stop, which
+// is left for its owner.
+func (t *tracer) collectExits() {
+	for tid := range t.threads {
+		info, err := waitid(tid, unix.WEXITED|unix.WNOWAIT|unix.WNOHANG|unix.WALL)
+		if errors.Is(err, unix.ECHILD) {
+			t.gone(tid)
+		} else if err == nil && info.pid != 0 && isExit(info.code) {
+			t.drop(tid)
+		}
+	}
+}
+
 // passSignals handles what running threads reported (we were sent
 // SIGCHLD): signals for the target are passed on, job-control stops are
 // let happen, exits are noted. It never blocks.
 func (t *tracer) passSignals() {
 	for tid, th := range t.threads {
-		if th.stopped {
-			continue
-		}
 		info, err := waitid(tid, unix.WEXITED|unix.WSTOPPED|unix.WNOWAIT|unix.WNOHANG|unix.WALL)
 		if err != nil || info.pid == 0 {
 			continue
 		}
 		if isExit(info.code) {
+			// Also a thread in our stop: SIGKILL ends the stop.
 			t.drop(tid)
+			continue
+		}
+		if th.stopped {
 			continue
 		}
 		info, err = waitid(tid, unix.WSTOPPED|unix.WNOHANG|unix.WALL)

@@ -346,3 +346,23 @@ func TestPauseGrandchild(t *testing.T) {
 		t.Errorf("Close: %v", err)
 	}
 }
+
+// BenchmarkPauseResume measures one Pause and Resume of a target whose
+// three threads spin, as blocking mode does per sample.
+func BenchmarkPauseResume(b *testing.B) {
+	py := findPython(b)
+	c, _ := launchReady(b, py, "-c", busyScript)
+	p, err := NewPauser(c.Pid)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	for b.Loop() {
+		if err := p.Pause(); err != nil {
+			b.Fatal(err)
+		}
+		if err := p.Resume(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

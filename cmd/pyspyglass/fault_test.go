@@ -1,0 +1,249 @@
+package main
+
+// The fault-injection suite (go test -run Fault): the faults a profiler in
+// production meets, injected many times each, because each is a race that
+// one try rarely hits. Every recording must end (no hang), leave no thread
+// of the target stopped or traced, never panic, and write a complete file
+// unless we were SIGKILLed ourselves. PYSPYGLASS_FAULT_TRIES sets the number
+// of tries per timing-dependent case (default 50, 10 with -short).
+
+import (
+	"bufio"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pyspyglass/pyspyglass/internal/testutil"
+)
+
+// faultTries is how many times each timing-dependent fault is injected.
+func faultTries(t *testing.T) int {
+	t.Helper()
+	if s := os.Getenv("PYSPYGLASS_FAULT_TRIES"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 {
+			t.Fatalf("PYSPYGLASS_FAULT_TRIES=%q: want a positive number", s)
+		}
+		return n
+	}
+	if testing.Short() {
+		return 10
+	}
+	return 50
+}
+
+// hangBound is how long a recording may take to end after the fault: far
+// beyond any honest exit, it only tells a hang from a slow machine.
+const hangBound = 60 * time.Second
+
+// recording is one pyspyglass run under test.
+type recording struct {
+	cmd     *exec.Cmd
+	mu      sync.Mutex
+	stderr  strings.Builder
+	started chan struct{} // closed at the "sampling" line
+	done    chan struct{} // closed when stderr ends (the process exited)
+	pid     int           // the first sampled pid, from the start line
+}
+
+var startLine = regexp.MustCompile(`^pyspyglass: sampling pid (\d+) `)
+
+// startRecording runs pyspyglass with args and returns once it samples, or
+// nil with the reason when it ended before.
+func startRecording(t *testing.T, args ...string) (*recording, string) {
+	t.Helper()
+	r := &recording{cmd: exec.Command(bin, args...), started: make(chan struct{}), done: make(chan struct{})}
+	pipe, err := r.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.cmd.Process.Kill(); r.cmd.Wait() })
+	go func() {
+		defer close(r.done)
+		sc := bufio.NewScanner(pipe)
+		for sc.Scan() {
+			r.mu.Lock()
+			r.stderr.WriteString(sc.Text() + "\n")
+			r.mu.Unlock()
+			if m := startLine.FindStringSubmatch(sc.Text()); m != nil && r.pid == 0 {
+				r.pid, _ = strconv.Atoi(m[1])
+				close(r.started)
+			}
+		}
+	}()
+	select {
+	case <-r.started:
+		return r, ""
+	case <-r.done:
+		r.cmd.Wait()
+		return nil, r.output()
+	}
+}
+
+func (r *recording) output() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stderr.String()
+}
+
+// wait waits for the recording to end and returns its exit code (-1 for a
+// signal). A recording still running after hangBound is a hang: its
+// goroutines are dumped (SIGQUIT) into the failure.
+func (r *recording) wait(t *testing.T, what string) int {
+	t.Helper()
+	select {
+	case <-r.done:
+	case <-time.After(hangBound):
+		r.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-r.done:
+		case <-time.After(5 * time.Second):
+		}
+		t.Fatalf("%s: HANG: pyspyglass did not end within %v\n%s", what, hangBound, r.output())
+	}
+	r.cmd.Wait()
+	out := r.output()
+	if strings.Contains(out, "panic:") || strings.Contains(out, "goroutine ") {
+		t.Fatalf("%s: pyspyglass panicked:\n%s", what, out)
+	}
+	return r.cmd.ProcessState.ExitCode()
+}
+
+// checkCollapsed fails unless path is a complete collapsed-stacks file:
+// every line "frame;frame;... count", ended by a newline.
+func checkCollapsed(t *testing.T, what, path string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	if len(data) > 0 && data[len(data)-1] != '\n' {
+		t.Fatalf("%s: %s does not end with a newline: truncated", what, path)
+	}
+	for i, l := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
+		if l == "" && len(data) == 0 {
+			break
+		}
+		sp := strings.LastIndexByte(l, ' ')
+		if n, err := strconv.Atoi(l[sp+1:]); sp <= 0 || err != nil || n <= 0 {
+			t.Fatalf("%s: %s line %d is not \"stack count\": %q", what, path, i+1, l)
+		}
+	}
+}
+
+// checkNotStopped fails if a thread of the live process pid is stopped or
+// traced.
+func checkNotStopped(t *testing.T, what string, pid int) {
+	t.Helper()
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", pid))
+	for _, f := range tasks {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue // the thread ended
+		}
+		var state, tracer string
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "State:"); ok {
+				state = strings.TrimSpace(v)
+			}
+			if v, ok := strings.CutPrefix(l, "TracerPid:"); ok {
+				tracer = strings.TrimSpace(v)
+			}
+		}
+		if strings.HasPrefix(state, "t") || strings.HasPrefix(state, "T") || tracer != "0" {
+			t.Fatalf("%s: %s: state %q, tracer %s: left stopped or traced", what, filepath.Dir(f), state, tracer)
+		}
+	}
+}
+
+// gone fails unless process pid has ended and been reaped.
+func checkGone(t *testing.T, what string, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(hangBound)
+	for {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return
+		}
+		// The pid may have been reused; only our zombie or dying target counts.
+		if !strings.Contains(string(b), "python") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: target %d still there after the recording ended: %s", what, pid, b)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// faultInterpreters are the interpreters found, cycled through the tries.
+func faultInterpreters(t *testing.T) []testutil.Interpreter {
+	ins := testutil.Interpreters(t)
+	if len(ins) == 0 {
+		t.Skip("no Python interpreter found")
+	}
+	return ins
+}
+
+// jitter is a random delay up to max: the fault lands anywhere in a sample.
+func jitter(max time.Duration) { time.Sleep(rand.N(max)) }
+
+// TestFaultTargetKilled SIGKILLs the target while it is sampled (the OOM
+// killer does the same), attached and launched, blocking and not: the
+// recording must end by itself, write everything, and leave no zombie.
+func TestFaultTargetKilled(t *testing.T) {
+	ins := faultInterpreters(t)
+	tries := faultTries(t)
+	for _, mode := range []string{"--blocking", "--nonblocking"} {
+		t.Run("attach"+mode, func(t *testing.T) {
+			for i := range tries {
+				in := ins[i%len(ins)]
+				what := fmt.Sprintf("try %d (%s)", i, in.Name)
+				tg := testutil.Spawn(t, in, "faults.py", "spin", "4")
+				out := filepath.Join(t.TempDir(), "out.txt")
+				r, early := startRecording(t, "record", mode, "--rate", "2000", "-o", out, "--pid", strconv.Itoa(tg.Pid))
+				if r == nil {
+					t.Fatalf("%s: recording ended before sampling:\n%s", what, early)
+				}
+				jitter(200 * time.Millisecond)
+				tg.Kill()
+				if code := r.wait(t, what); code != 0 {
+					t.Fatalf("%s: exit %d\n%s", what, code, r.output())
+				}
+				tg.Wait(t) // reaping it proves no traced zombie thread is left
+				checkCollapsed(t, what, out)
+			}
+		})
+	}
+	t.Run("launch--blocking", func(t *testing.T) {
+		for i := range tries {
+			in := ins[i%len(ins)]
+			what := fmt.Sprintf("try %d (%s)", i, in.Name)
+			out := filepath.Join(t.TempDir(), "out.txt")
+			r, early := startRecording(t, "record", "--blocking", "--rate", "2000", "-o", out, "--",
+				in.Path, "-u", testutil.TestdataPath("faults.py"), "spin", "4")
+			if r == nil {
+				t.Fatalf("%s: recording ended before sampling:\n%s", what, early)
+			}
+			jitter(300 * time.Millisecond)
+			syscall.Kill(r.pid, syscall.SIGKILL)
+			if code := r.wait(t, what); code != 128+9 {
+				t.Fatalf("%s: exit %d, want %d (the command's)\n%s", what, code, 128+9, r.output())
+			}
+			checkGone(t, what, r.pid)
+			checkCollapsed(t, what, out)
+		}
+	})
+}

@@ -1,0 +1,47 @@
+# -*- coding: utf-8 -*-
+"""Targets for the fault-injection tests (cmd/pyspyglass/fault_test.go).
+
+Usage: faults.py MODE [N]
+
+  spin N     N threads and main spin in spin(); "ready threads=<N+1>".
+  exit N     as spin, then the process exits 0 after N milliseconds.
+Compatible with Python 2.7 and 3.6+. Everything stops after PARK_SECONDS.
+"""
+import os
+import sys
+import threading
+import time
+
+from readiness import PARK_SECONDS, announce
+
+
+def spin(until):
+    while time.time() < until: pass  # mark: faults-spin
+
+
+def start_spinners(n, until):
+    for _ in range(n):
+        t = threading.Thread(target=spin, args=(until,))
+        t.daemon = True
+        t.start()
+
+
+def main():
+    mode, n = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 4
+    until = time.time() + PARK_SECONDS
+    if mode == "spin":
+        start_spinners(n, until)
+        announce("threads=%d" % (n + 1))
+        spin(until)
+    elif mode == "exit":
+        start_spinners(4, until)
+        announce("threads=5")
+        spin(time.time() + n / 1000.0)
+        os._exit(0)
+    else:
+        sys.stderr.write("faults.py: unknown mode %s\n" % mode)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
