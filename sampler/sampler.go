@@ -53,6 +53,9 @@ type Options struct {
 	Native, NativeAll bool
 	// Registers appends the registers of every thread stopped by Pause.
 	Registers func(pid int, dst []native.ThreadRegs) ([]native.ThreadRegs, error)
+	// Detach, when set, is called once for each target that exited,
+	// after its last Resume, to release what Pause held for it.
+	Detach func(pid int)
 }
 
 // catchUp is the lag the sampler still makes up by sampling back to back
@@ -366,6 +369,9 @@ func (s *Sampler) sampleAll(now, scheduled time.Time, mean time.Duration, refres
 		if err := s.sampleTarget(t, at, refresh); errors.Is(err, procmem.ErrExited) {
 			t.Close()
 			delete(s.aux, t)
+			if s.o.Detach != nil {
+				s.o.Detach(t.Pid)
+			}
 			continue
 		} else if err != nil {
 			s.failed(err)

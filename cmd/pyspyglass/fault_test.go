@@ -247,3 +247,69 @@ func TestFaultTargetKilled(t *testing.T) {
 		}
 	})
 }
+
+// TestFaultBlockingKeepsRunningThreads: threads running without the GIL
+// (in zlib) are running, not idle, also while --blocking has them
+// stopped: blocking must find about as many of their samples as
+// non-blocking does (they were dropped as idle, 20 times fewer).
+func TestFaultBlockingKeepsRunningThreads(t *testing.T) {
+	in := newest(t)
+	tg := testutil.Spawn(t, in, "faults.py", "zlib", "2")
+	counts := map[string]int{}
+	for _, mode := range []string{"--nonblocking", "--blocking"} {
+		out := filepath.Join(t.TempDir(), "zlib.txt")
+		r := pyspyglass(t, "record", mode, "-d", "2", "--rate", "100", "-o", out, "--pid", strconv.Itoa(tg.Pid))
+		if r.code != 0 {
+			t.Fatalf("%s: exit %d\n%s", mode, r.code, r.stderr)
+		}
+		counts[mode] = samplesWhere(collapsedCounts(t, out), "compress_loop (")
+	}
+	if counts["--nonblocking"] < 100 || counts["--blocking"] < counts["--nonblocking"]/3 {
+		t.Fatalf("compress_loop samples: %v; want blocking about as many as non-blocking (over 100)", counts)
+	}
+}
+
+// TestFaultForkStorm: with --subprocesses, children that come and go must
+// not leave their pauser (an OS thread each) behind, blocking or not, and
+// the recording must end cleanly.
+func TestFaultForkStorm(t *testing.T) {
+	in := newest(t)
+	for _, mode := range []string{"--blocking", "--nonblocking"} {
+		t.Run(mode, func(t *testing.T) {
+			const children = 40 // one every 100 ms, each lives 1 s
+			tg := testutil.Spawn(t, in, "faults.py", "forks", strconv.Itoa(children))
+			out := filepath.Join(t.TempDir(), "forks.txt")
+			r, early := startRecording(t, "record", mode, "--subprocesses", "--rate", "100", "-d", "8", "-o", out, "--pid", strconv.Itoa(tg.Pid))
+			if r == nil {
+				t.Fatalf("recording ended before sampling:\n%s", early)
+			}
+			before := osThreads(r.cmd.Process.Pid)
+			// Once every child has ended (after 5 s), count our threads.
+			time.Sleep(6500 * time.Millisecond)
+			after := osThreads(r.cmd.Process.Pid)
+			if code := r.wait(t, mode); code != 0 {
+				t.Fatalf("exit %d\n%s", code, r.output())
+			}
+			checkCollapsed(t, mode, out)
+			checkNotStopped(t, mode, tg.Pid)
+			roots := map[string]bool{}
+			for stack := range collapsedCounts(t, out) {
+				roots[strings.SplitN(stack, ";", 2)[0]] = true
+			}
+			if len(roots) < 10 {
+				t.Fatalf("only %d processes sampled of %d children: too few to tell a leak", len(roots), children)
+			}
+			// A leak keeps a thread per child; Go may start a few more.
+			if after >= before+len(roots)/2 {
+				t.Fatalf("%d OS threads at the start, %d after %d children were sampled and exited: a pauser per child left behind", before, after, len(roots))
+			}
+			t.Logf("%d processes sampled; %d OS threads at the start, %d once they had exited", len(roots), before, after)
+		})
+	}
+}
+
+// osThreads is the number of threads of process pid, 0 once it is gone.
+func osThreads(pid int) int {
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	return len(tasks)
+}

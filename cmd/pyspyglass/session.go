@@ -167,7 +167,7 @@ func openSession(ctx context.Context, tf *targetFlags, argv []string, launch att
 	o.Log = log
 	o.ProcessRoots = o.ProcessRoots || len(targets) > 1 || tf.subprocesses
 	if tf.blocking || tf.native {
-		o.Pause, o.Resume = s.pause, s.resume
+		o.Pause, o.Resume, o.Detach = s.pause, s.resume, s.detach
 	}
 	if tf.native {
 		// Stop-and-read needs ptrace: refuse now, naming the remedy,
@@ -333,6 +333,15 @@ func (s *session) pause(pid int) error {
 }
 
 func (s *session) resume(pid int) error { return s.pausers[pid].Resume() }
+
+// detach closes the pauser of a target that exited: each holds an OS
+// thread, and with --subprocesses children come and go all the time.
+func (s *session) detach(pid int) {
+	if p, ok := s.pausers[pid]; ok {
+		p.Close()
+		delete(s.pausers, pid)
+	}
+}
 
 // Close detaches from everything; the targets keep running.
 func (s *session) Close() {
