@@ -42,6 +42,24 @@ func parseStat(b []byte) (open, close int, state byte, err error) {
 
 var errMalformedStat = errors.New("malformed stat line")
 
+// parseStartTime returns field 22 of a stat line, the start time.
+func parseStartTime(b []byte) (uint64, error) {
+	_, close, _, err := parseStat(b)
+	if err != nil {
+		return 0, err
+	}
+	// Fields after comm: 3 (state) is the first, 22 the twentieth.
+	fields := bytes.Fields(b[close+1:])
+	if len(fields) < 20 {
+		return 0, errMalformedStat
+	}
+	start, err := strconv.ParseUint(string(fields[19]), 10, 64)
+	if err != nil {
+		return 0, errMalformedStat
+	}
+	return start, nil
+}
+
 // ParseCmdline splits the NUL-separated /proc/PID/cmdline. The kernel ends
 // each argument with a NUL, so the final empty piece is dropped.
 func ParseCmdline(b []byte) []string {

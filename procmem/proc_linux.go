@@ -85,6 +85,21 @@ func ThreadState(pid, tid int) (byte, error) {
 	return state, nil
 }
 
+// StartTime returns when process pid started, in clock ticks since boot:
+// with the pid, it names one process, as the pid alone does not once the
+// process has exited and the pid is reused.
+func StartTime(pid int) (uint64, error) {
+	b, err := os.ReadFile(procPath(pid, "stat"))
+	if err != nil {
+		return 0, procErr(pid, "stat", err)
+	}
+	start, err := parseStartTime(b)
+	if err != nil {
+		return 0, fmt.Errorf("pid %d: stat: %w", pid, err)
+	}
+	return start, nil
+}
+
 // ThreadComm returns the kernel's name of thread tid (at most 15 bytes;
 // Python sets it for named threads only on 3.14+ or via prctl).
 func ThreadComm(pid, tid int) (string, error) {

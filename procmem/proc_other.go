@@ -43,3 +43,6 @@ func (s *StatReader) Retain(tids []int) {}
 
 // Close does nothing.
 func (s *StatReader) Close() error { return nil }
+
+// StartTime returns ErrUnsupported outside Linux.
+func StartTime(pid int) (uint64, error) { return 0, ErrUnsupported }

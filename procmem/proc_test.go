@@ -37,6 +37,18 @@ func TestParseStat(t *testing.T) {
 	}
 }
 
+func TestParseStartTime(t *testing.T) {
+	line := "2066 (py (x) 1) S 1 2066 2066 0 -1 4194560 1 0 0 0 5 1 0 0 20 0 3 0 181818 1 2\n"
+	if got, err := parseStartTime([]byte(line)); err != nil || got != 181818 {
+		t.Errorf("parseStartTime = %d, %v; want 181818", got, err)
+	}
+	for _, bad := range []string{"2066 (py) S 1 2", "2066 (py) S 1 2066 2066 0 -1 4194560 1 0 0 0 5 1 0 0 20 0 3 0 x 1", ""} {
+		if got, err := parseStartTime([]byte(bad)); err == nil {
+			t.Errorf("parseStartTime(%q) = %d, want an error", bad, got)
+		}
+	}
+}
+
 func FuzzParseStat(f *testing.F) {
 	f.Add("1234 (python3.12) S 1 1234")
 	f.Add("7 (a) b) (c) D 1 7")

@@ -31,6 +31,12 @@ type Process struct {
 	local  []unix.Iovec
 	remote []unix.RemoteIovec
 	one    [1]Span // ReadAt's batch of one, kept here to avoid allocating
+	// pidfd names this process, not its pid: it turns readable when the
+	// process exits, even if a new process has the pid by then. -1 without
+	// pidfds (Linux < 5.3): then start is compared instead.
+	pidfd int
+	start uint64 // start time from /proc/PID/stat, in clock ticks since boot
+	poll  [1]unix.PollFd
 }
 
 var (
@@ -54,13 +60,35 @@ func OpenWith(pid int, o Options) (*Process, error) {
 		pid:    pid,
 		local:  make([]unix.Iovec, 0, 16),
 		remote: make([]unix.RemoteIovec, 0, 16),
+		pidfd:  -1,
+	}
+	start, err := StartTime(pid)
+	if err != nil {
+		return nil, err
+	}
+	p.start = start
+	if fd, err := unix.PidfdOpen(pid, 0); err == nil {
+		p.pidfd = fd
+		p.poll[0] = unix.PollFd{Fd: int32(fd), Events: unix.POLLIN}
 	}
 	if o.ProcMem {
 		if err := p.openMem(); err != nil {
+			p.Close()
 			return nil, err
 		}
 	}
 	return p, nil
+}
+
+// Exited reports whether the process opened has ended, also when its pid
+// already names another process: reads by pid would then read that one.
+func (p *Process) Exited() bool {
+	if p.pidfd >= 0 {
+		n, err := unix.Poll(p.poll[:], 0)
+		return err == nil && n > 0
+	}
+	start, err := StartTime(p.pid)
+	return err != nil || start != p.start
 }
 
 func (p *Process) openMem() error {
@@ -75,8 +103,12 @@ func (p *Process) openMem() error {
 // Pid returns the process id.
 func (p *Process) Pid() int { return p.pid }
 
-// Close releases the /proc/PID/mem file, if one was opened.
+// Close releases the pidfd and the /proc/PID/mem file, if one was opened.
 func (p *Process) Close() error {
+	if p.pidfd >= 0 {
+		unix.Close(p.pidfd)
+		p.pidfd = -1
+	}
 	if p.mem == nil {
 		return nil
 	}

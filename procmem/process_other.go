@@ -19,6 +19,9 @@ func OpenWith(pid int, o Options) (*Process, error) { return nil, ErrUnsupported
 // Pid returns the process id.
 func (p *Process) Pid() int { return p.pid }
 
+// Exited reports true: there is no process.
+func (p *Process) Exited() bool { return true }
+
 // Close does nothing.
 func (p *Process) Close() error { return nil }
 

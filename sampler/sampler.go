@@ -391,6 +391,10 @@ func (s *Sampler) sampleTarget(t *Target, at time.Duration, refresh bool) (err e
 			err = fmt.Errorf("pid %d: reading a sample failed: %v", t.Pid, r)
 		}
 	}()
+	// By pid alone, a reused pid would read another process.
+	if t.Proc.Exited() {
+		return fmt.Errorf("pid %d: %w", t.Pid, procmem.ErrExited)
+	}
 	a := s.auxFor(t)
 	if refresh || a.tids == nil {
 		a.tids, _ = procmem.Threads(t.Pid)

@@ -77,6 +77,11 @@ func (o *Opener) Open(pid int) (*Target, error) {
 	t.Interp, err = o.locate(proc, pid)
 	if err != nil {
 		t.Close()
+		// A process that exits while we look reads as a process without
+		// Python, or with nothing mapped: say what happened.
+		if ending(proc, pid) {
+			return nil, fmt.Errorf("pid %d: %w", pid, procmem.ErrExited)
+		}
 		return nil, err
 	}
 	return t, nil
@@ -102,6 +107,17 @@ func (e *UnreadableBinaryError) Error() string {
 }
 
 func (e *UnreadableBinaryError) Unwrap() error { return e.Err }
+
+// ending reports whether process pid has exited or is exiting: its pidfd
+// turns readable once every thread has gone, its leader is a zombie as
+// soon as the exit begins.
+func ending(proc *procmem.Process, pid int) bool {
+	if proc.Exited() {
+		return true
+	}
+	st, err := procmem.ThreadState(pid, pid)
+	return err != nil || st == 'Z' || st == 'X'
+}
 
 // locate finds the binaries the process maps that may hold Python,
 // libpython first, and asks pyabi to find the interpreter through them.
@@ -151,20 +167,12 @@ func (o *Opener) locate(proc *procmem.Process, pid int) (*pyabi.Interpreter, err
 	}
 	in, err := pyabi.LocateMapped(proc, images, o.log)
 	if err != nil {
-		if !procAlive(pid) {
-			return nil, fmt.Errorf("pid %d: %w", pid, procmem.ErrExited)
-		}
 		if denied != nil && errors.Is(err, pyabi.ErrNotPython) {
 			return nil, denied
 		}
 		return nil, fmt.Errorf("pid %d: %w", pid, err)
 	}
 	return in, nil
-}
-
-func procAlive(pid int) bool {
-	_, err := procmem.Threads(pid)
-	return err == nil
 }
 
 // Close releases the process handles. It never touches the target.
@@ -240,7 +248,7 @@ const namesEvery = 10
 
 // wrap turns a read failure of a process that has gone into ErrExited.
 func (t *Target) wrap(err error) error {
-	if errors.Is(err, procmem.ErrExited) || errors.Is(err, procmem.ErrNoProcess) || !procAlive(t.Pid) {
+	if errors.Is(err, procmem.ErrExited) || errors.Is(err, procmem.ErrNoProcess) || t.Proc.Exited() {
 		return fmt.Errorf("pid %d: %w", t.Pid, procmem.ErrExited)
 	}
 	return err

@@ -228,8 +228,20 @@ func TestFaultTargetKilled(t *testing.T) {
 		})
 	}
 	t.Run("launch--blocking", func(t *testing.T) {
+		// Launching runs the interpreter's own path: this system's only.
+		var host []testutil.Interpreter
+		for _, in := range ins {
+			if in.Root == "" {
+				host = append(host, in)
+			} else {
+				t.Logf("%s left out: it runs in another root", in.Name)
+			}
+		}
+		if len(host) == 0 {
+			t.Skip("no interpreter of this system's own")
+		}
 		for i := range tries {
-			in := ins[i%len(ins)]
+			in := host[i%len(host)]
 			what := fmt.Sprintf("try %d (%s)", i, in.Name)
 			out := filepath.Join(t.TempDir(), "out.txt")
 			r, early := startRecording(t, "record", "--blocking", "--rate", "2000", "-o", out, "--",
@@ -312,4 +324,74 @@ func TestFaultForkStorm(t *testing.T) {
 func osThreads(pid int) int {
 	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
 	return len(tasks)
+}
+
+// TestFaultTargetExitsDuringAttach: a target that exits while we attach is
+// reported as exited, not as "not a Python process" or "nothing mapped".
+func TestFaultTargetExitsDuringAttach(t *testing.T) {
+	ins := faultInterpreters(t)
+	for i := range faultTries(t) {
+		in := ins[i%len(ins)]
+		what := fmt.Sprintf("try %d (%s)", i, in.Name)
+		tg := testutil.Spawn(t, in, "faults.py", "exit", strconv.Itoa(rand.N(60)))
+		cmd, args := "record", []string{"record", "-o", filepath.Join(t.TempDir(), "out.txt"), "--pid", strconv.Itoa(tg.Pid)}
+		if i%2 == 1 {
+			cmd, args = "dump", []string{"dump", "--pid", strconv.Itoa(tg.Pid)}
+		}
+		r := pyspyglass(t, args...)
+		tg.Wait(t)
+		if r.code == 0 {
+			continue
+		}
+		if !strings.Contains(r.stderr, "exited") || strings.Contains(r.stderr, "not a python") || strings.Contains(r.stderr, "no executable") {
+			t.Fatalf("%s: %s of a process exiting meanwhile: exit %d, want it said to have exited:\n%s", what, cmd, r.code, r.stderr)
+		}
+	}
+}
+
+// TestFaultPidReuse: after the target exits and a new process gets its pid
+// (forced through /proc/sys/kernel/ns_last_pid), the recording ends: it
+// must not go on reading the newcomer under the old target's name.
+func TestFaultPidReuse(t *testing.T) {
+	const lastPid = "/proc/sys/kernel/ns_last_pid"
+	if f, err := os.OpenFile(lastPid, os.O_WRONLY, 0); err != nil {
+		t.Skipf("%s not writable (%v): pid reuse cannot be forced", lastPid, err)
+	} else {
+		f.Close()
+	}
+	in := newest(t)
+	for i := range 5 {
+		tg := testutil.Spawn(t, in, "faults.py", "spin", "1")
+		out := filepath.Join(t.TempDir(), "reuse.txt")
+		// At 2 Hz the death and the reuse fall between two samples.
+		r, early := startRecording(t, "record", "--rate", "2", "-o", out, "--pid", strconv.Itoa(tg.Pid))
+		if r == nil {
+			t.Fatalf("recording ended before sampling:\n%s", early)
+		}
+		tg.Kill()
+		tg.Wait(t)
+		var reused *testutil.Target
+		for range 50 {
+			os.WriteFile(lastPid, []byte(strconv.Itoa(tg.Pid-1)), 0)
+			next := testutil.SpawnCmd(t, "sleep", "600")
+			if next.Pid == tg.Pid {
+				reused = next
+				break
+			}
+			next.Kill()
+			next.Wait(t)
+		}
+		if reused == nil {
+			t.Logf("try %d: pid %d was not reused (other processes took it)", i, tg.Pid)
+			r.cmd.Process.Signal(os.Interrupt)
+			r.wait(t, "no reuse")
+			continue
+		}
+		if code := r.wait(t, "pid reused"); code != 0 {
+			t.Fatalf("exit %d\n%s", code, r.output())
+		}
+		checkCollapsed(t, "pid reused", out)
+		return
+	}
+	t.Fatal("the target's pid was never reused in 5 tries: the fault was not injected")
 }
