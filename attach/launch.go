@@ -2,9 +2,16 @@ package attach
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 )
+
+// SudoUser returns the uid and gid of the user who ran sudo, when we run
+// as root under sudo: launched commands and output files are theirs.
+func SudoUser() (uid, gid int, ok bool, err error) {
+	return sudoIDs(os.Getenv, os.Geteuid())
+}
 
 // sudoIDs returns the uid and gid of the user who ran sudo, from the
 // SUDO_UID and SUDO_GID variables sudo sets, when we run as root under

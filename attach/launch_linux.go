@@ -3,6 +3,7 @@ package attach
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"os/user"
@@ -76,6 +77,14 @@ func Launch(argv []string, o LaunchOptions) (*Child, error) {
 		}
 	}
 	if err := cmd.Start(); err != nil {
+		if cred := cmd.SysProcAttr; cred != nil && errors.Is(err, fs.ErrPermission) {
+			// Not root's permissions: say whose they were.
+			who := strconv.Itoa(int(cred.Credential.Uid))
+			if u, uerr := user.LookupId(who); uerr == nil {
+				who = u.Username + " (uid " + who + ")"
+			}
+			return nil, fmt.Errorf("launch %s as %s, the user who ran sudo: %w", argv[0], who, err)
+		}
 		return nil, fmt.Errorf("launch %s: %w", argv[0], err)
 	}
 	c := &Child{Pid: cmd.Process.Pid, proc: cmd.Process, exited: make(chan struct{})}

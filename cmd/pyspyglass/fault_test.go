@@ -395,3 +395,93 @@ func TestFaultPidReuse(t *testing.T) {
 	}
 	t.Fatal("the target's pid was never reused in 5 tries: the fault was not injected")
 }
+
+// TestFaultOutputs: outputs onto a device, a symbolic link, a FIFO without
+// reader and a read-only directory: devices are written through, links
+// followed, and what cannot be written is refused before sampling with a
+// one-line reason.
+func TestFaultOutputs(t *testing.T) {
+	in := newest(t)
+	tg := testutil.Spawn(t, in, "faults.py", "spin", "1")
+	pid := strconv.Itoa(tg.Pid)
+	dir := t.TempDir()
+
+	t.Run("device", func(t *testing.T) {
+		if os.Geteuid() != 0 {
+			t.Skip("making a device node needs root")
+		}
+		dev := filepath.Join(dir, "null")
+		if err := syscall.Mknod(dev, syscall.S_IFCHR|0o666, 1<<8|3); err != nil {
+			t.Skipf("mknod: %v", err)
+		}
+		r := pyspyglass(t, "record", "-d", "0.3", "-f", "collapsed", "-o", dev, "--pid", pid)
+		if st, err := os.Stat(dev); r.code != 0 || err != nil || st.Mode()&os.ModeCharDevice == 0 {
+			t.Fatalf("exit %d; %s is now %v: want the device written through\n%s", r.code, dev, st.Mode(), r.stderr)
+		}
+	})
+	t.Run("symlink", func(t *testing.T) {
+		real, link := filepath.Join(dir, "real.txt"), filepath.Join(dir, "link.txt")
+		os.Symlink(real, link)
+		r := pyspyglass(t, "record", "-d", "0.3", "-o", link, "--pid", pid)
+		if st, err := os.Lstat(link); r.code != 0 || err != nil || st.Mode()&os.ModeSymlink == 0 {
+			t.Fatalf("exit %d; the link was replaced\n%s", r.code, r.stderr)
+		}
+		checkCollapsed(t, "symlink", real)
+	})
+	t.Run("fifo without reader", func(t *testing.T) {
+		fifo := filepath.Join(dir, "fifo")
+		syscall.Mkfifo(fifo, 0o600)
+		r := pyspyglass(t, "record", "-d", "0.3", "-f", "collapsed", "-o", fifo, "--pid", pid)
+		if r.code == 0 || !strings.Contains(r.stderr, "no reader") {
+			t.Fatalf("exit %d, want a failure naming the missing reader\n%s", r.code, r.stderr)
+		}
+	})
+	t.Run("read-only file system", func(t *testing.T) {
+		ro := filepath.Join(dir, "ro")
+		os.Mkdir(ro, 0o755)
+		if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", ro).CombinedOutput(); err != nil {
+			t.Skipf("cannot mount a read-only tmpfs: %v %s", err, out)
+		}
+		t.Cleanup(func() { exec.Command("umount", ro).Run() })
+		r := pyspyglass(t, "record", "-d", "0.3", "-o", filepath.Join(ro, "out.txt"), "--pid", pid)
+		if r.code == 0 || strings.Contains(r.stderr, "sampling") || !strings.Contains(r.stderr, "read-only") {
+			t.Fatalf("exit %d, want a refusal before sampling naming the read-only file system\n%s", r.code, r.stderr)
+		}
+	})
+}
+
+// TestFaultSudo: under sudo (SUDO_UID/SUDO_GID set, running as root) the
+// output belongs to the user who ran sudo, and a command that user may
+// not run is refused naming that user.
+func TestFaultSudo(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root, as under sudo")
+	}
+	in := newest(t)
+	tg := testutil.Spawn(t, in, "faults.py", "spin", "1")
+	out := filepath.Join(t.TempDir(), "sudo.txt")
+	os.Chmod(filepath.Dir(out), 0o755)
+	sudo := func(args ...string) *exec.Cmd {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), "SUDO_UID=65534", "SUDO_GID=65534")
+		return cmd
+	}
+	if b, err := sudo("record", "-d", "0.3", "-o", out, "--pid", strconv.Itoa(tg.Pid)).CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, b)
+	}
+	st, err := os.Stat(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sys := st.Sys().(*syscall.Stat_t); sys.Uid != 65534 || sys.Gid != 65534 {
+		t.Fatalf("%s owned by %d:%d, want the sudo user 65534:65534", out, sys.Uid, sys.Gid)
+	}
+	// A script only root may read: the launch as the sudo user fails.
+	private := filepath.Join(t.TempDir(), "private.py")
+	os.WriteFile(private, []byte("print('hi')\n"), 0o700)
+	os.Chmod(filepath.Dir(private), 0o700)
+	b, err := sudo("record", "-o", filepath.Join(t.TempDir(), "x.txt"), "--", private).CombinedOutput()
+	if err == nil || !strings.Contains(string(b), "uid 65534") || !strings.Contains(string(b), "sudo") {
+		t.Fatalf("launching a file the sudo user cannot run: %v\n%s\nwant a failure naming uid 65534", err, b)
+	}
+}

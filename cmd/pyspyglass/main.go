@@ -12,6 +12,9 @@ import (
 	"strings"
 
 	"github.com/spf13/pflag"
+
+	"github.com/pyspyglass/pyspyglass/attach"
+	"github.com/pyspyglass/pyspyglass/ui/render"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -46,6 +49,11 @@ type exitError struct{ code int }
 func (e *exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
 func main() {
+	// Under sudo, outputs belong to the user who ran it, as the command
+	// launched does.
+	if uid, gid, ok, err := attach.SudoUser(); ok && err == nil {
+		render.FileOwner = render.Owner{UID: uid, GID: gid}
+	}
 	err := run(os.Args[1:], os.Stdout, os.Stderr)
 	var ee *exitError
 	switch {

@@ -41,6 +41,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/pyspyglass/pyspyglass/sampler/prof"
@@ -183,6 +184,13 @@ func WriteFile(path string, f Format, p *prof.Profile, o Options) error {
 // WriteFileFunc writes what write produces to path atomically, as
 // WriteFile does.
 func WriteFileFunc(path string, write func(io.Writer) error) (err error) {
+	path, through, err := outputTarget(path)
+	if err != nil {
+		return err
+	}
+	if through {
+		return writeThrough(path, write)
+	}
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {
@@ -201,9 +209,8 @@ func WriteFileFunc(path string, write func(io.Writer) error) (err error) {
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	// CreateTemp makes the file 0600; an output is meant to be shared.
-	if err := tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("chmod %s: %w", tmp.Name(), err)
+	if err := adopt(tmp, path); err != nil {
+		return err
 	}
 	if err := tmp.Sync(); err != nil {
 		return fmt.Errorf("sync %s: %w", tmp.Name(), err)
@@ -228,6 +235,18 @@ func WriteFileFunc(path string, write func(io.Writer) error) (err error) {
 // must not be a directory. It tries a real file rather than checking mode
 // bits, which say nothing for root, read-only mounts or ACLs.
 func CheckWritable(path string) error {
+	path, through, err := outputTarget(path)
+	if err != nil {
+		return err
+	}
+	if through {
+		// A device or FIFO: opening it now could be noticed (a FIFO's
+		// reader would see the end of its input).
+		if err := syscall.Access(path, 2 /* W_OK */); err != nil {
+			return fmt.Errorf("output %s: %w", path, err)
+		}
+		return nil
+	}
 	dir := filepath.Dir(path)
 	st, err := os.Stat(dir)
 	if err != nil {
@@ -235,9 +254,6 @@ func CheckWritable(path string) error {
 	}
 	if !st.IsDir() {
 		return fmt.Errorf("output directory %s is not a directory", dir)
-	}
-	if st, err := os.Stat(path); err == nil && st.IsDir() {
-		return fmt.Errorf("output %s is a directory", path)
 	}
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".check*")
 	if err != nil {
