@@ -3,6 +3,7 @@ package pyabi
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/pyspyglass/pyspyglass/procmem"
 )
@@ -13,6 +14,43 @@ const (
 	MaxThreads = 4096
 	MaxDepth   = 4096
 )
+
+// A stack deeper than MaxDepth is kept truncated: its innermost frames,
+// then the marker frame TruncatedCode, then its outermost keepOuter
+// frames (where the program started). The chain is followed up to
+// maxWalk frames; beyond that the outermost frames are left out too.
+const (
+	keepOuter = 16
+	maxWalk   = 4 * MaxDepth
+)
+
+// TruncatedCode is the code of the marker frame standing for the frames
+// left out of a stack deeper than MaxDepth.
+var TruncatedCode = &Code{Name: "<truncated: stack deeper than 4096 frames>"}
+
+// ErrCycle marks a frame or thread chain that loops back on itself: a
+// torn read or corrupted memory, found within a few times its length.
+var ErrCycle = errors.New("chain loops back on itself")
+
+// cycleCheck finds a loop in a chain of addresses with O(1) memory, in
+// at most three times the loop's length plus the steps before it (Brent's
+// algorithm), instead of walking a bound's worth of frames round the loop.
+type cycleCheck struct {
+	saved       uint64
+	power, step int
+}
+
+// seen reports whether addr closes a loop in the chain so far.
+func (c *cycleCheck) seen(addr uint64) bool {
+	if addr == c.saved {
+		return true
+	}
+	if c.step == c.power {
+		c.saved, c.power, c.step = addr, max(2*c.power, 1), 0
+	}
+	c.step++
+	return false
+}
 
 // ErrNoFrames marks a thread with no Python frame (idle at the C level, or
 // just created); it is not a read failure.
@@ -102,7 +140,12 @@ type Walker struct {
 	cfbuf      [8]byte  // cframe->current_frame, guessed or read
 	gilbuf     [32]byte // locked and last_holder of the GIL, in one read
 	ibuf       []byte   // an interpreter state's next and id
+	truncated  bool     // the last stack read was deeper than MaxDepth
 }
+
+// Truncated reports whether the last stack read was too deep to keep
+// whole: it holds the marker frame TruncatedCode.
+func (w *Walker) Truncated() bool { return w.truncated }
 
 // size makes the thread state and frame buffers fit in's layout.
 func (w *Walker) size(in *Interpreter) {
@@ -199,7 +242,11 @@ func (w *Walker) Threads(in *Interpreter, dst []Thread) ([]Thread, error) {
 	next := 0 // where the last listing is searched first: lists rarely change
 	n := 0
 	for i, st := range in.interps {
+		var loop cycleCheck
 		for addr := le64(heads[8*i:]); addr != 0; n++ {
+			if loop.seen(addr) {
+				return dst, fmt.Errorf("interpreter %#x: thread state %#x: %w", st.addr, addr, ErrCycle)
+			}
 			if n >= MaxThreads {
 				return dst, fmt.Errorf("interpreter %#x: more than %d threads or a cycle", st.addr, MaxThreads)
 			}
@@ -349,9 +396,15 @@ func (in *Interpreter) stackOnce(w *Walker, t *Thread, dst []Frame) ([]Frame, er
 	misses := 0
 	f := in.Layout.Frame
 	bottomOwner := -1
+	var loop cycleCheck
+	w.truncated = false
 	for n := 0; frame != 0; n++ {
-		if n >= MaxDepth {
-			return dst, fmt.Errorf("thread state %#x: stack deeper than %d frames or a cycle", t.Addr, MaxDepth)
+		if loop.seen(frame) {
+			return dst, fmt.Errorf("thread state %#x: frame %#x: %w", t.Addr, frame, ErrCycle)
+		}
+		if n >= maxWalk {
+			w.truncated = true // the outermost frames are not known
+			break
 		}
 		fb := c.lookup(frame, in.fspan)
 		if fb == nil {
@@ -391,9 +444,22 @@ func (in *Interpreter) stackOnce(w *Walker, t *Thread, dst []Frame) ([]Frame, er
 	if len(w.pending) == 0 {
 		return dst, ErrNoFrames
 	}
-	if in.tornBottom(bottomOwner) {
+	if !w.truncated && in.tornBottom(bottomOwner) {
 		return dst, fmt.Errorf("thread state %#x: %w", t.Addr, ErrTorn)
 	}
+	// Too deep: keep the innermost frames and, when the walk reached
+	// them, the outermost; the marker goes between them after resolving.
+	cut := -1
+	if len(w.pending) > MaxDepth || w.truncated {
+		cut = min(len(w.pending), MaxDepth-keepOuter)
+		outer := w.pending[cut:]
+		if w.truncated {
+			outer = nil
+		}
+		w.pending = append(w.pending[:cut], outer[max(len(outer)-keepOuter, 0):]...)
+		w.truncated = true
+	}
+	start := len(dst)
 	var codeMisses int
 	if dst, codeMisses, err = in.codes.resolve(in.r, w.pending, c, dst); err != nil {
 		if errors.Is(err, procmem.ErrFault) {
@@ -405,6 +471,9 @@ func (in *Interpreter) stackOnce(w *Walker, t *Thread, dst []Frame) ([]Frame, er
 	}
 	if c.walks++; misses > 0 || codeMisses > 0 || c.walks >= rebuildEvery {
 		w.sortBuf = c.fit(w.frameAddrs, in.fspan, in.codes.addrs, in.codes.span, w.sortBuf)
+	}
+	if cut >= 0 {
+		dst = slices.Insert(dst, start+cut, Frame{Code: TruncatedCode})
 	}
 	return dst, nil
 }

@@ -475,8 +475,14 @@ func (s *Sampler) sampleTarget(t *Target, at time.Duration, refresh bool) (err e
 			// Most failures are a thread state freed as its thread
 			// ended: list the threads again next round, not in 100 ms.
 			t.stale = true
+			if errors.Is(err, pyabi.ErrCycle) {
+				h.Cycles++
+			}
 			s.failed(err)
 			continue
+		}
+		if s.walker.Truncated() {
+			h.Truncated++
 		}
 		if hasGIL {
 			h.GILSamples++

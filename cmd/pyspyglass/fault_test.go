@@ -485,3 +485,59 @@ func TestFaultSudo(t *testing.T) {
 		t.Fatalf("launching a file the sudo user cannot run: %v\n%s\nwant a failure naming uid 65534", err, b)
 	}
 }
+
+// TestFaultDeepStack: a stack deeper than pyabi.MaxDepth is kept, truncated
+// with a marker frame: its innermost frames, then the marker, then its
+// outermost frames; a recording counts such stacks.
+func TestFaultDeepStack(t *testing.T) {
+	const depth = 6000
+	testutil.ForEach(t, testutil.Interpreters(t), func(t *testing.T, in testutil.Interpreter) {
+		if in.Major < 3 || !in.AtLeast(3, 11) && in.Debug {
+			t.Skipf("%s: %d nested calls need more C stack than it has", in.Name, depth)
+		}
+		tg := testutil.Spawn(t, in, "deep.py", strconv.Itoa(depth))
+		// The readiness line comes just before the park: dump again
+		// until the innermost frame is there (the deadline bounds it).
+		var r result
+		var frames []string
+		for deadline := time.Now().Add(20 * time.Second); ; {
+			r = pyspyglass(t, "dump", "--pid", strconv.Itoa(tg.Pid))
+			if r.code != 0 {
+				t.Fatalf("dump: exit %d\n%s", r.code, r.stderr)
+			}
+			frames = frames[:0]
+			for _, l := range strings.Split(r.stdout, "\n") {
+				if strings.HasPrefix(l, "    ") && strings.Contains(l, "(") {
+					frames = append(frames, strings.TrimSpace(l))
+				}
+			}
+			if len(frames) > 0 && strings.HasPrefix(frames[0], "recurse (") || time.Now().After(deadline) {
+				break
+			}
+		}
+		marker := -1
+		for i, f := range frames {
+			if strings.HasPrefix(f, "<truncated") {
+				marker = i
+			}
+		}
+		if marker < 1000 || marker == len(frames)-1 {
+			t.Fatalf("dump of a %d-deep stack: marker at %d of %d frames, want it after the innermost thousands and before the outermost:\n%s",
+				depth, marker, len(frames), r.stdout[:min(len(r.stdout), 2000)])
+		}
+		if !strings.HasPrefix(frames[0], "recurse (") || !strings.HasPrefix(frames[len(frames)-1], "<module> (") {
+			t.Fatalf("innermost %q, outermost %q: want recurse and <module>", frames[0], frames[len(frames)-1])
+		}
+		if in.Path != newest(t).Path {
+			return
+		}
+		out := filepath.Join(t.TempDir(), "deep.txt")
+		r = pyspyglass(t, "record", "--idle", "-d", "1", "--rate", "50", "-o", out, "--pid", strconv.Itoa(tg.Pid))
+		if r.code != 0 || !strings.Contains(r.stderr, "kept truncated") {
+			t.Fatalf("record: exit %d, want the truncated stacks counted\n%s", r.code, r.stderr)
+		}
+		if n := samplesWhere(collapsedCounts(t, out), "<truncated"); n == 0 {
+			t.Fatalf("no sample holds the marker frame")
+		}
+	})
+}

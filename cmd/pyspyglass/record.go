@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pyspyglass/pyspyglass/attach"
+	"github.com/pyspyglass/pyspyglass/pyabi"
 	"github.com/pyspyglass/pyspyglass/sampler"
 	"github.com/pyspyglass/pyspyglass/sampler/prof"
 	"github.com/pyspyglass/pyspyglass/ui/render"
@@ -365,6 +366,9 @@ func summary(w io.Writer, p *prof.Profile, path string) {
 	h := p.Health
 	fmt.Fprintf(w, "pyspyglass: wrote %s: %d samples in %.1fs (%s Hz of %s requested), %d thread samples, %d errors, %d late\n",
 		path, h.Samples, h.Elapsed.Seconds(), hz(h.AchievedRate()), hz(h.Rate), p.Total(), h.Errors, h.Late)
+	if h.Truncated > 0 || h.Cycles > 0 {
+		fmt.Fprintf(w, "pyspyglass: %d stacks deeper than %d frames kept truncated, %d reads of a looping frame chain\n", h.Truncated, pyabi.MaxDepth, h.Cycles)
+	}
 }
 
 // hz formats a rate: whole numbers at usual rates, significant digits

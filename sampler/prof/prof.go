@@ -91,6 +91,10 @@ type Health struct {
 	// frame (C threads, start-up, teardown): shown as "<native>" without
 	// --native, as their C stack with it.
 	NoPython int64
+	// Truncated counts thread samples deeper than pyabi.MaxDepth frames,
+	// kept with a marker frame in place of their middle; Cycles counts
+	// failed reads whose frame chain looped (also counted in Errors).
+	Truncated, Cycles int64
 }
 
 // AchievedRate is rounds per second over the elapsed time.
