@@ -119,8 +119,12 @@ func (im Mapped) identify(r procmem.Reader, log *slog.Logger) (*Build, error) {
 	l, guessed, err := LookupLayout(v)
 	switch {
 	case dbg != nil && err == nil:
-		// The target's own offsets win; the table fills what they lack.
-		l = dbg.Merged(l)
+		// The target's own offsets win; the table fills what they lack
+		// (object reader fields), and they say how sure the layout is.
+		if guessed {
+			log.Debug("fields _Py_DebugOffsets lacks come from the nearest measured table", "version", v)
+		}
+		l, guessed = dbg.Merged(l), dbg.Guessed
 	case dbg != nil:
 		// A version without a static table (3.14+, free-threaded): the
 		// debug offsets alone, with the one size they do not carry.

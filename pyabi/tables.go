@@ -2,34 +2,32 @@ package pyabi
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
-// anyPatch as a patchRange's hi means "and every later patch release".
-const anyPatch = -1
-
-// A patchRange is one layout for the patch releases lo..hi of a minor. The
-// generated layout_pyXY.go files define the ranges: normally one per minor,
-// lo 0 and hi anyPatch; a minor whose patch releases moved a field gets one
-// range per measured layout.
+// A patchRange is one layout of a minor and the patch releases it was
+// measured on. The generated layout_pyXY.go files define them: one per
+// minor, or one per measured layout where patch releases moved a field.
+// Any other patch release of the minor gets the nearest range, flagged as
+// guessed.
 type patchRange struct {
-	lo, hi int
-	layout func() Layout
+	patches []int // measured, ascending
+	layout  func() Layout
 }
 
-func (r patchRange) contains(patch int) bool {
-	return patch >= r.lo && (r.hi == anyPatch || patch <= r.hi)
-}
+func (r patchRange) contains(patch int) bool { return slices.Contains(r.patches, patch) }
 
-// distance is how many patch releases lie between patch and r; 0 inside.
+// distance is how many patch releases lie between patch and the nearest
+// measured one of r; 0 for a measured one.
 func (r patchRange) distance(patch int) int {
-	switch {
-	case patch < r.lo:
-		return r.lo - patch
-	case r.hi != anyPatch && patch > r.hi:
-		return patch - r.hi
+	d := -1
+	for _, p := range r.patches {
+		if n := max(p-patch, patch-p); d < 0 || n < d {
+			d = n
+		}
 	}
-	return 0
+	return d
 }
 
 // minorTable is every layout of one major.minor.
@@ -72,9 +70,8 @@ func (e *UnsupportedVersionError) Error() string {
 		what, spanString(e.Supported))
 }
 
-// LookupLayout returns the offset table for v. A minor split into patch
-// ranges is matched by patch; a patch outside every range (between two
-// measured releases that disagree) gets the nearest range, the newer one
+// LookupLayout returns the offset table for v. A patch release a table was
+// measured on gets that table; any other gets the nearest one, the newer
 // on a tie, and guessed is true: the layout may be wrong and callers should
 // prefer _Py_DebugOffsets where the target has them. A minor without a
 // table, or a free-threaded build, returns *UnsupportedVersionError.

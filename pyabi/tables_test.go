@@ -3,6 +3,7 @@ package pyabi
 import (
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -52,14 +53,16 @@ func TestLookupLayout(t *testing.T) {
 		name    string
 		version string
 		wantErr string
+		guessed bool // not a measured release: the nearest table
 	}{
 		{name: "2.7 measured", version: "2.7.18"},
-		{name: "2.7 other patch", version: "2.7.5"},
+		{name: "2.7 other patch", version: "2.7.5", guessed: true},
 		{name: "3.6", version: "3.6.15"},
 		{name: "3.11 Debian", version: "3.11.2"},
 		{name: "3.11 pyenv", version: "3.11.7"},
-		{name: "3.11 later patch", version: "3.11.9"},
-		{name: "3.12.0 before measured patch", version: "3.12.0"},
+		{name: "3.11 later patch", version: "3.11.9", guessed: true},
+		{name: "3.11 between measured patches", version: "3.11.4", guessed: true},
+		{name: "3.12.0 before measured patch", version: "3.12.0", guessed: true},
 		{name: "3.13", version: "3.13.0"},
 		{name: "newer minor", version: "3.16.0", wantErr: "CPython 3.16.0 is not supported (supported: 2.7, 3.6–3.13, and 3.13 or newer whose _Py_DebugOffsets this build can decode)"},
 		{name: "between 2.7 and 3.6", version: "3.5.10", wantErr: "CPython 3.5.10 is not supported"},
@@ -82,8 +85,8 @@ func TestLookupLayout(t *testing.T) {
 				}
 				return
 			}
-			if err != nil || guessed {
-				t.Fatalf("LookupLayout(%s) = guessed %v, err %v; want an exact table", tt.version, guessed, err)
+			if err != nil || guessed != tt.guessed {
+				t.Fatalf("LookupLayout(%s) = guessed %v, err %v; want guessed %v", tt.version, guessed, err, tt.guessed)
 			}
 			if l.Object.Type != 8 {
 				t.Errorf("Object.Type = %d, want 8 on x86_64", l.Object.Type)
@@ -93,15 +96,16 @@ func TestLookupLayout(t *testing.T) {
 }
 
 // TestLookupPatchRanges exercises a split minor with a registry made for
-// the test: the real tables have no split today.
+// the test: a measured patch release gets its table, any other the
+// nearest one, flagged as guessed.
 func TestLookupPatchRanges(t *testing.T) {
 	mark := func(n int) func() Layout {
 		return func() Layout { var l Layout; l.Object.Type = n; return l }
 	}
 	reg := []minorTable{{3, 14, []patchRange{
-		{lo: 0, hi: 2, layout: mark(1)},
-		{lo: 7, hi: 9, layout: mark(2)},
-		{lo: 12, hi: anyPatch, layout: mark(3)},
+		{patches: []int{0, 2}, layout: mark(1)},
+		{patches: []int{7, 9}, layout: mark(2)},
+		{patches: []int{12}, layout: mark(3)},
 	}}}
 	tests := []struct {
 		patch   int
@@ -109,12 +113,15 @@ func TestLookupPatchRanges(t *testing.T) {
 		guessed bool
 	}{
 		{0, 1, false}, {2, 1, false},
-		{3, 1, true}, {4, 1, true}, // nearer to 0..2
-		{5, 2, true}, {6, 2, true}, // nearer to 7..9
+		{1, 1, true},               // between two measured releases of one table: not measured
+		{3, 1, true}, {4, 1, true}, // nearer to 2
+		{5, 2, true}, {6, 2, true}, // nearer to 7
 		{7, 2, false}, {9, 2, false},
-		{10, 2, true}, // one from 9..9
-		{11, 3, true}, // one from 12..
-		{12, 3, false}, {40, 3, false},
+		{8, 2, true},
+		{10, 2, true}, // one from 9
+		{11, 3, true}, // one from 12
+		{12, 3, false},
+		{40, 3, true}, // a later release than any measured
 	}
 	for _, tt := range tests {
 		l, guessed, err := lookupIn(reg, Version{Major: 3, Minor: 14, Patch: tt.patch})
@@ -123,10 +130,10 @@ func TestLookupPatchRanges(t *testing.T) {
 				tt.patch, l.Object.Type, guessed, err, tt.want, tt.guessed)
 		}
 	}
-	// Equidistant from two ranges: the newer one.
-	reg[0].ranges[1].lo = 6
+	// Equidistant from two tables: the newer one.
+	reg[0].ranges[1].patches = []int{6, 9}
 	if l, guessed, _ := lookupIn(reg, Version{Major: 3, Minor: 14, Patch: 4}); l.Object.Type != 2 || !guessed {
-		t.Errorf("3.14.4 between 0..2 and 6..9: table %d guessed %v, want the newer range, guessed", l.Object.Type, guessed)
+		t.Errorf("3.14.4 between 2 and 6: table %d guessed %v, want the newer table, guessed", l.Object.Type, guessed)
 	}
 }
 
@@ -276,8 +283,12 @@ func TestTablesAreSane(t *testing.T) {
 			t.Errorf("%d.%d: no patch ranges", tab.major, tab.minor)
 			continue
 		}
-		if first, last := tab.ranges[0], tab.ranges[len(tab.ranges)-1]; first.lo != 0 || last.hi != anyPatch {
-			t.Errorf("%d.%d: ranges run %d..%d, want 0..anyPatch", tab.major, tab.minor, first.lo, last.hi)
+		var measured []int
+		for _, r := range tab.ranges {
+			measured = append(measured, r.patches...)
+		}
+		if len(measured) == 0 || !slices.IsSorted(measured) || len(slices.Compact(slices.Clone(measured))) != len(measured) {
+			t.Errorf("%d.%d: measured patch releases %v, want some, ascending, each in one table", tab.major, tab.minor, measured)
 		}
 		for ri, r := range tab.ranges {
 			paths, vals := flattenLayout(r.layout())
