@@ -277,6 +277,22 @@ func checkDebugOffsets(spec *debugSpec, raw map[string]uint64, ft bool) error {
 	return nil
 }
 
+// debugVarFields are the Layout fields dump reads of frames and
+// containers that _Py_DebugOffsets gives, by the raw field giving each.
+var debugVarFields = map[string]string{
+	"CodeVars.ArgCount":        "code_object.argcount",
+	"CodeVars.LocalsPlusNames": "code_object.localsplusnames",
+	"CodeVars.LocalsPlusKinds": "code_object.localspluskinds",
+	"FrameVars.LocalsPlus":     "interpreter_frame.localsplus",
+	"VarObject.Size":           "tuple_object.ob_size",
+	"Tuple.Item":               "tuple_object.ob_item",
+	"List.Item":                "list_object.ob_item",
+	"Float.Value":              "float_object.ob_fval",
+	"Set.Used":                 "set_object.used",
+	"Set.Mask":                 "set_object.mask",
+	"Set.Table":                "set_object.table",
+}
+
 // fill maps the raw fields into Layout and the named groups.
 func (d *DebugOffsets) fill(spec *debugSpec) {
 	get := func(key string) int {
@@ -349,6 +365,11 @@ func (d *DebugOffsets) fill(spec *debugSpec) {
 	l.Unicode.CompactData = get("unicode_object.compactunicodeobject_size") // 3.15+
 	l.Bytes.Size = get("bytes_object.ob_size")
 	l.Bytes.Data = get("bytes_object.ob_sval")
+	for _, f := range debugLayoutFields(&l) {
+		if key, ok := debugVarFields[f.path]; ok {
+			*f.ptr = get(key)
+		}
+	}
 	d.Layout = l
 
 	s := &d.Sizes

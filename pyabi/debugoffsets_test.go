@@ -311,6 +311,11 @@ func TestDecodeDebugOffsets(t *testing.T) {
 			if d.Size != tt.size || len(tt.img) != tt.size {
 				t.Errorf("size %d (image %d), want %d", d.Size, len(tt.img), tt.size)
 			}
+			for path, key := range debugVarFields {
+				if v, ok := d.Raw[key]; ok {
+					tt.layout[path] = int(v)
+				}
+			}
 			tt.layout["Interp.GCCollecting"] = tt.gc
 			tt.layout["Interp.ID"] = tt.id
 			checkDebugLayout(t, d.Layout, tt.layout)

@@ -46,6 +46,32 @@ func fillDebugGaps(l *Layout, v Version) {
 	// v3.14.0: PyDictObject and PyDictKeysObject as in 3.13 (default build).
 	set(&l.Dict.Used, 16)
 	setDictKeys313(l, set)
+	setVars314(l, set)
+}
+
+// setVars314 sets what dump reads of frames and objects that
+// _Py_DebugOffsets lacks, for default (GIL) builds of 3.14 and 3.15. They
+// are where 3.13 has them, measured by its genlayout table: PyCodeObject
+// keeps co_exceptiontable, co_flags, co_argcount, co_kwonlyargcount,
+// co_stacksize and co_nlocalsplus in place (Include/cpython/code.h
+// v3.14.0); _PyInterpreterFrame keeps f_globals after f_executable,
+// previous and f_funcobj (Include/internal/pycore_interpframe_structs.h
+// v3.14.0); PyTypeObject's tp_dict, PyCellObject's ob_ref, PyMethodObject
+// and PyCFunctionObject are unchanged (Include/cpython/object.h,
+// cellobject.h, classobject.h, methodobject.h v3.14.0). Checked live on
+// 3.14.6, 3.14.10 and 3.15.2 by TestLocalsLive and TestDumpLive.
+func setVars314(l *Layout, set func(*int, int)) {
+	set(&l.Type.Dict, 264)
+	set(&l.CodeVars.ExceptionTable, 40)
+	set(&l.CodeVars.Flags, 48)
+	set(&l.CodeVars.KwOnlyArgCount, 60)
+	set(&l.CodeVars.StackSize, 64)
+	set(&l.CodeVars.NLocalsPlus, 72)
+	set(&l.FrameVars.Globals, 24)
+	set(&l.Cell.Ref, 16)
+	set(&l.Method.Func, 16)
+	set(&l.Method.Self, 24)
+	set(&l.CFunction.Self, 24)
 }
 
 // setDictKeys313 sets PyDictKeysObject as 3.13 and 3.14 lay it out
