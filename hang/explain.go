@@ -134,7 +134,7 @@ type Stopper interface {
 // then, with stop not nil, the target is stopped for the rest, so the
 // stacks, waits and holders are one consistent picture, and resumed
 // before Take returns.
-func Take(t *sampler.Target, o Options, stop Stopper) (_ *Dump, err error) {
+func Take(t *sampler.Target, o Options, stop Stopper) (out *Dump, err error) {
 	states, waits := osView(t)
 	if stop != nil {
 		if err := stop.Pause(); err != nil {
@@ -196,6 +196,14 @@ func Take(t *sampler.Target, o Options, stop Stopper) (_ *Dump, err error) {
 		d.Notes = append(d.Notes, "waits on Python objects and locals not read: "+err.Error())
 		return mergeNative(d, natives, states, waits), nil
 	}
+	// Every read is bounded and checked; should one still fail in a way
+	// not foreseen, the dump keeps its stacks and says what was lost.
+	defer func() {
+		if r := recover(); r != nil {
+			d.Notes = append(d.Notes, fmt.Sprintf("waits and locals not worked out: %v", r))
+			out, err = d, nil
+		}
+	}()
 	a := &analysis{t: t, x: x, d: d, opts: o, infos: make([][]pyabi.FrameInfo, len(d.Threads))}
 	a.readFrames()
 	for i := range d.Threads {

@@ -3,6 +3,7 @@ package pyabi
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/pyspyglass/pyspyglass/procmem"
@@ -38,11 +39,54 @@ func (in *Interpreter) NewInspector() (*Inspector, error) {
 	if err := in.objectLayoutKnown(); err != nil {
 		return nil, err
 	}
-	if in.Layout.FrameVars.LocalsPlus == Absent || in.Layout.Tuple.Item == Absent {
-		return nil, fmt.Errorf("the frame variables of %s are not known", in.Version)
+	if missing := inspectorMissing(in.Layout); missing != "" {
+		return nil, fmt.Errorf("the frame variables of %s are not known (no %s)", in.Version, missing)
 	}
 	return &Inspector{in: in, o: newObjReader(in.r, in.Version, in.Layout),
 		types: map[uint64]*typeDesc{}, codes: map[uint64]*codeVars{}}, nil
+}
+
+// inspectorMissing names the first field the inspector reads that l
+// lacks, or "": every offset it indexes with must be known.
+func inspectorMissing(l Layout) string {
+	fields := map[string]int{
+		"Frame.Code": l.Frame.Code, "FrameVars.Globals": l.FrameVars.Globals, "FrameVars.LocalsPlus": l.FrameVars.LocalsPlus,
+		"CodeVars.ArgCount": l.CodeVars.ArgCount, "CodeVars.Flags": l.CodeVars.Flags, "CodeVars.StackSize": l.CodeVars.StackSize,
+		"VarObject.Size": l.VarObject.Size, "Tuple.Item": l.Tuple.Item, "List.Item": l.List.Item, "Float.Value": l.Float.Value,
+		"Set.Used": l.Set.Used, "Set.Mask": l.Set.Mask, "Set.Table": l.Set.Table, "Cell.Ref": l.Cell.Ref,
+		"Method.Self": l.Method.Self, "CFunction.Self": l.CFunction.Self, "Type.Dict": l.Type.Dict, "Type.Name": l.Type.Name,
+		"Bytes.Size": l.Bytes.Size, "Bytes.Data": l.Bytes.Data, "Long.Size": l.Long.Size, "Long.Digit": l.Long.Digit,
+		"Dict.Used": l.Dict.Used,
+	}
+	if l.CodeVars.LocalsPlusNames != Absent {
+		fields["CodeVars.NLocalsPlus"] = l.CodeVars.NLocalsPlus
+		fields["CodeVars.LocalsPlusKinds"] = l.CodeVars.LocalsPlusKinds
+		fields["CodeVars.ExceptionTable"] = l.CodeVars.ExceptionTable
+	} else {
+		fields["CodeVars.NLocals"] = l.CodeVars.NLocals
+		fields["CodeVars.VarNames"] = l.CodeVars.VarNames
+		fields["CodeVars.CellVars"] = l.CodeVars.CellVars
+		fields["CodeVars.FreeVars"] = l.CodeVars.FreeVars
+		fields["FrameVars.IBlock"] = l.FrameVars.IBlock
+		fields["FrameVars.BlockStack"] = l.FrameVars.BlockStack
+	}
+	if l.Long.IVal == Absent { // 3.x: str is PEP 393
+		fields["Unicode.Length"] = l.Unicode.Length
+		fields["Unicode.State"] = l.Unicode.State
+		fields["Unicode.ASCIIData"] = l.Unicode.ASCIIData
+		fields["Unicode.CompactData"] = l.Unicode.CompactData
+	}
+	var missing []string
+	for name, off := range fields {
+		if off == Absent {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) == 0 {
+		return ""
+	}
+	slices.Sort(missing)
+	return strings.Join(missing, ", ")
 }
 
 // Local-variable kinds (CO_FAST_*, Include/internal/pycore_code.h v3.11.0);
