@@ -56,3 +56,13 @@ func (p *Pauser) Close() error { return nil }
 func (p *Pauser) Registers(dst []ThreadRegs) ([]ThreadRegs, error) {
 	return dst, procmem.ErrUnsupported
 }
+
+// PauseRegisters is supported on Linux only.
+func (p *Pauser) PauseRegisters(dst []ThreadRegs) ([]ThreadRegs, error) {
+	return dst, procmem.ErrUnsupported
+}
+
+// WhilePaused is supported on Linux only.
+func (p *Pauser) WhilePaused(dst []ThreadRegs, fn func(regs []ThreadRegs) error) ([]ThreadRegs, error) {
+	return dst, procmem.ErrUnsupported
+}

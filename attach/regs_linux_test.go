@@ -1,6 +1,7 @@
 package attach
 
 import (
+	"errors"
 	"runtime"
 	"testing"
 
@@ -52,6 +53,45 @@ func TestRegisters(t *testing.T) {
 	for tid, s := range threadStates(t, c.Pid) {
 		if s == 't' || s == 'T' {
 			t.Errorf("tid %d left stopped (%c)", tid, s)
+		}
+	}
+}
+
+// TestWhilePaused: fn runs with every thread stopped and their registers,
+// and the threads run again afterwards, also when fn fails or panics.
+func TestWhilePaused(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		t.Skip("registers are read on x86_64 only")
+	}
+	c, _ := launchReady(t, findPython(t), "-c", busyScript)
+	p := newPauser(t, c.Pid)
+	for _, fail := range []string{"", "error", "panic"} {
+		var inside map[int]byte
+		_, err := p.WhilePaused(nil, func(regs []ThreadRegs) error {
+			if len(regs) != 3 {
+				t.Errorf("%d register sets, want 3", len(regs))
+			}
+			inside = threadStates(t, c.Pid)
+			switch fail {
+			case "error":
+				return errors.New("fn failed")
+			case "panic":
+				panic("fn panicked")
+			}
+			return nil
+		})
+		if (err != nil) != (fail != "") {
+			t.Errorf("%q: err %v", fail, err)
+		}
+		for tid, s := range inside {
+			if s != 't' {
+				t.Errorf("%q: tid %d in state %c while paused, want t", fail, tid, s)
+			}
+		}
+		for tid, s := range threadStates(t, c.Pid) {
+			if s == 't' || s == 'T' {
+				t.Errorf("%q: tid %d left stopped (%c)", fail, tid, s)
+			}
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 type cuRange struct {
 	lo, hi uint64
 	cu     *dwarf.Entry
+	lr     *dwarf.LineReader // made on first use
 }
 
 // line returns the source file and line of addr from the DWARF line
@@ -28,9 +29,15 @@ func (t *Table) line(addr uint64) (file string, line int) {
 	if i == len(t.cus) || addr < t.cus[i].lo {
 		return "", 0
 	}
-	lr, err := t.dwarf.LineReader(t.cus[i].cu)
-	if err != nil || lr == nil {
-		return "", 0
+	// One reader per compile unit, kept: making one parses the unit's
+	// line-program header, which costs more than the lookup itself.
+	lr := t.cus[i].lr
+	if lr == nil {
+		var err error
+		if lr, err = t.dwarf.LineReader(t.cus[i].cu); err != nil || lr == nil {
+			return "", 0
+		}
+		t.cus[i].lr = lr
 	}
 	var e dwarf.LineEntry
 	if err := lr.SeekPC(addr, &e); err != nil {
@@ -62,7 +69,7 @@ func (t *Table) loadCUs() {
 			if ranges, err := d.Ranges(e); err == nil {
 				for _, rg := range ranges {
 					if rg[1] > rg[0] {
-						t.cus = append(t.cus, cuRange{rg[0], rg[1], e})
+						t.cus = append(t.cus, cuRange{lo: rg[0], hi: rg[1], cu: e})
 					}
 				}
 			}

@@ -2,11 +2,14 @@ package sampler
 
 import (
 	"errors"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/pyspyglass/pyspyglass/attach"
 	"github.com/pyspyglass/pyspyglass/internal/testutil"
+	"github.com/pyspyglass/pyspyglass/native"
 	"github.com/pyspyglass/pyspyglass/pyabi"
 	"github.com/pyspyglass/pyspyglass/sampler/prof"
 )
@@ -162,6 +165,74 @@ func BenchmarkSample(b *testing.B) {
 					h := p.Health
 					b.ReportMetric(float64(h.Errors)/float64(h.Samples), "errors/sample")
 					if p.Total() == 0 {
+						b.Error(errors.New("no thread sample recorded"))
+					}
+				})
+			}
+		})
+	}
+}
+
+// BenchmarkNativeSample measures one --native sampling round: stop every
+// thread (ptrace), read each one's registers, copy its stack in one read,
+// unwind it, merge it with its Python frames, aggregate, resume. It
+// reports this process's CPU per round and per thread sample; the kernel's
+// work for the stops is partly charged to the target, not counted here.
+//
+//	go test -run '^$' -bench 'NativeSample/stack30/pyenv-3.12' -benchmem ./sampler
+func BenchmarkNativeSample(b *testing.B) {
+	for _, w := range []benchWorkload{benchWorkloads[0], benchWorkloads[3]} {
+		b.Run(w.name, func(b *testing.B) {
+			for _, in := range benchInterpreters(b) {
+				b.Run(in.Name, func(b *testing.B) {
+					if runtime.GOARCH != "amd64" {
+						b.Skip("--native is x86_64 only")
+					}
+					tg, _ := openBench(b, in, w)
+					pauser, err := attach.NewPauser(tg.Pid)
+					if err != nil {
+						b.Skipf("ptrace: %v", err)
+					}
+					defer pauser.Close()
+					// As the CLI does it: the round runs on the ptrace thread.
+					var regs []attach.ThreadRegs
+					var nregs []native.ThreadRegs
+					p := prof.New(time.Now())
+					s := New([]*Target{tg}, p, Options{Rate: 100, Native: true,
+						Stopped: func(_ int, fn func([]native.ThreadRegs) error) (err error) {
+							regs, err = pauser.WhilePaused(regs[:0], func(rs []attach.ThreadRegs) error {
+								nregs = nregs[:0]
+								for _, r := range rs {
+									nregs = append(nregs, native.ThreadRegs{TID: r.TID, Regs: native.Regs{PC: r.PC, SP: r.SP, FP: r.FP}})
+								}
+								return fn(nregs)
+							})
+							return err
+						}})
+					s.start = time.Now()
+					mean := 10 * time.Millisecond
+					for range 100 { // warm: unwind rules, names, stacks
+						s.sampleAll(time.Now(), time.Now(), mean, false)
+					}
+					before := p.Total()
+					b.ReportAllocs()
+					b.ResetTimer()
+					cpu := cpuTime()
+					for b.Loop() {
+						now := time.Now()
+						s.sampleAll(now, now, mean, false)
+					}
+					b.StopTimer()
+					used := float64((cpuTime() - cpu).Nanoseconds())
+					threadSamples := float64(p.Total() - before)
+					b.ReportMetric(used/float64(b.N), "cpu-ns/sample")
+					if threadSamples > 0 {
+						b.ReportMetric(used/threadSamples, "cpu-ns/thread-sample")
+					}
+					b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/sample")
+					h := p.Health
+					b.ReportMetric(float64(h.Errors)/float64(h.Samples), "errors/sample")
+					if threadSamples == 0 {
 						b.Error(errors.New("no thread sample recorded"))
 					}
 				})

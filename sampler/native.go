@@ -35,7 +35,6 @@ type nativeTarget struct {
 	infos    map[uint64]pcInfo
 	buf      []byte
 	pcs      []uint64
-	regs     []native.ThreadRegs
 	groups   []int // end of each Python group (one C evaluation call), innermost first
 	done     []bool
 	marker   prof.FrameID

@@ -48,11 +48,14 @@ type Options struct {
 	// read (--blocking); Resume is always called after a successful Pause.
 	Pause, Resume func(pid int) error
 	// Native merges each thread's C stack with its Python frames; it
-	// needs Pause, Resume and Registers. NativeAll keeps the
-	// interpreter's own call machinery and start-up frames too.
+	// needs Stopped. NativeAll keeps the interpreter's own call machinery
+	// and start-up frames too.
 	Native, NativeAll bool
-	// Registers appends the registers of every thread stopped by Pause.
-	Registers func(pid int, dst []native.ThreadRegs) ([]native.ThreadRegs, error)
+	// Stopped stops every thread of pid, runs fn with their registers
+	// and lets them run again, also when fn fails. It runs fn on the
+	// thread that stops the target (attach.Pauser.WhilePaused): a round
+	// then costs one hand-off between OS threads, not three.
+	Stopped func(pid int, fn func(regs []native.ThreadRegs) error) error
 	// Detach, when set, is called once for each target that exited,
 	// after its last Resume, to release what Pause held for it.
 	Detach func(pid int)
@@ -400,7 +403,7 @@ func (s *Sampler) sampleTarget(t *Target, at time.Duration, refresh bool) (err e
 		a.tids, _ = procmem.Threads(t.Pid)
 	}
 	includeIdle := s.idle.Load()
-	paused := s.o.Pause != nil
+	paused := s.o.Pause != nil || s.o.Stopped != nil
 	if paused && !includeIdle {
 		// A stopped thread reads as 't': note which ran before the stop.
 		clear(a.states)
@@ -410,7 +413,27 @@ func (s *Sampler) sampleTarget(t *Target, at time.Duration, refresh bool) (err e
 			}
 		}
 	}
-	if paused {
+	if s.o.Native {
+		// The code map is read before the stop, the round runs on the
+		// thread that stopped the target (see Options.Stopped).
+		nt, err := s.nativeFor(t, a)
+		if err != nil {
+			return err
+		}
+		err = s.o.Stopped(t.Pid, func(regs []native.ThreadRegs) (err error) {
+			defer func() {
+				if r := recover(); r != nil {
+					err = fmt.Errorf("pid %d: reading a sample failed: %v", t.Pid, r)
+				}
+			}()
+			return s.sampleThreads(t, a, at, refresh, includeIdle, nt, regs)
+		})
+		if err != nil {
+			return t.wrap(err)
+		}
+		return nil
+	}
+	if s.o.Pause != nil {
 		if err := s.o.Pause(t.Pid); err != nil {
 			return t.wrap(err)
 		}
@@ -420,23 +443,18 @@ func (s *Sampler) sampleTarget(t *Target, at time.Duration, refresh bool) (err e
 			}
 		}()
 	}
+	return s.sampleThreads(t, a, at, refresh, includeIdle, nil, nil)
+}
+
+// sampleThreads reads and records every thread of t; with --native, nt and
+// the registers of the stopped threads are given.
+func (s *Sampler) sampleThreads(t *Target, a *targetAux, at time.Duration, refresh, includeIdle bool, nt *nativeTarget, regs []native.ThreadRegs) error {
+	paused := s.o.Pause != nil || s.o.Stopped != nil
 	if refresh || t.names == nil || t.stale {
 		if err := t.refresh(&s.walker); err != nil {
 			return err
 		}
 		t.stale = false
-	}
-	var nt *nativeTarget
-	var regs []native.ThreadRegs
-	if s.o.Native {
-		var err error
-		if nt, err = s.nativeFor(t, a); err != nil {
-			return err
-		}
-		if regs, err = s.o.Registers(t.Pid, nt.regs[:0]); err != nil {
-			return t.wrap(err)
-		}
-		nt.regs = regs
 	}
 	_, collecting, readErr := t.readHolders(&s.walker, s.o.GC && t.Interp.CanReadGC())
 	if readErr != nil {

@@ -68,7 +68,8 @@ type session struct {
 	sampler *sampler.Sampler
 	opener  *sampler.Opener // shares each Python binary's facts between processes
 	pausers map[int]*attach.Pauser
-	regs    []attach.ThreadRegs // reused by registers
+	regs    []attach.ThreadRegs // reused by stopped
+	nregs   []native.ThreadRegs
 	opened  map[int]bool
 	// command and python describe the first target, for headers.
 	command, python string
@@ -182,7 +183,7 @@ func openSession(ctx context.Context, tf *targetFlags, argv []string, launch att
 				return s, fmt.Errorf("--native: %w", err)
 			}
 		}
-		o.Native, o.NativeAll, o.Registers = true, tf.nativeAll, s.registers
+		o.Native, o.NativeAll, o.Stopped = true, tf.nativeAll, s.stopped
 	}
 	s.sampler = sampler.New(targets, p, o)
 	return s, nil
@@ -200,19 +201,6 @@ func checkNative(tf *targetFlags) error {
 		return fmt.Errorf("--native is supported on x86_64 Linux only, not %s/%s; drop --native to profile Python frames", runtime.GOOS, runtime.GOARCH)
 	}
 	return nil
-}
-
-// registers reads the registers of every thread of pid stopped by pause.
-func (s *session) registers(pid int, dst []native.ThreadRegs) ([]native.ThreadRegs, error) {
-	p, ok := s.pausers[pid]
-	if !ok {
-		return dst, fmt.Errorf("pid %d: not paused", pid)
-	}
-	var err error
-	if s.regs, err = p.Registers(s.regs[:0]); err != nil {
-		return dst, err
-	}
-	return appendNativeRegs(dst, s.regs), nil
 }
 
 // appendNativeRegs converts attach's register sets to the unwinder's.
@@ -330,6 +318,25 @@ func (s *session) pause(pid int) error {
 		s.pausers[pid] = p
 	}
 	return p.Pause()
+}
+
+// stopped runs fn with pid's threads stopped and their registers read
+// (--native), on the thread that stopped them.
+func (s *session) stopped(pid int, fn func(regs []native.ThreadRegs) error) error {
+	p, ok := s.pausers[pid]
+	if !ok {
+		var err error
+		if p, err = attach.NewPauser(pid); err != nil {
+			return err
+		}
+		s.pausers[pid] = p
+	}
+	var err error
+	s.regs, err = p.WhilePaused(s.regs[:0], func(regs []attach.ThreadRegs) error {
+		s.nregs = appendNativeRegs(s.nregs[:0], regs)
+		return fn(s.nregs)
+	})
+	return err
 }
 
 func (s *session) resume(pid int) error { return s.pausers[pid].Resume() }
