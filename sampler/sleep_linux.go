@@ -54,10 +54,11 @@ func (p *preciseSleeper) sleep(d time.Duration) {
 	for {
 		var errno unix.Errno
 		if p.raw {
-			// clock_nanosleep returns the error number itself, not -1.
-			r, _, _ := unix.RawSyscall6(unix.SYS_CLOCK_NANOSLEEP, unix.CLOCK_MONOTONIC, unix.TIMER_ABSTIME,
+			// The system call returns -errno like any other (the C
+			// library's wrapper is what returns the number itself), and
+			// RawSyscall6 hands that back as its third result.
+			_, _, errno = unix.RawSyscall6(unix.SYS_CLOCK_NANOSLEEP, unix.CLOCK_MONOTONIC, unix.TIMER_ABSTIME,
 				uintptr(unsafe.Pointer(&ts)), 0, 0, 0)
-			errno = unix.Errno(r)
 		} else if err := unix.ClockNanosleep(unix.CLOCK_MONOTONIC, unix.TIMER_ABSTIME, &ts, nil); err != nil {
 			errno, _ = err.(unix.Errno)
 		}
