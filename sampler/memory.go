@@ -46,9 +46,13 @@ type lastAdded struct {
 	ok     bool
 }
 
-// added counts one sample of stack on thread.
+// added counts one sample of stack on thread; a timeline sample notes
+// whether the thread held the GIL (s.curGIL, set per thread).
 func (s *Sampler) added(stack prof.StackID, thread int, at time.Duration) {
 	s.p.Add(stack, thread, at, 1)
+	if s.curGIL && s.p.KeepTimeline && len(s.p.Timeline) > 0 {
+		s.p.Timeline[len(s.p.Timeline)-1].GIL = true
+	}
 	s.last = lastAdded{stack, thread, true}
 }
 

@@ -93,6 +93,7 @@ type Sampler struct {
 	sourced   map[string]bool // files whose source was looked for
 	mem       map[*Target]*memState
 	last      lastAdded // the sample added last, for --memory
+	curGIL    bool      // the thread being recorded holds the GIL
 	instrIDs  map[instrKey]prof.FrameID
 	threadIDs map[threadKey]int
 	roots     map[int]prof.FrameID // pid -> process root frame
@@ -505,7 +506,7 @@ func (s *Sampler) sampleThreads(t *Target, a *targetAux, at time.Duration, refre
 		if hasGIL {
 			h.GILSamples++
 		}
-		s.last.ok = false
+		s.last.ok, s.curGIL = false, hasGIL
 		r := findRegs(regs, th.NativeID)
 		switch {
 		case noPython:
@@ -522,6 +523,7 @@ func (s *Sampler) sampleThreads(t *Target, a *targetAux, at time.Duration, refre
 			s.noteMemoryStack(t, hasGIL)
 		}
 	}
+	s.curGIL = false
 	if s.o.Memory {
 		s.attributeMemory(t)
 	}

@@ -603,7 +603,7 @@ func copyScripts(t *testing.T, in testutil.Interpreter, names ...string) string 
 // TestFlowsSubprocesses records a parent that forks two CPU-bound workers
 // with --subprocesses and --memory into one recording, then renders it in
 // each of the workflow formats: the Firefox profile has each worker as its
-// own process track, pstats loads with a root function per process, the
+// own process track with GIL markers, pstats loads with a root function per process, the
 // line table shows the workers' loop line, and the recording compared with
 // itself shows no change.
 func TestFlowsSubprocesses(t *testing.T) {
@@ -638,6 +638,7 @@ func TestFlowsSubprocesses(t *testing.T) {
 		Threads []struct {
 			Pid         string
 			ProcessName string
+			Markers     struct{ Length int }
 		}
 	}
 	gecko := render("forks.gecko.json")
@@ -645,10 +646,15 @@ func TestFlowsSubprocesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	workers := map[string]bool{}
+	gil := 0
 	for _, th := range doc.Threads {
 		if strings.Contains(th.ProcessName, "process "+th.Pid+":") {
 			workers[th.Pid] = true
 		}
+		gil += th.Markers.Length
+	}
+	if gil == 0 {
+		t.Error("gecko: no GIL markers, though the workers spin holding it")
 	}
 	if leaves := geckoLeaves(t, gecko); len(workers) < 2 || leaves["child_work"] == 0 {
 		t.Errorf("gecko: %d processes named by their root, child_work %d samples; want 2 workers", len(workers), leaves["child_work"])

@@ -74,6 +74,7 @@ type Sample struct {
 	At     time.Duration // since Profile.Start
 	Stack  StackID
 	Thread int
+	GIL    bool // the thread held the GIL (false also where that is unknown)
 }
 
 // Health is what the recorder says about itself; every output that can

@@ -253,6 +253,42 @@ func TestGeckoValid(t *testing.T) {
 			t.Fatalf("thread 0 sample %d: %v, want %v", i, s, want)
 		}
 	}
+	// Thread 0 holds the GIL in its main->a->b samples (two of every three
+	// rounds it is sampled in): a marker per run, ending at its next
+	// sample without the GIL.
+	var doc struct {
+		Meta    struct{ MarkerSchema []struct{ Name string } }
+		Threads []struct {
+			Tid     int
+			Markers struct {
+				StartTime, EndTime []float64
+				Category           []int
+				Length             int
+			}
+		}
+	}
+	if err := json.Unmarshal(render(t, Gecko{}, p), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Meta.MarkerSchema) != 1 || doc.Meta.MarkerSchema[0].Name != "GIL" {
+		t.Errorf("marker schema %+v, want the GIL's", doc.Meta.MarkerSchema)
+	}
+	for _, th := range doc.Threads {
+		m := th.Markers
+		switch th.Tid {
+		case 100:
+			// Its rounds go ab, c, ab, -, ab, c, ab, -, ...: a run from
+			// 0 to the c at 10 ms, one from 20 to the c at 50, ...; the
+			// last, at 980, ends one interval later.
+			if m.Length != 26 || m.EndTime[25] != 990 || m.StartTime[0] != 0 || m.EndTime[0] != 10 || m.StartTime[1] != 20 || m.EndTime[1] != 50 || m.Category[0] != geckoGIL {
+				t.Errorf("thread 0 GIL markers: %+v", m)
+			}
+		case 101:
+			if m.Length != 0 {
+				t.Errorf("thread 1 never held the GIL, has %d markers", m.Length)
+			}
+		}
+	}
 	// An empty profile is a valid empty document; one without a timeline
 	// is an error.
 	validateGecko(t, render(t, Gecko{}, prof.New(time.Time{})))

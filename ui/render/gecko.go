@@ -25,8 +25,11 @@ import (
 // their file and first line, frames their current line, so the profiler's
 // call tree and source view name them as the other formats do. Python
 // functions are marked as "JS" so the profiler's "JavaScript only" call tree
-// shows just the Python frames. There are no markers: the recording does
-// not keep when each thread held the GIL.
+// shows just the Python frames. Where the recording knows which thread held
+// the GIL, each run of a thread's samples holding it is a "GIL held"
+// interval marker (category GIL), ending at the thread's next sample
+// without it, or one interval after its last when the thread was not seen
+// for gapIntervals intervals.
 type Gecko struct{}
 
 func (Gecko) Name() string { return "gecko" }
@@ -41,6 +44,7 @@ const (
 	geckoNative
 	geckoGC
 	geckoIdle
+	geckoGIL
 )
 
 var geckoCategories = []geckoCategory{
@@ -49,6 +53,18 @@ var geckoCategories = []geckoCategory{
 	{"Native", "blue", []string{"Other"}},
 	{"GC", "orange", []string{"Other"}},
 	{"Idle", "transparent", []string{"Other"}},
+	{"GIL", "green", []string{"Other"}},
+}
+
+// geckoGILSchema describes the "GIL held" interval markers.
+var geckoGILSchema = map[string]any{
+	"name":         "GIL",
+	"display":      []string{"marker-chart", "marker-table", "timeline-overview"},
+	"tooltipLabel": "GIL held",
+	"tableLabel":   "GIL held",
+	"chartLabel":   "GIL",
+	"description":  "The thread held the GIL in consecutive samples over this interval.",
+	"fields":       []any{},
 }
 
 type geckoCategory struct {
@@ -378,19 +394,60 @@ func (Gecko) Write(w io.Writer, p *prof.Profile, o Options) error {
 			tracks[i] = b.newTrack(t, name)
 		}
 	}
-	for _, s := range timeline {
-		t := p.Threads[s.Thread]
-		tr := tracks[index[key{t.Pid, t.TID}]]
-		smp := &tr.t.Samples
-		smp.Stack = append(smp.Stack, b.stack(tr, s.Stack))
-		// Microsecond precision keeps the file small and exact enough.
-		smp.Time = append(smp.Time, math.Round(float64(s.At)/1e3)/1e3)
-		smp.Length++
-	}
 	for i := range out.Threads {
 		m := &out.Threads[i].Markers
 		m.Data, m.Name, m.StartTime, m.EndTime, m.Phase, m.Category = []any{}, []int{}, []float64{}, []float64{}, []int{}, []int{}
+	}
+	gilStart := make([]float64, len(tracks)) // start of the open GIL run; -1 none
+	last := make([]float64, len(tracks))
+	for i := range gilStart {
+		gilStart[i] = -1
+	}
+	gap := float64(gapIntervals) * interval
+	gil := false
+	closeGIL := func(i int, end float64) {
+		if gilStart[i] < 0 {
+			return
+		}
+		m := &tracks[i].t.Markers
+		m.Data = append(m.Data, map[string]string{"type": "GIL"})
+		m.Name = append(m.Name, b.str("GIL held"))
+		m.StartTime = append(m.StartTime, gilStart[i])
+		m.EndTime = append(m.EndTime, end)
+		m.Phase = append(m.Phase, 1) // an interval
+		m.Category = append(m.Category, geckoGIL)
+		m.Length++
+		gilStart[i] = -1
+	}
+	for _, s := range timeline {
+		t := p.Threads[s.Thread]
+		i := index[key{t.Pid, t.TID}]
+		tr := tracks[i]
+		smp := &tr.t.Samples
+		smp.Stack = append(smp.Stack, b.stack(tr, s.Stack))
+		// Microsecond precision keeps the file small and exact enough.
+		at := math.Round(float64(s.At)/1e3) / 1e3
+		smp.Time = append(smp.Time, at)
+		smp.Length++
+		if gilStart[i] >= 0 && (!s.GIL || at-last[i] > gap) {
+			end := at
+			if at-last[i] > gap {
+				end = last[i] + interval
+			}
+			closeGIL(i, end)
+		}
+		if s.GIL && gilStart[i] < 0 {
+			gilStart[i] = at
+		}
+		gil = gil || s.GIL
+		last[i] = at
+	}
+	for i := range tracks {
+		closeGIL(i, last[i]+interval)
 		nonNil(&out.Threads[i])
+	}
+	if gil {
+		out.Meta.MarkerSchema = append(out.Meta.MarkerSchema, geckoGILSchema)
 	}
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)

@@ -42,7 +42,8 @@ import (
 //	["s", frame id, ...]            a stack, root first
 //	["t", pid, tid, name]           a thread
 //	["c", stack id, thread, n]      an aggregate, as Profile.Counts returns them
-//	["e", at_ns, stack id, thread]  a timeline sample
+//	["e", at_ns, stack id, thread]  a timeline sample; a fourth field 1
+//	                                 when the thread held the GIL (version 6)
 //	["src", file, text]             a source file's text (version 3), by
 //	                                 file name as in frames, sorted
 //	["m", stack id, thread, grow, shrink]  resident memory change in bytes
@@ -58,7 +59,7 @@ func (Recording) Ext() string  { return ".pyspyglass" }
 
 const (
 	rawMagic   = "pyspyglass-raw"
-	rawVersion = 5 // 2: frames carry the function's first line; 3: sources; 4: native frames' binaries; 5: memory
+	rawVersion = 6 // 2: frames carry the function's first line; 3: sources; 4: native frames' binaries; 5: memory; 6: GIL per sample
 )
 
 type rawBinary struct {
@@ -182,6 +183,9 @@ func (Recording) Write(w io.Writer, p *prof.Profile, o Options) error {
 		num(int64(s.At))
 		num(int64(s.Stack))
 		num(int64(s.Thread))
+		if s.GIL {
+			bw.WriteString(",1")
+		}
 		bw.WriteString("]\n")
 	}
 	for _, file := range slices.Sorted(maps.Keys(p.Sources)) {
@@ -396,9 +400,18 @@ func decodeRecording(r io.Reader) (*prof.Profile, error) {
 		if err := next("e", i); err != nil {
 			return nil, err
 		}
-		if err := args("e", i, 3, &at, &s.Stack, &s.Thread); err != nil {
+		fields := 3
+		if hdr.Version >= 6 && len(rec) == 5 {
+			fields = 4
+		}
+		var gil int
+		if err := args("e", i, fields, &at, &s.Stack, &s.Thread, &gil); err != nil {
 			return nil, err
 		}
+		if fields == 4 && gil != 1 {
+			return nil, fmt.Errorf("pyspyglass recording: \"e\" record %d: GIL field %d, want 1 or none", i, gil)
+		}
+		s.GIL = gil == 1
 		if err := ids("e", i, s.Stack, s.Thread); err != nil {
 			return nil, err
 		}

@@ -54,6 +54,8 @@ func synthetic() *prof.Profile {
 			thread = t1
 		}
 		p.Add(stack, thread, time.Duration(i)*10*time.Millisecond, 1)
+		// Thread 0 holds the GIL in its main->a->b samples.
+		p.Timeline[len(p.Timeline)-1].GIL = thread == t0 && stack == ab
 	}
 	p.Health = prof.Health{
 		Rate: 100, Samples: 100, Errors: 3, Late: 2, TotalLag: 5 * time.Millisecond,
@@ -209,7 +211,8 @@ func TestRawRejects(t *testing.T) {
 		{"bad thread", strings.Replace(string(good), `["c",0,1,`, `["c",0,7,`, 1), false},
 		{"negative count", strings.Replace(string(good), `["c",0,1,25]`, `["c",0,1,-25]`, 1), false},
 		{"wrong tag", strings.Replace(string(good), `["t",`, `["x",`, 1), false},
-		{"missing field", strings.Replace(string(good), `["e",0,0,0]`, `["e",0,0]`, 1), false},
+		{"missing field", strings.Replace(string(good), `["e",0,0,0,1]`, `["e",0,0]`, 1), false},
+		{"bad GIL field", strings.Replace(string(good), `["e",0,0,0,1]`, `["e",0,0,0,2]`, 1), false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
