@@ -97,7 +97,7 @@ func TestSnapshotIsolated(t *testing.T) {
 	if len(snap.Frames) != 1 || len(snap.Stacks) != 1 || len(snap.Threads) != 1 {
 		t.Errorf("snapshot grew: %d frames, %d stacks, %d threads", len(snap.Frames), len(snap.Stacks), len(snap.Threads))
 	}
-	if want := []Sample{{time.Millisecond, st, th}, {time.Millisecond, st, th}}; !slices.Equal(snap.Timeline, want) {
+	if want := []Sample{{At: time.Millisecond, Stack: st, Thread: th}, {At: time.Millisecond, Stack: st, Thread: th}}; !slices.Equal(snap.Timeline, want) {
 		t.Errorf("snapshot timeline %v, want %v", snap.Timeline, want)
 	}
 	if snap.Health.Samples != 2 || !snap.Start.Equal(time.Unix(0, 0)) {
