@@ -19,7 +19,8 @@ import (
 // on first use into the user's cache directory. The binary's name carries a
 // hash of the module's sources, so a change to them builds a new one. The
 // first build downloads and compiles the collector's modules: about 2
-// minutes on 2 idle cores, 4 on a busy machine; .ci/setup does it ahead.
+// to 4 minutes on 2 cores, far longer on an overloaded machine; .ci/setup
+// does it ahead, with a longer test timeout than go test's default.
 func CollectorBinary(t testing.TB) string {
 	t.Helper()
 	src := filepath.Join(ModuleRoot(), "internal", "otelcol")
