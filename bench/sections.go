@@ -266,7 +266,8 @@ func (r *sweepResult) highest(tl *tool) float64 {
 	return best
 }
 
-// dump times pyspyglass dump on 10 idle threads and on a 500-deep stack,
+// dump times pyspyglass dump on 10 idle threads, on a 500-deep stack and
+// on a hung process of 50 threads (waits, holders, a deadlock),
 // interleaved.
 func (b *bench) dump() {
 	type dumpTarget struct {
@@ -278,6 +279,7 @@ func (b *bench) dump() {
 	targets := []*dumpTarget{
 		{r: &dumpResult{title: "10 idle threads (idle_threads.py 10)"}, script: "idle_threads.py", args: []string{"10"}},
 		{r: &dumpResult{title: "500-deep stack (deep.py 500)"}, script: "deep.py", args: []string{"500"}},
+		{r: &dumpResult{title: "50 hung threads, a deadlock (hang.py deadlock threads=40)"}, script: "hang.py", args: []string{"deadlock", "threads=40"}},
 	}
 	for _, d := range targets {
 		b.cur.dumps = append(b.cur.dumps, d.r)
