@@ -552,3 +552,30 @@ func TestLocalCopiesRotate(t *testing.T) {
 }
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// TestOTLPOneResourcePerProcess: with several processes (--subprocesses),
+// each gets its own resource with its pid, and only its own samples.
+func TestOTLPOneResourcePerProcess(t *testing.T) {
+	from := time.Unix(1700000000, 0)
+	p := sampleProfile(from)
+	child := p.Thread(prof.Thread{Pid: 43, TID: 200, Name: "MainThread"})
+	p.Add(p.Stack([]prof.FrameID{0}), child, 0, 5)
+	pd := toOTLP(Period{Seq: 1, From: from, Until: from.Add(10 * time.Second), Profile: p}, Resource{Service: "pool"}, "test")
+	if n := pd.ResourceProfiles().Len(); n != 2 {
+		t.Fatalf("%d resources, want 2", n)
+	}
+	for i, want := range []struct {
+		pid   int64
+		total int64
+	}{{42, 6}, {43, 5}} {
+		rp := pd.ResourceProfiles().At(i)
+		pid, _ := rp.Resource().Attributes().Get("process.pid")
+		var total int64
+		for _, s := range rp.ScopeProfiles().At(0).Profiles().At(0).Samples().All() {
+			total += s.Values().At(0)
+		}
+		if pid.Int() != want.pid || total != want.total {
+			t.Errorf("resource %d: pid %d with %d samples, want pid %d with %d", i, pid.Int(), total, want.pid, want.total)
+		}
+	}
+}
