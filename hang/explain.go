@@ -188,7 +188,7 @@ func Take(t *sampler.Target, o Options, stop Stopper) (out *Dump, err error) {
 	gilLo, gilHi, gilErr := t.Interp.GILRange()
 	for i := range d.Threads {
 		if w := osw[i]; w.Kind == procmem.WaitFutex && gilErr == nil && w.Futex >= gilLo && w.Futex < gilHi && !d.Threads[i].GIL {
-			d.Threads[i].WaitsGIL = true
+			d.Threads[i].WaitsGIL, d.Threads[i].Idle = true, false
 		}
 	}
 	x, err := t.Interp.NewInspector()

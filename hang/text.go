@@ -89,8 +89,9 @@ func interpreterTitle(id int64) string {
 	return fmt.Sprintf("Interpreter %d:", id)
 }
 
-// threadState is the header's state (active or idle, +gil) and the
-// thread's OS wait, "" for a running thread.
+// threadState is the header's state (active or idle, +gil, or waiting
+// for the GIL, which is neither) and the thread's OS wait, "" for a
+// running thread.
 func threadState(th Thread) (state, wait string) {
 	state = "active"
 	if th.Idle {
@@ -101,7 +102,7 @@ func threadState(th Thread) (state, wait string) {
 	}
 	switch {
 	case th.WaitsGIL:
-		wait = "waiting for the GIL"
+		state = "waiting for the GIL"
 	case th.OSWait != nil && th.OSWait.Kind != "running":
 		wait = th.OSWait.Text
 	}

@@ -55,9 +55,11 @@ func TestWriteText(t *testing.T) {
 	a, b := thread(1, "worker-1", nil), thread(2, "worker-2", nil)
 	a.Wait, b.Wait = lockWait("lock_b", 13, b), lockWait("lock_a", 19, a)
 	b.Frames[0].Locals = []Var{{Name: "n", Repr: "10", Arg: true}, {Name: "items", Repr: "[1, 2]"}}
+	gilWaiter := thread(4, "spinner", nil)
+	gilWaiter.WaitsGIL = true
 	recv := thread(3, "receiver", nil)
 	recv.OSWait = &OSWait{Kind: "io", Text: "recvfrom on fd 5: tcp 127.0.0.1:40000 -> 127.0.0.1:51234 (CLOSE_WAIT)"}
-	d := &Dump{Pid: 7, Cmdline: []string{"python", "app.py"}, Version: "3.12.1", Threads: []Thread{a, b, recv}}
+	d := &Dump{Pid: 7, Cmdline: []string{"python", "app.py"}, Version: "3.12.1", Threads: []Thread{a, b, recv, gilWaiter}}
 	d.Deadlock = findDeadlock(d)
 	var out strings.Builder
 	if err := WriteText(&out, []*Dump{d}); err != nil {
@@ -83,6 +85,9 @@ Thread 2 (idle, futex wait): "worker-2"
 Thread 3 (idle): "receiver"
     in recvfrom on fd 5: tcp 127.0.0.1:40000 -> 127.0.0.1:51234 (CLOSE_WAIT)
     f (/app/app.py:3)
+
+Thread 4 (waiting for the GIL): "spinner"
+    f (/app/app.py:4)
 `
 	if out.String() != want {
 		t.Errorf("got\n%s\nwant\n%s", out.String(), want)

@@ -102,7 +102,7 @@ func TestDumpWaitingForGIL(t *testing.T) {
 			}
 			if waiting != "" {
 				text := pyspyglass(t, "dump", "--pid", strconv.Itoa(tg.Pid))
-				if !strings.Contains(text.stdout, "waiting for the GIL") && !strings.Contains(text.stdout, "+gil") {
+				if !strings.Contains(text.stdout, "(waiting for the GIL)") && !strings.Contains(text.stdout, "+gil") {
 					t.Errorf("text dump shows no GIL state:\n%s", text.stdout)
 				}
 				return
