@@ -101,13 +101,14 @@ func StartTime(pid int) (uint64, error) {
 }
 
 // ThreadComm returns the kernel's name of thread tid (at most 15 bytes;
-// Python sets it for named threads only on 3.14+ or via prctl).
+// Python sets it for named threads only on 3.14+ or via prctl), made
+// Printable: the program chose it.
 func ThreadComm(pid, tid int) (string, error) {
 	b, err := os.ReadFile(procPath(pid, "task/"+strconv.Itoa(tid)+"/comm"))
 	if err != nil {
 		return "", threadErr(pid, tid, err)
 	}
-	return strings.TrimSuffix(string(b), "\n"), nil
+	return Printable(strings.TrimSuffix(string(b), "\n")), nil
 }
 
 // threadErr reports a thread whose /proc entry vanished as exited; the
@@ -120,13 +121,17 @@ func threadErr(pid, tid int, err error) error {
 }
 
 // Cmdline returns the argument vector of pid (empty for kernel threads
-// and zombies).
+// and zombies), each argument Printable: it is shown, never run.
 func Cmdline(pid int) ([]string, error) {
 	b, err := os.ReadFile(procPath(pid, "cmdline"))
 	if err != nil {
 		return nil, procErr(pid, "read cmdline", err)
 	}
-	return ParseCmdline(b), nil
+	args := ParseCmdline(b)
+	for i, a := range args {
+		args[i] = Printable(a)
+	}
+	return args, nil
 }
 
 // Cwd returns pid's working directory as the target sees it.

@@ -46,11 +46,12 @@ func (d *stringDecoder) header(r procmem.Reader, addr uint64, size int) ([]byte,
 	return d.buf[:size], nil
 }
 
-// Read decodes the str object at addr.
+// Read decodes the str object at addr, made procmem.Printable: names
+// from the target reach terminals and line-based outputs.
 func (d *stringDecoder) Read(r procmem.Reader, addr uint64) (string, error) {
 	if d.bytesOnly {
 		b, err := d.Bytes(r, addr)
-		return string(b), err
+		return procmem.Printable(string(b)), err
 	}
 	u := d.l.Unicode
 	h, err := d.header(r, addr, u.CompactData)
@@ -79,7 +80,7 @@ func (d *stringDecoder) Read(r procmem.Reader, addr uint64) (string, error) {
 	if err := procmem.ReadFull(r, raw, addr+data); err != nil {
 		return "", fmt.Errorf("string data at %#x: %w", addr+data, err)
 	}
-	return decodeKind(raw, kind, ascii), nil
+	return procmem.Printable(decodeKind(raw, kind, ascii)), nil
 }
 
 // decodeKind turns PEP 393 storage into UTF-8: latin-1, UCS-2 or UCS-4.

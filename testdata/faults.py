@@ -7,6 +7,8 @@ Usage: faults.py MODE [N]
   exit N     as spin, then the process exits 0 after N milliseconds.
   forks N    forks N children, one every 100 ms, each spinning 1 s, then
              parks; "ready" comes first.
+  names      a thread and its function named with terminal escapes and a
+             newline (EVIL) spin (3.8+); "ready".
   zlib N     N threads compress in zlib (without the GIL) in
              compress_loop; main sleeps; "ready threads=<N+1>".
 Compatible with Python 2.7 and 3.6+. Everything stops after PARK_SECONDS.
@@ -28,6 +30,23 @@ def start_spinners(n, until):
         t = threading.Thread(target=spin, args=(until,))
         t.daemon = True
         t.start()
+
+
+# A name a hostile program could give: retitle the terminal, clear the
+# screen, split an output line.
+EVIL = "evil\x1b]0;pwned\x07\n\x1b[2Jname"
+
+
+def evil_thread(until):
+    spin = lambda: None  # replaced below: a copy of spin under EVIL
+    code = globals()["spin"].__code__
+    names = {"co_name": EVIL}
+    if sys.version_info >= (3, 11):
+        names["co_qualname"] = EVIL
+    spin.__code__ = code.replace(**names)
+    t = threading.Thread(target=spin, args=(until,), name=EVIL)
+    t.daemon = True
+    t.start()
 
 
 def reap(flags):
@@ -68,6 +87,10 @@ def main():
             reap(os.WNOHANG)
         reap(0)
         time.sleep(PARK_SECONDS)
+    elif mode == "names":
+        evil_thread(until)
+        announce()
+        spin(until)
     elif mode == "zlib":
         for _ in range(n):
             t = threading.Thread(target=compress_loop, args=(until,))

@@ -547,3 +547,38 @@ func TestFaultDeepStack(t *testing.T) {
 		}
 	})
 }
+
+// TestFaultControlCharacters: a function and a thread named with terminal
+// escapes and a newline reach no output raw: dump shows them escaped,
+// and collapsed stacks keep one stack per line.
+func TestFaultControlCharacters(t *testing.T) {
+	in := newest(t)
+	if !in.AtLeast(3, 8) {
+		t.Skipf("%s: renaming a code object needs 3.8+", in.Name)
+	}
+	tg := testutil.Spawn(t, in, "faults.py", "names")
+	clean := func(what, s string) {
+		t.Helper()
+		for i := 0; i < len(s); i++ {
+			if c := s[i]; c < 0x20 && c != '\n' || c == 0x7f {
+				t.Fatalf("%s holds the raw control byte %#x:\n%q", what, c, s)
+			}
+		}
+	}
+	r := pyspyglass(t, "dump", "--pid", strconv.Itoa(tg.Pid))
+	clean("dump", r.stdout)
+	if !strings.Contains(r.stdout, `evil\x1b]0;pwned\x07\x0a\x1b[2Jname`) {
+		t.Fatalf("dump does not show the escaped name:\n%s", r.stdout)
+	}
+	out := filepath.Join(t.TempDir(), "names.txt")
+	r = pyspyglass(t, "record", "--threads", "-d", "0.5", "-o", out, "--pid", strconv.Itoa(tg.Pid))
+	if r.code != 0 {
+		t.Fatalf("record: exit %d\n%s", r.code, r.stderr)
+	}
+	b, _ := os.ReadFile(out)
+	clean("collapsed output", string(b))
+	checkCollapsed(t, "names", out)
+	if samplesWhere(collapsedCounts(t, out), `evil\x1b]0`, `pwned\x07\x0a\x1b[2Jname (`) == 0 {
+		t.Fatalf("no sample of the escaped function:\n%s", b)
+	}
+}
