@@ -582,3 +582,46 @@ func TestFaultControlCharacters(t *testing.T) {
 		t.Fatalf("no sample of the escaped function:\n%s", b)
 	}
 }
+
+// TestFaultProfilerSignals stops the profiler itself mid-sample, blocking
+// and not: SIGKILL must leave the target running, untraced and with no
+// thread stopped; SIGINT and SIGTERM must also write a complete file.
+func TestFaultProfilerSignals(t *testing.T) {
+	in := newest(t)
+	tries := faultTries(t)
+	for _, mode := range []string{"--blocking", "--nonblocking"} {
+		for _, sig := range []syscall.Signal{syscall.SIGKILL, syscall.SIGINT, syscall.SIGTERM} {
+			t.Run(mode+"/"+sig.String(), func(t *testing.T) {
+				tg := testutil.Spawn(t, in, "faults.py", "spin", "4")
+				n := tries
+				if sig != syscall.SIGKILL {
+					n = max(tries/5, 5) // each writes and checks a file
+				}
+				for i := range n {
+					what := fmt.Sprintf("try %d", i)
+					out := filepath.Join(t.TempDir(), "out.txt")
+					r, early := startRecording(t, "record", mode, "--rate", "2000", "-o", out, "--pid", strconv.Itoa(tg.Pid))
+					if r == nil {
+						t.Fatalf("%s: recording ended before sampling:\n%s", what, early)
+					}
+					jitter(100 * time.Millisecond)
+					r.cmd.Process.Signal(sig)
+					code := r.wait(t, what)
+					checkNotStopped(t, what, tg.Pid)
+					select {
+					case <-tg.Exited():
+						t.Fatalf("%s: the target died with the profiler", what)
+					default:
+					}
+					if sig == syscall.SIGKILL {
+						continue
+					}
+					if code != 0 {
+						t.Fatalf("%s: exit %d after %v\n%s", what, code, sig, r.output())
+					}
+					checkCollapsed(t, what, out)
+				}
+			})
+		}
+	}
+}

@@ -1,6 +1,8 @@
 package prof
 
 import (
+	"fmt"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -102,5 +104,34 @@ func TestSnapshotIsolated(t *testing.T) {
 	}
 	if snap.Health.Samples != 2 || !snap.Start.Equal(time.Unix(0, 0)) {
 		t.Errorf("snapshot health %+v, start %v", snap.Health, snap.Start)
+	}
+}
+
+// BenchmarkDistinctStackMemory measures what one more distinct stack costs
+// the profile (its frame ids, index and count), 30 frames deep over
+// frames already interned: the figure README's Safety section states.
+func BenchmarkDistinctStackMemory(b *testing.B) {
+	const depth, n = 30, 100_000
+	for b.Loop() {
+		p := New(time.Unix(0, 0))
+		ids := make([]FrameID, depth)
+		for i := range depth + 1000 {
+			p.Frame(Frame{Name: fmt.Sprint("f", i), File: "app.py", Line: i})
+		}
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for i := range n {
+			for d := range ids {
+				ids[d] = FrameID(d)
+			}
+			ids[depth-1] = FrameID(depth + i%1000) // distinct innermost pair
+			ids[depth-2] = FrameID(depth + i/1000)
+			p.Add(p.Stack(ids), 0, 0, 1)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "B/stack")
+		runtime.KeepAlive(p)
 	}
 }
