@@ -176,7 +176,7 @@ func (t *tracer) seizeAll() error {
 		return err
 	}
 	t.ownChild = ppid == os.Getpid()
-	if err := ptrace(unix.PTRACE_SEIZE, t.pid, 0, 0); err != nil {
+	if err := unix.PtraceSeize(t.pid); err != nil {
 		return t.seizeErr(err)
 	}
 	t.threads[t.pid] = &tracee{}
@@ -210,7 +210,7 @@ func (t *tracer) seize(tid int) {
 	if _, ok := t.threads[tid]; ok {
 		return
 	}
-	if ptrace(unix.PTRACE_SEIZE, tid, 0, 0) == nil {
+	if unix.PtraceSeize(tid) == nil {
 		t.threads[tid] = &tracee{}
 	}
 }
@@ -253,7 +253,7 @@ func (t *tracer) stopAll() error {
 		}
 		var interrupted []int
 		for _, tid := range running {
-			if err := ptrace(unix.PTRACE_INTERRUPT, tid, 0, 0); err != nil {
+			if err := unix.PtraceInterrupt(tid); err != nil {
 				t.drop(tid) // ESRCH: dead, maybe still to be collected
 				continue
 			}
@@ -363,7 +363,7 @@ func (t *tracer) waitStop(tid int, deadline time.Time) error {
 			th.stopped, th.groupStop = true, sig != int(unix.SIGTRAP)
 			return nil
 		}
-		if err := ptrace(unix.PTRACE_CONT, tid, 0, uintptr(sig)); err != nil {
+		if err := unix.PtraceCont(tid, sig); err != nil {
 			t.drop(tid) // killed meanwhile
 			return nil
 		}
@@ -448,12 +448,12 @@ func (t *tracer) passSignals() {
 		case event == unix.PTRACE_EVENT_STOP && sig != int(unix.SIGTRAP):
 			// A group stop (someone sent SIGSTOP): stay stopped, as
 			// without us, until SIGCONT.
-			ptrace(unix.PTRACE_LISTEN, tid, 0, 0)
+			ptraceListen(tid)
 		case event == unix.PTRACE_EVENT_STOP:
 			// The end of a group stop reported to a listening tracee.
-			ptrace(unix.PTRACE_CONT, tid, 0, 0)
+			unix.PtraceCont(tid, 0)
 		default:
-			ptrace(unix.PTRACE_CONT, tid, 0, uintptr(sig))
+			unix.PtraceCont(tid, sig)
 		}
 	}
 }
@@ -491,12 +491,13 @@ func (t *tracer) resume() error {
 		if !th.stopped {
 			continue
 		}
-		req := unix.PTRACE_CONT
-		if th.groupStop {
-			req = unix.PTRACE_LISTEN
-		}
 		th.stopped = false
-		err := ptrace(req, tid, 0, 0)
+		var err error
+		if th.groupStop {
+			err = ptraceListen(tid)
+		} else {
+			err = unix.PtraceCont(tid, 0)
+		}
 		switch {
 		case errors.Is(err, unix.ESRCH):
 			// Killed while stopped; its exit is collected later.
@@ -521,7 +522,7 @@ func (t *tracer) close() error {
 		if !th.stopped {
 			continue
 		}
-		if err := ptrace(unix.PTRACE_DETACH, tid, 0, 0); err != nil && !errors.Is(err, unix.ESRCH) {
+		if err := unix.PtraceDetach(tid); err != nil && !errors.Is(err, unix.ESRCH) {
 			errs = append(errs, fmt.Errorf("pid %d tid %d: detach: %w", t.pid, tid, err))
 		}
 	}
@@ -573,8 +574,10 @@ func waitid(tid int, options int) (childInfo, error) {
 	}
 }
 
-func ptrace(req, tid int, addr, data uintptr) error {
-	_, _, e := unix.Syscall6(unix.SYS_PTRACE, uintptr(req), uintptr(tid), addr, data, 0, 0)
+// ptraceListen is PTRACE_LISTEN, which x/sys/unix has no wrapper for:
+// resume a thread's tracing but leave it in its group stop.
+func ptraceListen(tid int) error {
+	_, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_LISTEN, uintptr(tid), 0, 0, 0, 0)
 	if e != 0 {
 		return e
 	}
