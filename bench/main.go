@@ -38,6 +38,7 @@ type options struct {
 	workloads    []string
 	sections     []string
 	blocking     bool
+	native       bool
 	sweepRates   []float64
 	sweepSeconds float64
 	sweepRuns    int
@@ -81,6 +82,7 @@ func run(args []string) error {
 	fs.StringSliceVar(&o.workloads, "workloads", []string{"stack30", "deep500", "threads50", "idle"}, "workloads to measure")
 	fs.StringSliceVar(&o.sections, "sections", allSections, "measurements to take: "+strings.Join(allSections, ","))
 	fs.BoolVar(&o.blocking, "blocking", true, "also measure pyspyglass --blocking in the slowdown runs")
+	fs.BoolVar(&o.native, "native", true, "also measure pyspyglass --native at 100 Hz in the slowdown runs")
 	fs.Float64SliceVar(&o.sweepRates, "sweep-rates", []float64{1000, 2000, 5000, 10000, 20000, 50000, 100000}, "rates tried for the highest sustained rate")
 	fs.Float64Var(&o.sweepSeconds, "sweep-seconds", 2, "seconds of each sweep run")
 	fs.IntVar(&o.sweepRuns, "sweep-runs", 3, "runs of each sweep rate")

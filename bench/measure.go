@@ -165,7 +165,7 @@ func (h *harness) finish(tl *tool, p *profiler, w workload, gated bool, goAt tim
 
 // fixedRun runs w's fixed work once, profiled by tl (nil: unprofiled).
 // It returns the work's seconds as the script timed them.
-func (h *harness) fixedRun(w workload, units int, tl *tool, rate float64, blocking bool) (float64, phase, error) {
+func (h *harness) fixedRun(w workload, units int, tl *tool, rate float64, mode config) (float64, phase, error) {
 	args := append(append([]string{}, w.args...), strconv.Itoa(units))
 	t, err := startTarget(h.python, h.root, w.script, args...)
 	if err != nil {
@@ -180,7 +180,7 @@ func (h *harness) fixedRun(w workload, units int, tl *tool, rate float64, blocki
 		return work, phase{}, t.wait(time.Minute)
 	}
 	var ph phase
-	s := session{pid: t.pid(), rate: rate, blocking: blocking, out: h.outFile(".txt")}
+	s := session{pid: t.pid(), rate: rate, blocking: mode.blocking, native: mode.native, out: h.outFile(".txt")}
 	defer os.Remove(s.out)
 	p, seen, err := h.attach(tl, s)
 	if err != nil {
@@ -223,7 +223,7 @@ func (h *harness) fixedRun(w workload, units int, tl *tool, rate float64, blocki
 func (h *harness) calibrate(w workload, seconds float64) (int, error) {
 	units := w.units0
 	for range 3 {
-		s, _, err := h.fixedRun(w, units, nil, 0, false)
+		s, _, err := h.fixedRun(w, units, nil, 0, config{})
 		if err != nil {
 			return 0, err
 		}

@@ -28,6 +28,8 @@ func plot(r *pyRun) []byte {
 			if se == nil {
 				dash := ""
 				switch {
+				case c.cfg.native:
+					dash = "1,3"
 				case c.cfg.blocking:
 					dash = "7,4"
 				case !c.cfg.tool.ours():

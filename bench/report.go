@@ -11,6 +11,8 @@ import (
 const (
 	budgetCPU30     = 10.0  // µs per sample, 30-frame stack
 	budgetCPU500    = 100.0 // µs per sample, 500-frame stack
+	budgetNative30  = 150.0 // µs per thread sample with --native, 30-frame stack
+	nativeRate      = 100.0 // Hz of the --native measurements
 	budgetAchieved  = 95.0  // % of the requested rate, up to 10 kHz, 30 frames
 	budgetSweep30   = 50000.0
 	budgetSweep500  = 5000.0
@@ -109,7 +111,7 @@ func writeRun(b *strings.Builder, r *results, run *pyRun) {
 	if len(run.slowdowns) > 0 {
 		p("![Target slowdown and profiler CPU per sample against the sampling rate, Python %s](%s)\n\n", run.version, run.svg)
 		p("Left: the target's slowdown (profiled work time / unprofiled). Right: the profiler's CPU per sample. " +
-			"Median with min–max bars; one colour per workload; solid: pyspyglass non-blocking, dashed: pyspyglass --blocking, dotted: a peer.\n\n")
+			"Median with min–max bars; one colour per workload; solid: pyspyglass non-blocking, dashed: pyspyglass --blocking, fine dots: pyspyglass --native (100 Hz), dotted: a peer.\n\n")
 		p("### Slowdown and profiler cost on fixed work\n\n")
 		for _, s := range run.slowdowns {
 			p("#### %s\n\n%d units a run; unprofiled work %s s over %d runs.\n\n", s.w.title, s.units, s.unprofiled.format("%.3f"), len(s.unprofiled))
@@ -201,7 +203,7 @@ func writeBudgets(b *strings.Builder, r *results, run *pyRun) {
 		var parts []string
 		worst := 0.0
 		for _, c := range s.cells {
-			if c.cfg.tool == ours && !c.cfg.blocking && len(c.cpuSample) > 0 {
+			if c.cfg.tool == ours && !c.cfg.blocking && !c.cfg.native && len(c.cpuSample) > 0 {
 				parts = append(parts, fmt.Sprintf("%s: %.1f", rateName(c.cfg.rate), c.cpuSample.median()))
 				worst = max(worst, c.cpuSample.median())
 			}
@@ -209,10 +211,20 @@ func writeBudgets(b *strings.Builder, r *results, run *pyRun) {
 		p("| profiler CPU ≤ %g µs / sample, %s | %s µs | %s |\n", row.budget, row.workload, strings.Join(parts, ", "), verdict(worst <= row.budget, worst, row.budget, "µs"))
 	}
 	if s := findSlowdown(run, "stack30"); s != nil {
+		for _, c := range s.cells {
+			if c.cfg.tool == ours && c.cfg.native && len(c.cpuSample) > 0 {
+				// stack30 has one thread: a round is one thread sample.
+				med := c.cpuSample.median()
+				p("| profiler CPU ≤ %g µs / thread sample with --native at %s, stack30 | %s µs, slowdown ×%s | %s |\n", budgetNative30, rateName(c.cfg.rate),
+					c.cpuSample.format("%.1f"), c.slowdown.format("%.3f"), verdict(med <= budgetNative30, med, budgetNative30, "µs"))
+			}
+		}
+	}
+	if s := findSlowdown(run, "stack30"); s != nil {
 		var parts []string
 		worst := math.Inf(1)
 		for _, c := range s.cells {
-			if c.cfg.tool == ours && !c.cfg.blocking && c.cfg.rate <= 10000 && len(c.achievedPct) > 0 {
+			if c.cfg.tool == ours && !c.cfg.blocking && !c.cfg.native && c.cfg.rate <= 10000 && len(c.achievedPct) > 0 {
 				parts = append(parts, fmt.Sprintf("%s: %.1f%%", rateName(c.cfg.rate), c.achievedPct.median()))
 				worst = min(worst, c.achievedPct.median())
 			}

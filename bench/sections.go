@@ -13,10 +13,13 @@ type config struct {
 	tool     *tool
 	rate     float64
 	blocking bool
+	native   bool // pyspyglass --native (at 100 Hz, its budget's rate)
 }
 
 func (c config) mode() string {
 	switch {
+	case c.native:
+		return "native"
 	case c.blocking:
 		return "blocking"
 	case c.tool.ours():
@@ -161,6 +164,9 @@ func (b *bench) slowdown(w workload) {
 			if tl.ours() && b.o.blocking {
 				r.cells = append(r.cells, &cell{cfg: config{tool: tl, rate: rate, blocking: true}})
 			}
+			if tl.ours() && b.o.native && rate == nativeRate {
+				r.cells = append(r.cells, &cell{cfg: config{tool: tl, rate: rate, native: true}})
+			}
 		}
 	}
 	b.cur.slowdowns = append(b.cur.slowdowns, r)
@@ -175,13 +181,13 @@ func (b *bench) slowdown(w workload) {
 			// Each profiled run is paired with an unprofiled run just
 			// before it: the load of a shared machine drifts within a
 			// round, far less within a pair.
-			base, _, err := b.h.fixedRun(w, units, nil, 0, false)
+			base, _, err := b.h.fixedRun(w, units, nil, 0, config{})
 			if err != nil {
 				b.problem("slowdown %s: unprofiled run: %v", w.name, err)
 				continue
 			}
 			r.unprofiled = append(r.unprofiled, base)
-			work, ph, err := b.h.fixedRun(w, units, c.cfg.tool, c.cfg.rate, c.cfg.blocking)
+			work, ph, err := b.h.fixedRun(w, units, c.cfg.tool, c.cfg.rate, c.cfg)
 			if err != nil {
 				b.giveUp(c.cfg.tool, err)
 				c.failed = err.Error()

@@ -44,6 +44,7 @@ type session struct {
 	pid      int
 	rate     float64
 	blocking bool
+	native   bool
 	duration time.Duration // 0: until the target exits (or stop for peers)
 	out      string        // output file
 }
@@ -55,6 +56,9 @@ func (tl *tool) argv(s session) []string {
 			"--format", "collapsed", "-o", s.out}
 		if s.blocking {
 			a = append(a, "--blocking")
+		}
+		if s.native {
+			a = append(a, "--native")
 		}
 		if s.duration > 0 {
 			a = append(a, "--duration", strconv.FormatFloat(s.duration.Seconds(), 'f', -1, 64))
