@@ -30,6 +30,16 @@ func frameModelFor(l Layout) (m frameModel, top int) {
 	return frameObjects, l.Thread.Frame
 }
 
+// cframeGuess is where 3.11/3.12 keep the current frame pointer if the
+// thread's cframe has not moved since the last walk: read along with the
+// thread state, it saves firstFrame a read.
+func (in *Interpreter) cframeGuess(c *walkCache) (uint64, bool) {
+	if in.model != cframeFrames || c.cframe == 0 {
+		return 0, false
+	}
+	return c.cframe + uint64(in.Layout.CFrame.CurrentFrame), true
+}
+
 // firstFrame is the innermost frame of thread t, as just read: its top
 // field, or on 3.11/3.12 the cframe's current_frame behind it.
 func (in *Interpreter) firstFrame(w *Walker, c *walkCache, t *Thread) (uint64, error) {

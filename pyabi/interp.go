@@ -322,8 +322,8 @@ func (in *Interpreter) walkCache(addr uint64) *walkCache {
 // suggests this one will need. c.fresh says whether the guesses were read.
 func (in *Interpreter) readGuessed(w *Walker, t *Thread, c *walkCache) error {
 	spans := append(w.spans[:0], procmem.Span{Addr: t.Addr, Buf: w.tbuf})
-	if in.model == cframeFrames && c.cframe != 0 {
-		spans = append(spans, procmem.Span{Addr: c.cframe + uint64(in.Layout.CFrame.CurrentFrame), Buf: w.cfbuf[:]})
+	if a, ok := in.cframeGuess(c); ok {
+		spans = append(spans, procmem.Span{Addr: a, Buf: w.cfbuf[:]})
 	}
 	for _, r := range c.ranges {
 		spans = append(spans, procmem.Span{Addr: r.addr, Buf: c.buf[r.off : r.off+r.n]})
