@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"debug/elf"
 	"encoding/json"
+	"github.com/pyspyglass/pyspyglass/internal/testutil"
 	"io"
 	"maps"
 	"os"
@@ -24,7 +25,18 @@ import (
 // compiled from the installed 3.13.0 headers (default and free-threaded),
 // and the .PyRuntime section of a real 3.14.6 binary.
 
-const debugPy313 = "/root/.pyenv/versions/3.13.0"
+// debugPy313 is the installation prefix of a CPython 3.13.0 default build
+// found by testutil (its bin/ and include/), or the test is skipped.
+func debugPy313(t *testing.T) string {
+	t.Helper()
+	for _, in := range testutil.Interpreters(t) {
+		if in.Version == "3.13.0" && !in.FreeThreaded && !in.Debug && in.Root == "" {
+			return filepath.Dir(filepath.Dir(in.Path))
+		}
+	}
+	t.Skip("no CPython 3.13.0 (default build) found")
+	return ""
+}
 
 // mustDecodeDebug decodes an image the test itself wrote.
 func mustDecodeDebug(t *testing.T, img []byte) *DebugOffsets {
@@ -60,7 +72,7 @@ func TestDebugOffsetsLive313(t *testing.T) {
 	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
 		t.Skip("reads /proc/PID/mem of an x86-64 CPython 3.13.0")
 	}
-	exe := filepath.Join(debugPy313, "bin", "python3.13")
+	exe := filepath.Join(debugPy313(t), "bin", "python3.13")
 	if _, err := os.Stat(exe); err != nil {
 		t.Skipf("no CPython 3.13.0: %v", err)
 	}
@@ -162,7 +174,7 @@ func TestDebugOffsetsProbe313(t *testing.T) {
 	if runtime.GOARCH != "amd64" {
 		t.Skip("the images are x86-64")
 	}
-	inc := filepath.Join(debugPy313, "include", "python3.13")
+	inc := filepath.Join(debugPy313(t), "include", "python3.13")
 	if _, err := os.Stat(filepath.Join(inc, "internal", "pycore_runtime_init.h")); err != nil {
 		t.Skipf("no CPython 3.13.0 internal headers: %v", err)
 	}

@@ -23,8 +23,8 @@ func debugImage(hex, ft uint64, vals ...uint64) []byte {
 }
 
 // 3.13.0, default build. Field order: Include/internal/pycore_runtime.h at
-// v3.13.0. Values: the .PyRuntime section of the installed
-// /root/.pyenv/versions/3.13.0/lib/libpython3.13.so, which the live test
+// v3.13.0. Values: the .PyRuntime section of the libpython3.13.so of a
+// 3.13.0 build, which the live test
 // (TestDebugOffsetsLive313) reads again from a running process.
 func debugImage313() []byte {
 	return debugImage(0x030d00f0, 0,

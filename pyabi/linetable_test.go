@@ -3,8 +3,7 @@ package pyabi
 import (
 	"encoding/hex"
 	"encoding/json"
-	"os/exec"
-	"path/filepath"
+	"github.com/pyspyglass/pyspyglass/internal/testutil"
 	"testing"
 )
 
@@ -66,55 +65,45 @@ sys.stdout.write(json.dumps(out))
 // TestLineTablesMatchCPython checks every line codec against the lines the
 // interpreter of that version reports for its own code objects.
 func TestLineTablesMatchCPython(t *testing.T) {
-	pythons, _ := filepath.Glob("/root/.pyenv/versions/*/bin/python")
-	if len(pythons) == 0 {
-		t.Skip("no pyenv interpreters found")
-	}
-	for _, py := range pythons {
-		t.Run(filepath.Base(filepath.Dir(filepath.Dir(py))), func(t *testing.T) {
-			out, err := exec.Command(py, "-c", lineProbe).Output()
-			if err != nil {
-				t.Fatalf("probe: %v", err)
-			}
-			vout, err := exec.Command(py, "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])").Output()
+	testutil.ForEach(t, testutil.Interpreters(t), func(t *testing.T, in testutil.Interpreter) {
+		out, err := in.Command("-c", lineProbe).Output()
+		if err != nil {
+			t.Fatalf("probe: %v", err)
+		}
+		v, err := ParseVersion(in.Version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		codec := codecFor(v)
+		var codes []struct {
+			First int
+			Table string
+			Lines [][2]*int
+		}
+		if err := json.Unmarshal(out, &codes); err != nil {
+			t.Fatal(err)
+		}
+		checked := 0
+		for _, c := range codes {
+			table, err := hex.DecodeString(c.Table)
 			if err != nil {
 				t.Fatal(err)
 			}
-			v, err := ParseVersion(string(vout))
-			if err != nil {
-				t.Fatal(err)
-			}
-			codec := codecFor(v)
-			var codes []struct {
-				First int
-				Table string
-				Lines [][2]*int
-			}
-			if err := json.Unmarshal(out, &codes); err != nil {
-				t.Fatal(err)
-			}
-			checked := 0
-			for _, c := range codes {
-				table, err := hex.DecodeString(c.Table)
-				if err != nil {
-					t.Fatal(err)
+			for _, pl := range c.Lines {
+				if pl[1] == nil {
+					continue // CPython has no line here either
 				}
-				for _, pl := range c.Lines {
-					if pl[1] == nil {
-						continue // CPython has no line here either
-					}
-					pos := *pl[0]
-					if got := codec.Line(table, c.First, pos); got != *pl[1] {
-						t.Errorf("first line %d, position %d: got line %d, CPython says %d", c.First, pos, got, *pl[1])
-					}
-					checked++
+				pos := *pl[0]
+				if got := codec.Line(table, c.First, pos); got != *pl[1] {
+					t.Errorf("first line %d, position %d: got line %d, CPython says %d", c.First, pos, got, *pl[1])
 				}
+				checked++
 			}
-			if checked < 20 {
-				t.Fatalf("only %d positions checked", checked)
-			}
-		})
-	}
+		}
+		if checked < 20 {
+			t.Fatalf("only %d positions checked", checked)
+		}
+	})
 }
 
 func FuzzLineCodecs(f *testing.F) {
