@@ -9,12 +9,27 @@ import (
 type cuRange struct {
 	lo, hi uint64
 	cu     *dwarf.Entry
-	lr     *dwarf.LineReader // made on first use
+	rows   []lineRow // the unit's line table sorted by address, read on first use
+	read   bool
 }
+
+// lineRow is one row of a line table: from addr on (up to the next row),
+// the code is file:line. An end-of-sequence row has line 0.
+type lineRow struct {
+	addr uint64
+	file string
+	line int
+}
+
+// maxLineRows bounds the rows kept of one compile unit.
+const maxLineRows = 1 << 20
 
 // line returns the source file and line of addr from the DWARF line
 // tables, or "", 0 where the binary has none (stripped distro builds).
-// The compile-unit index is built on the first call; t.mu is held.
+// The compile-unit index is built on the first call, each unit's rows on
+// the first lookup in it: a line reader's SeekPC scans the unit's program
+// from its start, which in ceval.c's unit is a millisecond per address.
+// t.mu is held.
 func (t *Table) line(addr uint64) (file string, line int) {
 	defer func() {
 		if recover() != nil { // debug/dwarf on a damaged table
@@ -29,24 +44,50 @@ func (t *Table) line(addr uint64) (file string, line int) {
 	if i == len(t.cus) || addr < t.cus[i].lo {
 		return "", 0
 	}
-	// One reader per compile unit, kept: making one parses the unit's
-	// line-program header, which costs more than the lookup itself.
-	lr := t.cus[i].lr
-	if lr == nil {
-		var err error
-		if lr, err = t.dwarf.LineReader(t.cus[i].cu); err != nil || lr == nil {
-			return "", 0
-		}
-		t.cus[i].lr = lr
+	cu := &t.cus[i]
+	if !cu.read {
+		cu.read = true
+		cu.rows = t.readRows(cu.cu)
 	}
-	var e dwarf.LineEntry
-	if err := lr.SeekPC(addr, &e); err != nil {
+	j := sort.Search(len(cu.rows), func(j int) bool { return cu.rows[j].addr > addr }) - 1
+	if j < 0 || cu.rows[j].line == 0 {
 		return "", 0
 	}
-	if e.File != nil {
-		file = e.File.Name
+	return cu.rows[j].file, cu.rows[j].line
+}
+
+// readRows decodes the line table of one compile unit, sorted by address.
+func (t *Table) readRows(cu *dwarf.Entry) []lineRow {
+	lr, err := t.dwarf.LineReader(cu)
+	if err != nil || lr == nil {
+		return nil
 	}
-	return file, e.Line
+	var rows []lineRow
+	var e dwarf.LineEntry
+	for len(rows) < maxLineRows && lr.Next(&e) == nil {
+		r := lineRow{addr: e.Address}
+		if !e.EndSequence {
+			r.line = e.Line
+			if e.File != nil {
+				r.file = e.File.Name
+			}
+		}
+		rows = append(rows, r)
+	}
+	// At one address the last row wins, as in the line program, except
+	// that a sequence's end never hides the start of the next one.
+	sort.SliceStable(rows, func(a, b int) bool { return rows[a].addr < rows[b].addr })
+	out := rows[:0]
+	for _, r := range rows {
+		if n := len(out); n > 0 && out[n-1].addr == r.addr {
+			if r.line != 0 || out[n-1].line == 0 {
+				out[n-1] = r
+			}
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // loadCUs indexes the compile units by the address ranges they cover.

@@ -33,7 +33,7 @@ type nativeTarget struct {
 	interp   map[string]bool // paths of the binaries holding the interpreter
 	evalName string          // the evaluation loop's C function
 	infos    map[uint64]pcInfo
-	buf      []byte
+	captures []capture // the threads copied during the current stop
 	pcs      []uint64
 	groups   []int // end of each Python group (one C evaluation call), innermost first
 	done     []bool
@@ -111,7 +111,7 @@ func (s *Sampler) nativeFor(t *Target, a *targetAux) (*nativeTarget, error) {
 		s.nativeCache = native.NewCache()
 	}
 	if nt == nil {
-		nt = &nativeTarget{buf: make([]byte, maxStackCopy), evalName: "_PyEval_EvalFrameDefault"}
+		nt = &nativeTarget{evalName: "_PyEval_EvalFrameDefault"}
 		if !t.Interp.Version.AtLeast(3, 6) {
 			nt.evalName = "PyEval_EvalFrameEx"
 		}
@@ -225,14 +225,59 @@ var startupNames = []string{
 	"run_mod", "run_eval_code_obj", "pyrun_", "thread_run", "pythread_wrapper", "t_bootstrap",
 }
 
+// capture is one thread as copied while the target was stopped: its
+// registers, its stack and its Python frames. Unwinding, naming (DWARF
+// line tables can take a while the first time) and recording happen after
+// the target runs again.
+type capture struct {
+	tid      int
+	threadID uint64
+	name     string
+	python   bool // the thread has Python frames
+	regs     native.Regs
+	stack    []byte
+	py       []pyabi.Frame
+}
+
+// capture copies the stack of thread r (one read, up to the end of its
+// mapping) and its Python frames py; call it while the target is stopped.
+func (s *Sampler) capture(t *Target, nt *nativeTarget, r *native.ThreadRegs, threadID uint64, name string, py []pyabi.Frame) {
+	if len(nt.captures) < cap(nt.captures) {
+		nt.captures = nt.captures[:len(nt.captures)+1]
+	} else {
+		nt.captures = append(nt.captures, capture{})
+	}
+	c := &nt.captures[len(nt.captures)-1]
+	n := int(nt.space.StackWindow(r.SP, maxStackCopy))
+	if cap(c.stack) < n {
+		c.stack = make([]byte, n)
+	}
+	got, _ := t.Proc.ReadAt(c.stack[:n], r.SP) // a short copy ends the walk early
+	c.stack = c.stack[:got]
+	c.py = append(c.py[:0], py...)
+	c.tid, c.threadID, c.name, c.python, c.regs = r.TID, threadID, name, len(py) > 0, r.Regs
+}
+
+// flush unwinds and records the captures of the last stop.
+func (s *Sampler) flush(t *Target, nt *nativeTarget, at time.Duration) {
+	for i := range nt.captures {
+		c := &nt.captures[i]
+		if !c.python {
+			s.p.Health.NoPython++
+		}
+		ids := s.mergedStack(t, nt, c.regs, c.stack, c.py, s.ids[:0])
+		s.ids = ids
+		s.recordIDs(t, c.threadID, c.tid, c.name, ids, at)
+	}
+	nt.captures = nt.captures[:0]
+}
+
 // mergedStack unwinds one stopped thread from r and merges the Python
 // frames py (innermost first, as walked) into it: each call of the
 // evaluation loop is replaced by the Python frames it runs. The result,
 // innermost first, is appended to ids.
-func (s *Sampler) mergedStack(t *Target, nt *nativeTarget, r native.Regs, py []pyabi.Frame, ids []prof.FrameID) []prof.FrameID {
-	n := nt.space.StackWindow(r.SP, maxStackCopy)
-	got, _ := t.Proc.ReadAt(nt.buf[:n], r.SP) // a short copy ends the walk early
-	pcs, end := nt.space.Unwind(r, native.Stack{Addr: r.SP, Data: nt.buf[:got]}, nt.pcs[:0], maxNativeDepth)
+func (s *Sampler) mergedStack(t *Target, nt *nativeTarget, r native.Regs, stack []byte, py []pyabi.Frame, ids []prof.FrameID) []prof.FrameID {
+	pcs, end := nt.space.Unwind(r, native.Stack{Addr: r.SP, Data: stack}, nt.pcs[:0], maxNativeDepth)
 	nt.pcs = pcs
 
 	// Python frames in groups, one per C evaluation call.
@@ -330,18 +375,12 @@ func (s *Sampler) hidden(nt *nativeTarget, in pcInfo, i int, seenPython bool) bo
 }
 
 // nativeOnly records a thread that has no Python frame (a C thread, or
-// start-up and teardown): its native stack under --native, else one
-// "<native>" frame, so that time does not vanish from the profile.
-func (s *Sampler) nativeOnly(t *Target, tid int, name string, nt *nativeTarget, r *native.ThreadRegs, at time.Duration) {
+// start-up and teardown) as one "<native>" frame, so that its time does
+// not vanish from a profile taken without --native.
+func (s *Sampler) nativeOnly(t *Target, tid int, name string, at time.Duration) {
 	s.p.Health.NoPython++
-	ids := s.ids[:0]
-	if nt != nil && r != nil {
-		ids = s.mergedStack(t, nt, r.Regs, nil, ids)
-	} else {
-		ids = append(ids, s.nativeFrame())
-	}
-	s.ids = ids
-	s.recordIDs(t, uint64(tid)|1<<63, tid, name, ids, at)
+	s.ids = append(s.ids[:0], s.nativeFrame())
+	s.recordIDs(t, uint64(tid)|1<<63, tid, name, s.ids, at)
 }
 
 func (s *Sampler) nativeFrame() prof.FrameID {
@@ -412,7 +451,10 @@ func (t *Target) NativeStacks(regs []native.ThreadRegs, all bool) ([]NativeThrea
 		if !nth.Python {
 			nth.Name = a.threadName(t.Pid, r.TID)
 		}
-		for _, id := range s.mergedStack(t, nt, r.Regs, py, nil) {
+		n := nt.space.StackWindow(r.SP, maxStackCopy)
+		buf := make([]byte, n)
+		got, _ := t.Proc.ReadAt(buf, r.SP)
+		for _, id := range s.mergedStack(t, nt, r.Regs, buf[:got], py, nil) {
 			nth.Frames = append(nth.Frames, p.Frames[id])
 		}
 		out = append(out, nth)

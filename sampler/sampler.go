@@ -430,8 +430,11 @@ func (s *Sampler) sampleTarget(t *Target, at time.Duration, refresh bool) (err e
 			return s.sampleThreads(t, a, at, refresh, includeIdle, nt, regs)
 		})
 		if err != nil {
+			nt.captures = nt.captures[:0]
 			return t.wrap(err)
 		}
+		// The target runs again: unwind the copies, name and record.
+		s.flush(t, nt, at)
 		return nil
 	}
 	if s.o.Pause != nil {
@@ -509,12 +512,13 @@ func (s *Sampler) sampleThreads(t *Target, a *targetAux, at time.Duration, refre
 		s.last.ok, s.curGIL = false, hasGIL
 		r := findRegs(regs, th.NativeID)
 		switch {
-		case noPython:
-			s.nativeOnly(t, th.NativeID, t.ThreadName(*th), nt, r, at)
 		case r != nil:
-			ids := s.mergedStack(t, nt, r.Regs, frames, s.ids[:0])
-			s.ids = ids
-			s.recordIDs(t, th.ThreadID, th.NativeID, t.ThreadName(*th), ids, at)
+			if noPython {
+				frames = frames[:0]
+			}
+			s.capture(t, nt, r, th.ThreadID, t.ThreadName(*th), frames)
+		case noPython:
+			s.nativeOnly(t, th.NativeID, t.ThreadName(*th), at)
 		default:
 			// The collector's flag read is the main interpreter's.
 			s.record(t, th, frames, collecting && hasGIL && th.Interp == t.Interp.Head, at)
@@ -564,7 +568,7 @@ func (s *Sampler) sampleOtherThreads(t *Target, a *targetAux, nt *nativeTarget, 
 					continue
 				}
 			}
-			s.nativeOnly(t, r.TID, a.threadName(t.Pid, r.TID), nt, r, at)
+			s.capture(t, nt, r, uint64(r.TID)|1<<63, a.threadName(t.Pid, r.TID), nil)
 		}
 		return
 	}
@@ -580,7 +584,7 @@ func (s *Sampler) sampleOtherThreads(t *Target, a *targetAux, nt *nativeTarget, 
 				continue
 			}
 		}
-		s.nativeOnly(t, tid, a.threadName(t.Pid, tid), nil, nil, at)
+		s.nativeOnly(t, tid, a.threadName(t.Pid, tid), at)
 	}
 }
 
