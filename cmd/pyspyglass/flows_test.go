@@ -273,12 +273,13 @@ func TestDiffMovedHotFunction(t *testing.T) {
 		t.Fatalf("diff: exit %d\n%s", r.code, r.stderr)
 	}
 	a, b := row(r.stdout, "alpha"), row(r.stdout, "beta")
-	// Δtotal base new Δself base new: alpha went from ~75% to ~25%.
-	if a[0] > -25 || a[1] < 60 || a[2] > 40 {
-		t.Errorf("alpha should shrink by about 50 points: %v\n%s", a, r.stdout)
+	// Δtotal base new Δself base new: alpha went from about 75% to 25%,
+	// beta the other way (start-up under load takes some of either run).
+	if a[0] > -20 || a[1] <= b[1] || a[2] >= b[2] {
+		t.Errorf("alpha should shrink by tens of points, beta grow: alpha %v, beta %v\n%s", a, b, r.stdout)
 	}
-	if b[0] < 25 || b[1] > 40 || b[2] < 60 {
-		t.Errorf("beta should grow by about 50 points: %v\n%s", b, r.stdout)
+	if b[0] < 20 || math.Abs(a[0]-a[3]) > 0.01 || math.Abs(b[0]-b[3]) > 0.01 {
+		t.Errorf("beta should grow by tens of points, all in its own lines: %v\n%s", b, r.stdout)
 	}
 	data, err := os.ReadFile(svg)
 	if err != nil {

@@ -159,27 +159,37 @@ func (d Diff) Rows() ([]DiffRow, error) {
 	if err != nil {
 		return nil, err
 	}
-	rows := map[string]*DiffRow{}
-	add := func(f Folded, total float64, self, incl func(r *DiffRow) *float64) {
+	// Whole samples are summed first and divided once, so the shares do
+	// not depend on the order stacks come out of a map.
+	type sums struct{ baseSelf, baseIncl, newSelf, newIncl int64 }
+	fns := map[string]*sums{}
+	add := func(f Folded, self, incl func(s *sums) *int64) {
 		for stack, n := range f {
 			frames := strings.Split(stack, ";")
 			seen := map[string]bool{}
 			for _, fn := range frames {
-				r := rows[fn]
-				if r == nil {
-					r = &DiffRow{Function: fn}
-					rows[fn] = r
+				s := fns[fn]
+				if s == nil {
+					s = &sums{}
+					fns[fn] = s
 				}
 				if !seen[fn] {
 					seen[fn] = true
-					*incl(r) += 100 * float64(n) / total
+					*incl(s) += n
 				}
 			}
-			*self(rows[frames[len(frames)-1]]) += 100 * float64(n) / total
+			*self(fns[frames[len(frames)-1]]) += n
 		}
 	}
-	add(d.Base, bt, func(r *DiffRow) *float64 { return &r.BaseSelf }, func(r *DiffRow) *float64 { return &r.BaseTotal })
-	add(d.New, nt, func(r *DiffRow) *float64 { return &r.NewSelf }, func(r *DiffRow) *float64 { return &r.NewTotal })
+	add(d.Base, func(s *sums) *int64 { return &s.baseSelf }, func(s *sums) *int64 { return &s.baseIncl })
+	add(d.New, func(s *sums) *int64 { return &s.newSelf }, func(s *sums) *int64 { return &s.newIncl })
+	share := func(n int64, total float64) float64 { return 100 * float64(n) / total }
+	rows := map[string]*DiffRow{}
+	for fn, s := range fns {
+		rows[fn] = &DiffRow{Function: fn,
+			BaseSelf: share(s.baseSelf, bt), BaseTotal: share(s.baseIncl, bt),
+			NewSelf: share(s.newSelf, nt), NewTotal: share(s.newIncl, nt)}
+	}
 	var out []DiffRow
 	for _, r := range rows {
 		if r.Change() >= 0.005 {
