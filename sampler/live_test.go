@@ -115,8 +115,8 @@ func TestSnapshotSleepers(t *testing.T) {
 // shows its known stack, and fails with what is wrong if that never comes.
 func checkSleepers(t *testing.T, in testutil.Interpreter, proc *testutil.Target, tg *Target) []ThreadStack {
 	t.Helper()
-	if got := tg.Interp.Version.String(); got != in.Version {
-		t.Errorf("version %s, want %s", got, in.Version)
+	if got := tg.Interp.Version.String(); got != in.VersionName() {
+		t.Errorf("version %s, want %s", got, in.VersionName())
 	}
 	tids := payload(t, proc.Ready)
 	const s = "sleepers.py"

@@ -98,11 +98,15 @@ func TestDumpEveryInterpreter(t *testing.T) {
 		const s = "sleepers.py"
 		line := func(m string) int { return testutil.Mark(t, s, m) }
 		file := testutil.TestdataPath(s)
+		busy := "active+gil"
+		if in.FreeThreaded {
+			busy = "active" // no GIL to hold
+		}
 		wantText := []string{
-			fmt.Sprintf("Python v%s", in.Version),
+			fmt.Sprintf("Python v%s", in.VersionName()),
 			fmt.Sprintf(": \"MainThread\"\n    inner (%s:%d)\n    outer (%s:%d)\n    main (%s:%d)\n    <module> (%s:%d)\n",
 				s, line("inner-sleep"), s, line("outer-call-inner"), s, line("main-call-outer"), s, line("module-call-main")),
-			fmt.Sprintf("(active+gil): \"busy-worker\"\n    spin (%s:%d)\n    worker (%s:%d)\n", s, line("spin-loop"), s, line("worker-call-spin")),
+			fmt.Sprintf("(%s): \"busy-worker\"\n    spin (%s:%d)\n    worker (%s:%d)\n", busy, s, line("spin-loop"), s, line("worker-call-spin")),
 			fmt.Sprintf("): \"idle-worker\"\n    %s (%s:%d)\n    idle_wait (%s:%d)\n", in.QualName("Holder", "method"), s, line("holder-sleep"), s, line("idle-call-method")),
 		}
 		// The readiness line comes just before the threads park: retry
@@ -140,7 +144,7 @@ func TestDumpEveryInterpreter(t *testing.T) {
 		if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
 			t.Fatalf("dump --json: %v\n%s", err, r.stdout)
 		}
-		if doc.Pid != proc.Pid || doc.Version != in.Version || len(doc.Threads) != 3 {
+		if doc.Pid != proc.Pid || doc.Version != in.VersionName() || len(doc.Threads) != 3 {
 			t.Fatalf("dump --json: pid %d version %s threads %d", doc.Pid, doc.Version, len(doc.Threads))
 		}
 		for _, th := range doc.Threads {

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -37,6 +38,15 @@ func (in Interpreter) MinorName() string {
 		s += "t"
 	}
 	return s
+}
+
+// VersionName is the version as pyspyglass names it: "3.13.15", and
+// "3.13.15t" for a free-threaded build.
+func (in Interpreter) VersionName() string {
+	if in.FreeThreaded {
+		return in.Version + "t"
+	}
+	return in.Version
 }
 
 // AtLeast reports whether the interpreter is version major.minor or newer.
@@ -219,6 +229,7 @@ func systemCandidates() []candidate {
 // pyenv's 3.11.7, different files, both stay.
 func dedupe(cands []candidate) []candidate {
 	seen := map[string]bool{}
+	var files []os.FileInfo // hard links too: a source build's python3.13 and python3.13t
 	var out []candidate
 	for _, c := range cands {
 		real, err := filepath.EvalSymlinks(c.path)
@@ -232,6 +243,12 @@ func dedupe(cands []candidate) []candidate {
 			continue
 		}
 		seen[real] = true
+		if fi, err := os.Stat(real); err == nil {
+			if slices.ContainsFunc(files, func(f os.FileInfo) bool { return os.SameFile(f, fi) }) {
+				continue
+			}
+			files = append(files, fi)
+		}
 		out = append(out, candidate{source: c.source, path: real, root: c.root})
 	}
 	return out
