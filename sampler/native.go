@@ -17,8 +17,9 @@ import (
 // a 500-frame Python 3.10 stack takes about 250 KiB of C stack.
 const maxStackCopy = 1 << 20
 
-// maxNativeDepth bounds the native frames of one walk.
-const maxNativeDepth = 2048
+// maxNativeDepth bounds the native frames of one walk: Python 3.10 and
+// older take several C frames per Python call, up to the recursion limit.
+const maxNativeDepth = 8192
 
 // spaceEvery is how often the code map of a process may be rebuilt when
 // an address fell outside it (a library loaded since).
