@@ -52,7 +52,9 @@ func TestGrowShrinkDumps(t *testing.T) {
 		if len(cut) > allowed {
 			t.Errorf("%d of %d dumps show a cut stack as whole (at most %d allowed), e.g. ending in:%s", len(cut), dumps, allowed, cut[0])
 		}
-		if whole < dumps*9/10 {
+		// Failed dumps are allowed (a loaded machine makes more of them);
+		// most must still read whole, or the check above proves nothing.
+		if whole < dumps/2 {
 			t.Errorf("only %d of %d dumps whole (%d failed)", whole, dumps, failed)
 		}
 	})
