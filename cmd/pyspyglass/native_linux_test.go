@@ -245,3 +245,22 @@ func TestRecordNativeMypyc(t *testing.T) {
 		}
 	}
 }
+
+// TestNativeRefusals: flag combinations --native cannot honour are refused
+// with one line naming the cause, before anything is attached.
+func TestNativeRefusals(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"record", "--native-all", "-p", "1"}, "--native-all needs --native"},
+		{[]string{"record", "--native", "--nonblocking", "-p", "1"}, "cannot be combined with --nonblocking"},
+		{[]string{"dump", "--native", "--nonblocking", "-p", "1"}, "cannot be combined with --nonblocking"},
+		{[]string{"top", "--native-all", "-p", "1"}, "--native-all needs --native"},
+	} {
+		r := pyspyglass(t, tc.args...)
+		if r.code == 0 || !strings.Contains(r.stderr, tc.want) || strings.Count(strings.TrimSpace(r.stderr), "\n") > 2 {
+			t.Errorf("%v: exit %d, stderr %q; want a failure saying %q", tc.args, r.code, r.stderr, tc.want)
+		}
+	}
+}
