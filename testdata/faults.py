@@ -9,6 +9,14 @@ Usage: faults.py MODE [N]
              parks; "ready" comes first.
   names      a thread and its function named with terminal escapes and a
              newline (EVIL) spin (3.8+); "ready".
+  exec N     as spin, then after N milliseconds exec()s a new Python that
+             sleeps.
+  churn N    starts N short-lived threads, 50 alive at a time, prints
+             "churned" and parks; "ready" comes first.
+  many N     N threads, each sleeping 1 ms at a time; "ready threads=<N+1>".
+  corrupt    main spins in a function while a thread keeps overwriting the
+             function's name (length and characters) through ctypes and
+             putting it back; "ready".
   zlib N     N threads compress in zlib (without the GIL) in
              compress_loop; main sleeps; "ready threads=<N+1>".
 Compatible with Python 2.7 and 3.6+. Everything stops after PARK_SECONDS.
@@ -47,6 +55,28 @@ def evil_thread(until):
     t = threading.Thread(target=spin, args=(until,), name=EVIL)
     t.daemon = True
     t.start()
+
+
+def nap_loop(until):
+    while time.time() < until: time.sleep(0.001)  # mark: faults-nap
+
+
+def short_lived():
+    sum(range(1000))
+
+
+def corrupt_name(fn, until):
+    """Overwrite fn's name object in place and restore it, again and again."""
+    import ctypes
+    name = fn.__code__.co_name
+    addr, size = id(name), sys.getsizeof(name)
+    saved = ctypes.string_at(addr, size)
+    garbage = os.urandom(size)
+    while time.time() < until:
+        # Keep the refcount and type (the first 16 bytes): Python itself
+        # must survive; everything after is what a profiler reads.
+        ctypes.memmove(addr + 16, garbage[16:], size - 16)
+        ctypes.memmove(addr, saved, size)
 
 
 def reap(flags):
@@ -89,6 +119,37 @@ def main():
         time.sleep(PARK_SECONDS)
     elif mode == "names":
         evil_thread(until)
+        announce()
+        spin(until)
+    elif mode == "exec":
+        start_spinners(4, until)
+        announce("threads=5")
+        spin(time.time() + n / 1000.0)
+        os.execv(sys.executable, [sys.executable, "-c", "import time; time.sleep(%d)" % PARK_SECONDS])
+    elif mode == "churn":
+        announce("threads=%d" % n)
+        alive = []
+        for _ in range(n):
+            t = threading.Thread(target=short_lived)
+            t.start()
+            alive.append(t)
+            if len(alive) >= 50:
+                alive.pop(0).join()
+        for t in alive:
+            t.join()
+        sys.stdout.write("churned\n"); sys.stdout.flush()
+        time.sleep(PARK_SECONDS)
+    elif mode == "many":
+        for _ in range(n):
+            t = threading.Thread(target=nap_loop, args=(until,))
+            t.daemon = True
+            t.start()
+        announce("threads=%d" % (n + 1))
+        nap_loop(until)
+    elif mode == "corrupt":
+        t = threading.Thread(target=corrupt_name, args=(spin, until))
+        t.daemon = True
+        t.start()
         announce()
         spin(until)
     elif mode == "zlib":

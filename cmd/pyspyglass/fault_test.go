@@ -625,3 +625,149 @@ func TestFaultProfilerSignals(t *testing.T) {
 		}
 	}
 }
+
+// TestFaultTargetExitsOrExecs: the target exits by itself (attached and
+// launched) or exec()s a new program while it is read, blocking or not:
+// the recording ends (or, after an exec, goes on counting failed reads
+// until Ctrl-C), always with a complete file.
+func TestFaultTargetExitsOrExecs(t *testing.T) {
+	in := newestHost(t)
+	tries := max(faultTries(t)/5, 5)
+	for _, mode := range []string{"--blocking", "--nonblocking"} {
+		t.Run("exit/attach"+mode, func(t *testing.T) {
+			for i := range tries {
+				what := fmt.Sprintf("try %d", i)
+				tg := testutil.Spawn(t, in, "faults.py", "exit", strconv.Itoa(50+rand.N(250)))
+				out := filepath.Join(t.TempDir(), "out.txt")
+				r, early := startRecording(t, "record", mode, "--rate", "1000", "-o", out, "--pid", strconv.Itoa(tg.Pid))
+				if r == nil {
+					continue // it exited before sampling began: TestFaultTargetExitsDuringAttach's case
+				}
+				if code := r.wait(t, what); code != 0 {
+					t.Fatalf("%s: exit %d\n%s", what, code, r.output())
+				}
+				tg.Wait(t)
+				checkCollapsed(t, what, out)
+				_ = early
+			}
+		})
+		t.Run("exit/launch"+mode, func(t *testing.T) {
+			for i := range tries {
+				what := fmt.Sprintf("try %d", i)
+				out := filepath.Join(t.TempDir(), "out.txt")
+				r, early := startRecording(t, "record", mode, "--rate", "1000", "-o", out, "--",
+					in.Path, "-u", testutil.TestdataPath("faults.py"), "exit", strconv.Itoa(50+rand.N(250)))
+				if r == nil {
+					t.Fatalf("%s: recording ended before sampling:\n%s", what, early)
+				}
+				if code := r.wait(t, what); code != 0 {
+					t.Fatalf("%s: exit %d, want the command's 0\n%s", what, code, r.output())
+				}
+				checkGone(t, what, r.pid)
+				checkCollapsed(t, what, out)
+			}
+		})
+		t.Run("exec"+mode, func(t *testing.T) {
+			for i := range tries {
+				what := fmt.Sprintf("try %d", i)
+				tg := testutil.Spawn(t, in, "faults.py", "exec", strconv.Itoa(rand.N(200)))
+				out := filepath.Join(t.TempDir(), "out.txt")
+				r, early := startRecording(t, "record", mode, "--rate", "1000", "-o", out, "--pid", strconv.Itoa(tg.Pid))
+				if r == nil {
+					t.Fatalf("%s: recording ended before sampling:\n%s", what, early)
+				}
+				time.Sleep(300 * time.Millisecond) // past the exec
+				r.cmd.Process.Signal(os.Interrupt)
+				if code := r.wait(t, what); code != 0 {
+					t.Fatalf("%s: exit %d\n%s", what, code, r.output())
+				}
+				checkNotStopped(t, what, tg.Pid)
+				checkCollapsed(t, what, out)
+			}
+		})
+	}
+}
+
+// TestFaultManyThreads: 500 threads, blocking and not, and 10,000 threads
+// that come and go: every live thread is read each round (none dropped as
+// stopped or idle by mistake), and nothing hangs or leaks.
+func TestFaultManyThreads(t *testing.T) {
+	in := newest(t)
+	for _, mode := range []string{"--blocking", "--nonblocking"} {
+		t.Run("500"+mode, func(t *testing.T) {
+			tg := testutil.Spawn(t, in, "faults.py", "many", "500")
+			out := filepath.Join(t.TempDir(), "many.txt")
+			r := pyspyglass(t, "record", mode, "--idle", "--threads", "-d", "1", "--rate", "20", "-o", out, "--pid", strconv.Itoa(tg.Pid))
+			if r.code != 0 {
+				t.Fatalf("exit %d\n%s", r.code, r.stderr)
+			}
+			checkCollapsed(t, mode, out)
+			threads := map[string]bool{}
+			for stack := range collapsedCounts(t, out) {
+				threads[strings.SplitN(stack, ";", 2)[0]] = true
+			}
+			if len(threads) < 450 {
+				t.Fatalf("%d threads seen of 501", len(threads))
+			}
+			checkNotStopped(t, mode, tg.Pid)
+		})
+		t.Run("churn"+mode, func(t *testing.T) {
+			tg := testutil.Spawn(t, in, "faults.py", "churn", "10000")
+			out := filepath.Join(t.TempDir(), "churn.txt")
+			r, early := startRecording(t, "record", mode, "--rate", "500", "-o", out, "--pid", strconv.Itoa(tg.Pid))
+			if r == nil {
+				t.Fatalf("recording ended before sampling:\n%s", early)
+			}
+			// Until the churn is over.
+			deadline := time.Now().Add(hangBound)
+			for !strings.Contains(tg.Stdout(), "churned") {
+				if time.Now().After(deadline) {
+					t.Fatalf("the target never finished its threads\n%s", tg.Stderr())
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			r.cmd.Process.Signal(os.Interrupt)
+			if code := r.wait(t, mode); code != 0 {
+				t.Fatalf("exit %d\n%s", code, r.output())
+			}
+			checkCollapsed(t, mode, out)
+			checkNotStopped(t, mode, tg.Pid)
+		})
+	}
+}
+
+// TestFaultCorruptTarget: a target overwriting the name object of the
+// function it runs, over and over, blocking and not: bad reads are counted
+// errors, never a crash, and the file is complete.
+func TestFaultCorruptTarget(t *testing.T) {
+	in := newest(t)
+	for _, mode := range []string{"--blocking", "--nonblocking"} {
+		tg := testutil.Spawn(t, in, "faults.py", "corrupt")
+		out := filepath.Join(t.TempDir(), "corrupt.txt")
+		r := pyspyglass(t, "record", mode, "-d", "2", "--rate", "500", "-o", out, "--pid", strconv.Itoa(tg.Pid))
+		if r.code != 0 {
+			t.Fatalf("%s: exit %d\n%s", mode, r.code, r.stderr)
+		}
+		checkCollapsed(t, mode, out)
+		checkNotStopped(t, mode, tg.Pid)
+		select {
+		case <-tg.Exited():
+			t.Fatalf("%s: the target itself crashed: the test corrupts too much\n%s", mode, tg.Stderr())
+		default:
+		}
+	}
+}
+
+// newestHost is the newest interpreter of this system's own (launching
+// runs its path directly), or skips.
+func newestHost(t *testing.T) testutil.Interpreter {
+	t.Helper()
+	ins := testutil.Interpreters(t)
+	for i := len(ins) - 1; i >= 0; i-- {
+		if ins[i].Root == "" {
+			return ins[i]
+		}
+	}
+	t.Skip("no interpreter of this system's own")
+	return testutil.Interpreter{}
+}
