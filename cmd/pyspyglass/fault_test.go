@@ -217,7 +217,7 @@ func TestFaultTargetKilled(t *testing.T) {
 				if r == nil {
 					t.Fatalf("%s: recording ended before sampling:\n%s", what, early)
 				}
-				jitter(200 * time.Millisecond)
+				jitter(100 * time.Millisecond)
 				tg.Kill()
 				if code := r.wait(t, what); code != 0 {
 					t.Fatalf("%s: exit %d\n%s", what, code, r.output())
@@ -249,7 +249,7 @@ func TestFaultTargetKilled(t *testing.T) {
 			if r == nil {
 				t.Fatalf("%s: recording ended before sampling:\n%s", what, early)
 			}
-			jitter(300 * time.Millisecond)
+			jitter(150 * time.Millisecond)
 			syscall.Kill(r.pid, syscall.SIGKILL)
 			if code := r.wait(t, what); code != 128+9 {
 				t.Fatalf("%s: exit %d, want %d (the command's)\n%s", what, code, 128+9, r.output())
@@ -336,7 +336,7 @@ func osThreads(pid int) int {
 // reported as exited, not as "not a Python process" or "nothing mapped".
 func TestFaultTargetExitsDuringAttach(t *testing.T) {
 	ins := faultInterpreters(t)
-	for i := range faultTries(t) {
+	for i := range max(faultTries(t)/2, 5) {
 		in := ins[i%len(ins)]
 		what := fmt.Sprintf("try %d (%s)", i, in.Name)
 		tg := testutil.Spawn(t, in, "faults.py", "exit", strconv.Itoa(rand.N(60)))
@@ -632,7 +632,7 @@ func TestFaultProfilerSignals(t *testing.T) {
 // until Ctrl-C), always with a complete file.
 func TestFaultTargetExitsOrExecs(t *testing.T) {
 	in := newestHost(t)
-	tries := max(faultTries(t)/5, 5)
+	tries := max(faultTries(t)/10, 3)
 	for _, mode := range []string{"--blocking", "--nonblocking"} {
 		t.Run("exit/attach"+mode, func(t *testing.T) {
 			for i := range tries {
