@@ -17,7 +17,6 @@ type machine struct {
 	goVersion string
 	pythons   []string
 	commit    string
-	peers     []string // peer versions, filled when known
 }
 
 func describeMachine(root string) machine {

@@ -53,7 +53,6 @@ type codeReader struct {
 	badInstr int64         // instructions not read: position outside the bytecode, failed read
 	hdrs     []byte
 	spans    []procmem.Span
-	out      []*Code
 }
 
 type cachedCode struct {

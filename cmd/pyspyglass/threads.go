@@ -19,17 +19,3 @@ func (tf *threadFlags) bind(fs *pflag.FlagSet) {
 func (tf *threadFlags) filter() (sampler.ThreadFilter, error) {
 	return sampler.ParseThreadFilter(tf.patterns, tf.tids)
 }
-
-// filterStacks keeps the threads of pid that pass f.
-func filterStacks(f sampler.ThreadFilter, pid int, threads []sampler.ThreadStack) []sampler.ThreadStack {
-	if !f.Active() {
-		return threads
-	}
-	kept := threads[:0]
-	for _, th := range threads {
-		if f.Keep(pid, th.NativeID, th.Name) {
-			kept = append(kept, th)
-		}
-	}
-	return kept
-}

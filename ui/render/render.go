@@ -373,14 +373,6 @@ func healthLine(p *prof.Profile) string {
 	return b.String()
 }
 
-// threadName is a thread's display name.
-func threadName(t prof.Thread) string {
-	if t.Name != "" {
-		return fmt.Sprintf("%s (tid %d)", t.Name, t.TID)
-	}
-	return fmt.Sprintf("tid %d", t.TID)
-}
-
 // jsonString quotes s as a JSON string, leaving <, > and & readable
 // (encoding/json escapes them for HTML by default).
 func jsonString(s string) string {
