@@ -400,7 +400,9 @@ func (in *Interpreter) stackOnce(w *Walker, t *Thread, dst []Frame) ([]Frame, er
 	w.truncated = false
 	for n := 0; frame != 0; n++ {
 		if loop.seen(frame) {
-			return dst, fmt.Errorf("thread state %#x: frame %#x: %w", t.Addr, frame, ErrCycle)
+			// Frames freed and reused while the chain was read can link
+			// into a loop: torn, so read again.
+			return dst, fmt.Errorf("thread state %#x: frame %#x: %w: %w", t.Addr, frame, ErrCycle, ErrTorn)
 		}
 		if n >= maxWalk {
 			w.truncated = true // the outermost frames are not known

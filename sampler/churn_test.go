@@ -1,7 +1,6 @@
 package sampler
 
 import (
-	"strings"
 	"testing"
 	"time"
 
@@ -83,7 +82,7 @@ func TestChurnErrorRate(t *testing.T) {
 				frames, err := tg.Interp.Stack(&th, nil)
 				if err != nil {
 					failed++
-					errs[strings.Split(err.Error(), ": ")[1]]++
+					errs[err.Error()]++
 					continue
 				}
 				if len(frames) > 5 {
