@@ -22,8 +22,10 @@ const maxStackCopy = 1 << 20
 const maxNativeDepth = 8192
 
 // spaceEvery is how often the code map of a process may be rebuilt when
-// an address fell outside it (a library loaded since).
-const spaceEvery = time.Second
+// an address fell outside it (a library loaded since). A program starting
+// up loads extension modules for a while (mypy: a hundred in half a
+// second), and until the map is rebuilt their code cannot be unwound.
+const spaceEvery = 100 * time.Millisecond
 
 // nativeTarget is one process's native unwinding state, made on its first
 // --native sample.
