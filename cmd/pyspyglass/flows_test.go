@@ -483,8 +483,10 @@ func TestLinesSplit(t *testing.T) {
 			}
 		}
 		def := mark("lines-70") - 2
-		if r := rows[def]; r.text != "def work():" || r.samples != 0 {
-			t.Errorf("line %d: %+v, want the def line without samples", def, r)
+		// The def line may hold a sample or two: from 3.11 the RESUME at a
+		// function's start belongs to it (slow debug builds show it).
+		if r := rows[def]; r.text != "def work():" || r.share > 2 {
+			t.Errorf("line %d: %+v, want the def line with at most a stray sample", def, r)
 		}
 		if r := rows[def+5]; r.text != "    return x" {
 			t.Errorf("line %d: %+v, want the body's last line", def+5, r)
