@@ -308,14 +308,23 @@ func (s *session) poll(tries map[int]int) {
 	}
 }
 
+// pauser is pid's pauser, made on first use.
+func (s *session) pauser(pid int) (*attach.Pauser, error) {
+	if p, ok := s.pausers[pid]; ok {
+		return p, nil
+	}
+	p, err := attach.NewPauser(pid)
+	if err != nil {
+		return nil, err
+	}
+	s.pausers[pid] = p
+	return p, nil
+}
+
 func (s *session) pause(pid int) error {
-	p, ok := s.pausers[pid]
-	if !ok {
-		var err error
-		if p, err = attach.NewPauser(pid); err != nil {
-			return err
-		}
-		s.pausers[pid] = p
+	p, err := s.pauser(pid)
+	if err != nil {
+		return err
 	}
 	return p.Pause()
 }
@@ -323,15 +332,10 @@ func (s *session) pause(pid int) error {
 // stopped runs fn with pid's threads stopped and their registers read
 // (--native), on the thread that stopped them.
 func (s *session) stopped(pid int, fn func(regs []native.ThreadRegs) error) error {
-	p, ok := s.pausers[pid]
-	if !ok {
-		var err error
-		if p, err = attach.NewPauser(pid); err != nil {
-			return err
-		}
-		s.pausers[pid] = p
+	p, err := s.pauser(pid)
+	if err != nil {
+		return err
 	}
-	var err error
 	s.regs, err = p.WhilePaused(s.regs[:0], func(regs []attach.ThreadRegs) error {
 		s.nregs = appendNativeRegs(s.nregs[:0], regs)
 		return fn(s.nregs)

@@ -381,26 +381,7 @@ func (m *Model) Rows() []Row {
 		if int(cnt.Stack) < 0 || int(cnt.Stack) >= len(m.stacks) {
 			continue
 		}
-		leaf := int32(-1)
-		for _, fid := range m.stacks[cnt.Stack] {
-			if int(fid) < 0 || int(fid) >= len(m.frames) || m.frames[fid].skip || m.frames[fid].instr != m.instr {
-				continue
-			}
-			id := m.frames[fid].fn
-			if lines {
-				id = m.frames[fid].ln
-			}
-			// A recursive function is on the stack once as far as
-			// %Total goes: the sample spent its time in it once.
-			if seen[id] != ci+1 {
-				seen[id] = ci + 1
-				total[id] += cnt.N
-			}
-			leaf = id
-		}
-		if leaf >= 0 {
-			own[leaf] += cnt.N
-		}
+		m.addStack(m.stacks[cnt.Stack], cnt.N, lines, ci+1, seen, own, total)
 	}
 	ownMem := make([]int64, len(ks.keys))
 	totalMem := make([]int64, len(ks.keys))
@@ -409,24 +390,7 @@ func (m *Model) Rows() []Row {
 		if mc.Grow <= 0 || (m.thread >= 0 && mc.Thread != m.thread) || int(mc.Stack) < 0 || int(mc.Stack) >= len(m.stacks) {
 			continue
 		}
-		leaf := int32(-1)
-		for _, fid := range m.stacks[mc.Stack] {
-			if int(fid) < 0 || int(fid) >= len(m.frames) || m.frames[fid].skip || m.frames[fid].instr != m.instr {
-				continue
-			}
-			id := m.frames[fid].fn
-			if lines {
-				id = m.frames[fid].ln
-			}
-			if seen[id] != ci+1 {
-				seen[id] = ci + 1
-				totalMem[id] += mc.Grow
-			}
-			leaf = id
-		}
-		if leaf >= 0 {
-			ownMem[leaf] += mc.Grow
-		}
+		m.addStack(m.stacks[mc.Stack], mc.Grow, lines, ci+1, seen, ownMem, totalMem)
 	}
 	rate := m.rateUsed()
 	secs := func(n int64) float64 {
@@ -455,6 +419,31 @@ func (m *Model) Rows() []Row {
 	}
 	slices.SortFunc(rows, m.compare)
 	return rows
+}
+
+// addStack adds v to the own value of stack's innermost row and to the
+// total of every row on it. A recursive function is on the stack once as
+// far as totals go: the sample spent its time in it once (seen, marked
+// with mark, remembers the rows already counted for this stack).
+func (m *Model) addStack(stack []prof.FrameID, v int64, lines bool, mark int, seen []int, own, total []int64) {
+	leaf := int32(-1)
+	for _, fid := range stack {
+		if int(fid) < 0 || int(fid) >= len(m.frames) || m.frames[fid].skip || m.frames[fid].instr != m.instr {
+			continue
+		}
+		id := m.frames[fid].fn
+		if lines {
+			id = m.frames[fid].ln
+		}
+		if seen[id] != mark {
+			seen[id] = mark
+			total[id] += v
+		}
+		leaf = id
+	}
+	if leaf >= 0 {
+		own[leaf] += v
+	}
 }
 
 // compare orders largest first by the active key; ties fall to the other
