@@ -347,9 +347,12 @@ func (s *Sampler) Run(ctx context.Context) (err error) {
 		if s.sampleAll(now, next, mean, refresh) == 0 {
 			return nil // every target has exited
 		}
-		// Exponential gaps around the mean: samples cannot lock step with
-		// periodic work in the target (aliasing), and the mean rate holds.
-		next = next.Add(time.Duration(rand.ExpFloat64() * float64(mean)))
+		// Gaps drawn evenly from half to one and a half means: samples
+		// cannot lock step with periodic work in the target (aliasing),
+		// the mean rate holds, and no gap is long. Long gaps (exponential
+		// ones average two means around any given instant) would hand the
+		// memory growth of a function that just returned to its successor.
+		next = next.Add(time.Duration((0.5 + rand.Float64()) * float64(mean)))
 		if time.Since(next) > max(10*mean, catchUp) {
 			next = time.Now() // far behind: do not burst to catch up
 		}

@@ -36,8 +36,8 @@ func (ChromeTrace) Name() string { return "chrometrace" }
 func (ChromeTrace) Ext() string  { return ".trace.json" }
 
 // gapIntervals is how many mean sampling intervals without a sample end a
-// thread's open frames. Intervals are exponentially distributed, so a gap of
-// 10 means happens by chance with probability e^-10.
+// thread's open frames. No interval between two rounds is longer than 1.5
+// means, so such a gap is the thread idle or the sampler stalled.
 const gapIntervals = 10
 
 // defaultInterval stands in for the sampling interval when the profile does
