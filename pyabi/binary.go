@@ -46,6 +46,9 @@ type Build struct {
 	// _gil_runtime_state (3.14+ _gil, from _Py_DebugOffsets) when no
 	// ceval.gil pointer offset is known; Absent otherwise.
 	gilInline int
+	// From _Py_DebugOffsets (3.14+), for asyncio: a coroutine's inline
+	// frame and state, a frame's stack pointer; Absent elsewhere.
+	genIFrame, genFrameState, stackPointer int
 }
 
 type section struct{ addr, size uint64 }
@@ -75,7 +78,7 @@ func newBinary(path string, f ELF) *Binary {
 
 // newBuild fixes the strategies for version v with layout l.
 func newBuild(v Version, l Layout) *Build {
-	b := &Build{Version: v, Layout: l, codec: codecFor(v), lastiMul: 1, codeMask: ^uint64(0), shimMin: -1, gilInline: Absent, isEntry: Absent}
+	b := &Build{Version: v, Layout: l, codec: codecFor(v), lastiMul: 1, codeMask: ^uint64(0), shimMin: -1, gilInline: Absent, isEntry: Absent, genIFrame: Absent, genFrameState: Absent, stackPointer: Absent}
 	if b.codec == Linetable310 {
 		b.lastiMul = 2 // 3.10's f_lasti counts code units, not bytes
 	}
@@ -110,6 +113,7 @@ func (b *Build) useDebugOffsets(d *DebugOffsets) {
 		}
 	}
 	b.codeMask = ^d.Frame.TagMask
+	b.genIFrame, b.genFrameState, b.stackPointer = d.Gen.IFrame, d.Gen.FrameState, d.Frame.StackPointer
 	if b.Layout.Interp.GILPtr == Absent && d.Interp.OwnGIL != Absent {
 		b.gilInline = d.Interp.OwnGIL
 	}

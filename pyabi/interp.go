@@ -74,6 +74,9 @@ type Frame struct {
 	// are read (EnableOpcodes) and it could be named.
 	Instr    Instruction
 	HasInstr bool
+	// Task: the frame stands for an asyncio task (Code.Name is the
+	// task's name), put on a stack by AppendTaskChain.
+	Task bool
 	// Entry: this frame is the outermost of those one C call of the
 	// evaluation loop runs, which is what merging with a native stack
 	// needs. Before 3.11 each frame has its own C call; 3.11 marks the
@@ -101,6 +104,7 @@ type Interpreter struct {
 	tstateCurrent uint64
 
 	r     procmem.Reader
+	async *asyncState // nil until EnableAsync
 	strs  *stringDecoder
 	codes *codeReader
 

@@ -32,6 +32,11 @@ type Options struct {
 	// GC puts a "<GC>" leaf on the stack of the thread running the cyclic
 	// garbage collector (the GIL holder while the collector's flag is set).
 	GC bool
+	// Async shows, for a thread running an asyncio event loop, the
+	// running task's stack instead of the loop's: its coroutine frames
+	// under a frame per task ("<task NAME>"), each task under the
+	// coroutines of the task awaiting it (CPython 3.11+).
+	Async bool
 	// Opcodes adds the instruction the innermost frame is at as a leaf
 	// frame ("[BINARY_OP_ADD_INT]", kind prof.KindInstruction).
 	Opcodes bool
@@ -148,6 +153,11 @@ func (s *Sampler) prepare(t *Target) {
 	if s.o.Opcodes {
 		if err := t.Interp.EnableOpcodes(); err != nil && s.o.Log != nil {
 			s.o.Log.Warn("instructions not read", "pid", t.Pid, "err", err)
+		}
+	}
+	if s.o.Async {
+		if err := t.EnableAsync(); err != nil && s.o.Log != nil {
+			s.o.Log.Warn("asyncio tasks not read yet", "pid", t.Pid, "err", err)
 		}
 	}
 	if s.o.GILOnly && s.o.Log != nil {
@@ -462,7 +472,12 @@ func (s *Sampler) sampleThreads(t *Target, a *targetAux, at time.Duration, refre
 			return err
 		}
 		t.stale = false
+		if s.o.Async && !t.Interp.AsyncEnabled() && !t.asyncRefused {
+			// 3.14+: the _asyncio module may have been loaded since.
+			t.asyncRefused = AsyncUnsupported(t.EnableAsync())
+		}
 	}
+	async := s.o.Async && t.Interp.AsyncEnabled()
 	_, collecting, readErr := t.readHolders(&s.walker, s.o.GC && t.Interp.CanReadGC())
 	if readErr != nil {
 		s.failed(readErr) // counted; the stacks themselves still count
@@ -508,6 +523,14 @@ func (s *Sampler) sampleThreads(t *Target, a *targetAux, at time.Duration, refre
 		}
 		if s.walker.Truncated() {
 			h.Truncated++
+		}
+		if async && !noPython && nt == nil {
+			if frames, err = s.taskStack(t, th, frames); err != nil {
+				s.frames = frames[:0]
+				s.failed(err)
+				continue
+			}
+			s.frames = frames[:0]
 		}
 		if hasGIL {
 			h.GILSamples++
@@ -727,6 +750,17 @@ func (s *Sampler) record(t *Target, th *pyabi.Thread, frames []pyabi.Frame, gc b
 	s.added(m.stack, m.thread, at)
 }
 
+// taskStack turns the stack of thread th, as just walked, into its
+// running asyncio task's: the task's own frames, then the task chain (see
+// Options.Async). A thread running no task keeps its stack.
+func (s *Sampler) taskStack(t *Target, th *pyabi.Thread, frames []pyabi.Frame) ([]pyabi.Frame, error) {
+	task, n, err := s.walker.RunningTask(t.Interp, th)
+	if err != nil || task == 0 {
+		return frames, err
+	}
+	return s.walker.AppendTaskChain(t.Interp, task, frames[:n])
+}
+
 // threadIndex interns a thread of t under its current name.
 func (s *Sampler) threadIndex(t *Target, th *pyabi.Thread, name string) int {
 	tk := threadKey{pid: t.Pid, id: th.ThreadID, name: name}
@@ -750,6 +784,11 @@ func (s *Sampler) frameID(t *Target, f pyabi.Frame) prof.FrameID {
 	if id, ok := s.frameIDs[k]; ok {
 		return id
 	}
+	if f.Task {
+		id := s.p.Frame(prof.Frame{Name: TaskFrameName(f.Code.Name), Kind: prof.KindOther})
+		s.frameIDs[k] = id
+		return id
+	}
 	file := f.Code.File
 	if !s.o.FullFilenames {
 		file = ShortenPath(file, t.Cwd)
@@ -761,6 +800,10 @@ func (s *Sampler) frameID(t *Target, f pyabi.Frame) prof.FrameID {
 	}
 	return id
 }
+
+// TaskFrameName is the name of the frame standing for the asyncio task
+// named name.
+func TaskFrameName(name string) string { return "<task " + name + ">" }
 
 // GCFrame is the leaf the sampler puts on the stack of the thread running
 // the cyclic garbage collector.

@@ -40,6 +40,9 @@ type Target struct {
 	// tidOffset is where struct pthread keeps the kernel tid (<=3.10);
 	// 0 until found, -1 when not found.
 	tidOffset int
+	// asyncChecked holds the binaries searched for _AsyncioDebug (--async).
+	asyncChecked map[string]bool
+	asyncRefused bool // the version's tasks cannot be read
 }
 
 // Opener opens targets, sharing what it learnt of each Python binary

@@ -23,6 +23,19 @@ var exprRE = regexp.MustCompile(`^(offsetof|sizeof)\(([^,()]+?)(?:,\s*([A-Za-z0-
 // real name, struct _dictkeysobject, which makes this the independent check
 // of that copy.
 func FromDWARF(lib string, m Minor) (map[string]int, error) {
+	exprs := map[string]string{}
+	for _, fl := range Fields {
+		if e := fl.Expr(m); e != "" {
+			exprs[fl.Path] = strings.Replace(e, "probe_dictkeysobject", "_dictkeysobject", 1)
+		}
+	}
+	return EvalDWARF(lib, exprs)
+}
+
+// EvalDWARF evaluates expressions of the form offsetof(TYPE, a.b) and
+// sizeof(TYPE), by name, against the debug info of the ELF file lib (a
+// libpython, or an extension module whose structs no header declares).
+func EvalDWARF(lib string, exprs map[string]string) (map[string]int, error) {
 	f, err := elf.Open(lib)
 	if err != nil {
 		return nil, err
@@ -35,17 +48,13 @@ func FromDWARF(lib string, m Minor) (map[string]int, error) {
 	type query struct{ path, op, typ, member string }
 	var qs []query
 	want := map[string]bool{}
-	for _, fl := range Fields {
-		e := fl.Expr(m)
-		if e == "" {
-			continue
-		}
+	for path, e := range exprs {
 		sm := exprRE.FindStringSubmatch(e)
 		if sm == nil {
-			return nil, fmt.Errorf("field %s: cannot evaluate %q from DWARF", fl.Path, e)
+			return nil, fmt.Errorf("field %s: cannot evaluate %q from DWARF", path, e)
 		}
-		typ := strings.TrimSpace(strings.Replace(sm[2], "probe_dictkeysobject", "_dictkeysobject", 1))
-		qs = append(qs, query{fl.Path, sm[1], typ, sm[3]})
+		typ := strings.TrimSpace(sm[2])
+		qs = append(qs, query{path, sm[1], typ, sm[3]})
 		want[typ] = true
 	}
 	types, err := findTypes(d, want)
