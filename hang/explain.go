@@ -28,6 +28,10 @@ type Options struct {
 	// own call and start-up frames.
 	NativeRegs func() ([]native.ThreadRegs, error)
 	NativeAll  bool
+	// Async shows each thread running an asyncio task as its task's
+	// stack and lists every task (dump --async); Take then needs the
+	// target's EnableAsync to have succeeded.
+	Async bool
 }
 
 // Dump is one process as dump shows it; its JSON form is documented in
@@ -38,6 +42,8 @@ type Dump struct {
 	Version  string   `json:"python_version"`
 	Deadlock []Edge   `json:"deadlock"`
 	Threads  []Thread `json:"threads"`
+	// Asyncio holds every asyncio task, with --async.
+	Asyncio *Asyncio `json:"asyncio,omitempty"`
 	// Notes say what could not be worked out, and why.
 	Notes []string `json:"notes,omitempty"`
 }
@@ -194,6 +200,11 @@ func Take(t *sampler.Target, o Options, stop Stopper) (out *Dump, err error) {
 	x, err := t.Interp.NewInspector()
 	if err != nil {
 		d.Notes = append(d.Notes, "waits on Python objects and locals not read: "+err.Error())
+		if o.Async {
+			if err := asyncView(t, d, threads); err != nil {
+				return nil, fmt.Errorf("--async: %w", err)
+			}
+		}
 		return mergeNative(d, natives, states, waits), nil
 	}
 	// Every read is bounded and checked; should one still fail in a way
@@ -220,6 +231,11 @@ func Take(t *sampler.Target, o Options, stop Stopper) (out *Dump, err error) {
 	d.Deadlock = findDeadlock(d)
 	if o.Locals || o.LocalsAll {
 		a.locals()
+	}
+	if o.Async {
+		if err := asyncView(t, d, threads); err != nil {
+			return nil, fmt.Errorf("--async: %w", err)
+		}
 	}
 	return mergeNative(d, natives, states, waits), nil
 }

@@ -79,6 +79,9 @@ func writeText(b *strings.Builder, d *Dump) {
 			fmt.Fprintf(b, "    <error reading stack: %s>\n", th.Error)
 		}
 	}
+	if d.Asyncio != nil {
+		writeAsyncio(b, d.Asyncio, d.Threads)
+	}
 }
 
 // interpreterTitle heads the threads of one interpreter.

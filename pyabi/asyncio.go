@@ -47,8 +47,8 @@ const (
 
 // asyncioTable is one generated row: see asyncio_tables.go.
 type asyncioTable struct {
-	Minor    int
-	Measured string
+	Minor                                                            int
+	Measured                                                         string
 	TaskSize, TaskLoop, TaskState, TaskFutWaiter, TaskCoro, TaskName int
 	GenIFrame, GenFrameState                                         int
 }
@@ -66,8 +66,8 @@ type asyncLayout struct {
 	tsRunningTask, tsTasksHead, interpTasksHead int // 3.14+
 	genIFrame, genFrameState                    int
 	states                                      frameStates
-	stackTop, localsPlus                        int  // 3.11-3.13: the frame's stack top, as an index
-	stackPointer                                int  // 3.14+: the frame's stack top, as a pointer
+	stackTop, localsPlus                        int // 3.11-3.13: the frame's stack top, as an index
+	stackPointer                                int // 3.14+: the frame's stack top, as a pointer
 }
 
 // frameStates are the values of a coroutine's gi_frame_state (enum

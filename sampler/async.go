@@ -88,3 +88,25 @@ func (t *Target) AsyncTasks() (tasks []pyabi.AsyncTask, err error) {
 	}
 	return tasks, nil
 }
+
+// TaskView is thread th's stack as --async shows it: the innermost n
+// frames of its stack are its running task's, followed by the task chain
+// (see Options.Async); n is 0 and frames its plain stack when it runs no
+// task.
+func (t *Target) TaskView(th pyabi.Thread) (frames []pyabi.Frame, n int, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			frames, n, err = nil, 0, fmt.Errorf("pid %d: reading the task failed: %v", t.Pid, r)
+		}
+	}()
+	var w pyabi.Walker
+	if frames, err = w.Stack(t.Interp, &th, nil); err != nil {
+		return nil, 0, err
+	}
+	task, n, err := w.RunningTask(t.Interp, &th)
+	if err != nil || task == 0 {
+		return frames, 0, err
+	}
+	frames, err = w.AppendTaskChain(t.Interp, task, frames[:n])
+	return frames, n, err
+}

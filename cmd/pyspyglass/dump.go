@@ -22,6 +22,7 @@ type dumpOptions struct {
 	nonblocking  bool
 	native       bool
 	nativeAll    bool
+	async        bool
 }
 
 func runDump(args []string, stdout, stderr io.Writer) error {
@@ -37,6 +38,7 @@ func runDump(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.nonblocking, "nonblocking", false, "do not stop the target while reading (the dump may be inconsistent)")
 	fs.BoolVarP(&o.native, "native", "n", false, "merge each thread's C/C++ stack with its Python frames, and show threads without Python (x86_64)")
 	fs.BoolVar(&o.nativeAll, "native-all", false, "with --native, keep the interpreter's own call and start-up frames")
+	fs.BoolVar(&o.async, "async", false, "show each thread running an asyncio task as that task's await chain, and list every task as a tree (CPython 3.11+)")
 	o.threadFlags.bind(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -51,7 +53,7 @@ func runDump(args []string, stdout, stderr io.Writer) error {
 	if len(o.pids) == 0 {
 		return fmt.Errorf("dump needs --pid PID (see pyspyglass dump --help)")
 	}
-	if err := checkNative(&targetFlags{native: o.native, nativeAll: o.nativeAll, nonblocking: o.nonblocking}); err != nil {
+	if err := checkNative(&targetFlags{native: o.native, nativeAll: o.nativeAll, nonblocking: o.nonblocking, async: o.async}); err != nil {
 		return err
 	}
 	log, err := newLogger(o.log, stderr)
@@ -69,7 +71,7 @@ func runDump(args []string, stdout, stderr io.Writer) error {
 			pids = append(append(pids, pid), kids...)
 		}
 	}
-	opts := hang.Options{Locals: o.locals > 0, LocalsAll: o.localsAll || o.locals > 1, NativeAll: o.nativeAll}
+	opts := hang.Options{Locals: o.locals > 0, LocalsAll: o.localsAll || o.locals > 1, NativeAll: o.nativeAll, Async: o.async}
 	// Each process is dumped in turn; one that fails is reported and the
 	// others still dumped. A child that is not Python is only logged.
 	var dumps []*hang.Dump
@@ -97,6 +99,9 @@ func runDump(args []string, stdout, stderr io.Writer) error {
 				}
 			}
 			d.Threads = kept
+			if d.Asyncio != nil {
+				d.Asyncio = filterTasks(d.Asyncio, filter, pid)
+			}
 		}
 		dumps = append(dumps, d)
 	}
@@ -133,6 +138,36 @@ func dumpOne(pid int, opts hang.Options, stop, withNative bool, log *slog.Logger
 		return nil, err
 	}
 	defer t.Close()
+	var note string
+	if opts.Async {
+		if err := t.EnableAsync(); sampler.AsyncUnsupported(err) {
+			return nil, fmt.Errorf("--async: pid %d: %w", pid, err)
+		} else if err != nil {
+			// 3.14+ before asyncio is imported: no task to show.
+			opts.Async, note = false, "asyncio tasks: none ("+err.Error()+")"
+		}
+	}
+	d, err := takeDump(t, pid, opts, stop, withNative)
+	if d != nil && note != "" {
+		d.Notes = append(d.Notes, note)
+	}
+	return d, err
+}
+
+// filterTasks keeps the tasks of the threads the filter keeps.
+func filterTasks(a *hang.Asyncio, f sampler.ThreadFilter, pid int) *hang.Asyncio {
+	kept := *a
+	kept.Tasks = nil
+	for _, t := range a.Tasks {
+		if f.Keep(pid, t.NativeID, "") || t.NativeID == 0 {
+			kept.Tasks = append(kept.Tasks, t)
+		}
+	}
+	return &kept
+}
+
+// takeDump reads t, stopped for the read unless !stop.
+func takeDump(t *sampler.Target, pid int, opts hang.Options, stop, withNative bool) (*hang.Dump, error) {
 	if !stop {
 		return hang.Take(t, opts, nil)
 	}

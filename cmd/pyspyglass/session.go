@@ -37,6 +37,7 @@ type targetFlags struct {
 	native       bool
 	nativeAll    bool
 	memory       bool
+	async        bool
 	log          string
 }
 
@@ -54,6 +55,7 @@ func (tf *targetFlags) bind(fs *pflag.FlagSet) {
 	fs.BoolVarP(&tf.native, "native", "n", false, "merge C/C++/Cython frames with the Python stack (stops the target per sample; x86_64)")
 	fs.BoolVar(&tf.nativeAll, "native-all", false, "with --native, keep the interpreter's own call and start-up frames")
 	fs.BoolVar(&tf.memory, "memory", false, "attribute each process's resident memory growth between samples to the stack running (an estimate, like austin -m)")
+	fs.BoolVar(&tf.async, "async", false, "for a thread running an asyncio event loop, show its running task's await chain (<task NAME> frames) instead of the loop (CPython 3.11+)")
 	tf.threadFlags.bind(fs)
 	fs.StringVar(&tf.log, "log", "warn", "`LEVEL` of logging: debug, info, warn, error")
 }
@@ -149,6 +151,18 @@ func openSession(ctx context.Context, tf *targetFlags, argv []string, launch att
 			return s, fmt.Errorf("--gil: pid %d: %w", targets[i].Pid, err)
 		}
 	}
+	// --async on a version whose tasks cannot be read would show the
+	// loop's frames without a word. On 3.14+ the offsets may come with
+	// the _asyncio module, loaded later: the sampler looks again.
+	for i := 0; tf.async && i < len(targets); i++ {
+		if err := targets[i].EnableAsync(); sampler.AsyncUnsupported(err) {
+			for _, t := range targets {
+				t.Close()
+			}
+			return s, fmt.Errorf("--async: pid %d: %w", targets[i].Pid, err)
+		}
+	}
+	o.Async = tf.async
 	o.Opcodes = tf.opcodes
 	o.GC = !tf.noGC
 	o.Memory = tf.memory
@@ -193,6 +207,9 @@ func openSession(ctx context.Context, tf *targetFlags, argv []string, launch att
 func checkNative(tf *targetFlags) error {
 	if tf.nativeAll && !tf.native {
 		return errors.New("--native-all needs --native")
+	}
+	if tf.native && tf.async {
+		return errors.New("--async and --native cannot be combined: choose the task view or the C stack")
 	}
 	if tf.native && tf.nonblocking {
 		return errors.New("--native stops each thread to read its registers: it cannot be combined with --nonblocking")
