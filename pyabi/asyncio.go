@@ -260,15 +260,7 @@ func (w *Walker) RunningTask(in *Interpreter, t *Thread) (task uint64, n int, er
 	if err := in.findCurrentTasks(); err != nil || a.currentTasks == 0 {
 		return 0, 0, err
 	}
-	a.items = a.items[:0]
-	err = a.o.eachItem(a.currentTasks, func(_, v uint64) error {
-		if len(a.items) >= MaxThreads {
-			return fmt.Errorf("more than %d running loops", MaxThreads)
-		}
-		a.items = append(a.items, v)
-		return nil
-	})
-	if err != nil {
+	if a.items, err = in.dictValues(a.currentTasks, a.items[:0], MaxThreads); err != nil {
 		a.currentTasks = 0 // looked up again: the module may have been reloaded
 		return 0, 0, fmt.Errorf("asyncio.tasks._current_tasks: %w", err)
 	}
@@ -278,6 +270,37 @@ func (w *Walker) RunningTask(in *Interpreter, t *Thread) (task uint64, n int, er
 		}
 	}
 	return 0, 0, nil
+}
+
+// dictValues appends the values of the combined-table dict at addr, at
+// most limit of them, reading its entries into a reused buffer: it runs
+// every sample (the running tasks of 3.11-3.13), so it allocates nothing.
+func (in *Interpreter) dictValues(addr uint64, dst []uint64, limit int) ([]uint64, error) {
+	a := in.async
+	k, values, err := a.o.readDict(addr)
+	if err != nil {
+		return dst, err
+	}
+	if values != 0 {
+		return dst, fmt.Errorf("dict at %#x: a split table", addr)
+	}
+	if k.n > limit {
+		return dst, fmt.Errorf("dict at %#x: %d entries", addr, k.n)
+	}
+	n := k.n * k.size
+	if cap(a.buf) < n {
+		a.buf = make([]byte, n)
+	}
+	b := a.buf[:n]
+	if err := procmem.ReadFull(in.r, b, k.entries); err != nil {
+		return dst, fmt.Errorf("dict entries at %#x: %w", k.entries, err)
+	}
+	for i := 0; i < n; i += k.size {
+		if key, v := le64(b[i+k.keyOff:]), le64(b[i+k.valOff:]); key != 0 && v != 0 {
+			dst = append(dst, v)
+		}
+	}
+	return dst, nil
 }
 
 // taskDepth is how many innermost frames of the last stack walked belong

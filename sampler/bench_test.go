@@ -240,3 +240,52 @@ func BenchmarkNativeSample(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAsyncSample measures one --async sampling round over
+// asyncio_tree.py: the main thread's walk, its running task found and its
+// chain of three tasks read. Like BenchmarkSample it must not allocate
+// once the caches are warm.
+//
+//	go test -run '^$' -bench 'AsyncSample/pyenv-3.12' -benchmem ./sampler
+func BenchmarkAsyncSample(b *testing.B) {
+	for _, in := range benchInterpreters(b) {
+		b.Run(in.Name, func(b *testing.B) {
+			if !in.AtLeast(3, 11) || in.FreeThreaded {
+				b.Skipf("%s: asyncio tasks are read on 3.11+, not free-threaded", in.Name)
+			}
+			tg, _ := openBench(b, in, benchWorkload{script: "asyncio_tree.py", frames: 3})
+			if err := tg.EnableAsync(); err != nil {
+				b.Fatal(err)
+			}
+			p := prof.New(time.Now())
+			s := New([]*Target{tg}, p, Options{Rate: 100, Async: true, Idle: true})
+			s.start = time.Now()
+			mean := 10 * time.Millisecond
+			for range 100 {
+				s.sampleAll(time.Now(), time.Now(), mean, false)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu := cpuTime()
+			for b.Loop() {
+				now := time.Now()
+				s.sampleAll(now, now, mean, false)
+			}
+			b.StopTimer()
+			b.ReportMetric(float64((cpuTime()-cpu).Nanoseconds())/float64(b.N), "cpu-ns/sample")
+			h := p.Health
+			b.ReportMetric(float64(h.Errors)/float64(h.Samples), "errors/sample")
+			tasks := int64(0)
+			for _, c := range p.Counts() {
+				for _, f := range p.Stacks[c.Stack] {
+					if p.Frames[f].Name == TaskFrameName("spinner") {
+						tasks += c.N
+					}
+				}
+			}
+			if tasks == 0 {
+				b.Error("no sample shows the spinner task")
+			}
+		})
+	}
+}
