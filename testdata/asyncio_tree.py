@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 """Named asyncio tasks awaiting each other in a known tree (Python 3.8+).
 
-Usage: asyncio_tree.py [LOOPS]   (default 1)
+Usage: asyncio_tree.py [LOOPS [cycle]]   (default 1)
 
 Each of LOOPS threads (the first is the main thread) runs its own event
 loop; in loop i (0-based, suffix "" for loop 0 and "-i" for the others)
@@ -11,6 +11,9 @@ the tasks are:
     middle<s>  middle@middle-await         awaits the task spinner<s>
     spinner<s> spin_task@spin-await -> compute@compute-burn -> burn@burn-loop
     sleeper<s> sleeper@sleeper-await       in asyncio.sleep
+
+With "cycle", loop 0 also runs cycle-a and cycle-b, each awaiting the
+other (cycle_member@cycle-await): a cycle of awaiting, which never ends.
 
 spinner burns CPU in burn() and yields to its loop (asyncio.sleep(0))
 only every ~100 ms of CPU, so nearly every sample of its thread is inside it.
@@ -59,11 +62,23 @@ async def sleeper():
     await asyncio.sleep(PARK_SECONDS)  # mark: sleeper-await
 
 
+cycle = False
+cycle_tasks = {}
+
+
+async def cycle_member(other):
+    await asyncio.sleep(0)  # the other task exists by now
+    await cycle_tasks[other]  # mark: cycle-await
+
+
 async def main_task(suffix):
     asyncio.current_task().set_name("root" + suffix)
     loop = asyncio.get_running_loop()
     m = loop.create_task(middle(suffix), name="middle" + suffix)
     s = loop.create_task(sleeper(), name="sleeper" + suffix)
+    if cycle and suffix == "":
+        cycle_tasks["a"] = loop.create_task(cycle_member("b"), name="cycle-a")
+        cycle_tasks["b"] = loop.create_task(cycle_member("a"), name="cycle-b")
     await asyncio.gather(m, s)  # mark: root-await
 
 
@@ -74,6 +89,7 @@ def run_loop(suffix):
 if __name__ == "__main__":
     if len(sys.argv) > 1:
         loops = int(sys.argv[1])
+    cycle = len(sys.argv) > 2 and sys.argv[2] == "cycle"
     tids = []
     for i in range(1, loops):
         t = threading.Thread(target=run_loop, args=("-%d" % i,), name="loop-%d" % i, daemon=True)

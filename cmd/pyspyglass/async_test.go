@@ -31,14 +31,15 @@ func asyncInterps(t *testing.T) (read, refused []testutil.Interpreter) {
 // interpreter's own.
 var sleepFrame = regexp.MustCompile(`sleep \([^)]*asyncio/tasks\.py:\d+\)`)
 
-// TestDumpAsyncEveryInterpreter runs `dump --async` on asyncio_tree.py:
-// the main thread's stack is its spinner task's chain, and the task tree
-// is exactly the script's, with the frame each task waits in; --json has
-// the same tasks with both directions of awaiting.
+// TestDumpAsyncEveryInterpreter runs `dump --async` on asyncio_tree.py
+// with its cycle: the main thread's stack is its spinner task's chain, the
+// task tree is exactly the script's, with the frame each task waits in,
+// and the two tasks awaiting each other are reported as a cycle; --json
+// has the same tasks with both directions of awaiting, and the cycle.
 func TestDumpAsyncEveryInterpreter(t *testing.T) {
 	read, _ := asyncInterps(t)
 	testutil.ForEach(t, read, func(t *testing.T, in testutil.Interpreter) {
-		proc := testutil.Spawn(t, in, "asyncio_tree.py")
+		proc := testutil.Spawn(t, in, "asyncio_tree.py", "1", "cycle")
 		const s = "asyncio_tree.py"
 		line := func(m string) int { return testutil.Mark(t, s, m) }
 		file := testutil.TestdataPath(s)
@@ -59,6 +60,13 @@ func TestDumpAsyncEveryInterpreter(t *testing.T) {
 			"            sleep (asyncio/tasks.py)",
 			fmt.Sprintf("            sleeper (%s:%d)", s, line("sleeper-await")),
 			"",
+			fmt.Sprintf("Thread %d \"MainThread\":", proc.Pid),
+			"└── cycle-a (waiting)",
+			fmt.Sprintf("    │   cycle_member (%s:%d)", s, line("cycle-await")),
+			"    └── cycle-b (waiting)",
+			fmt.Sprintf("        │   cycle_member (%s:%d)", s, line("cycle-await")),
+			"        └── cycle-a (waiting, shown above)",
+			"",
 		}, "\n")
 		// The spinner yields to its loop now and then: retry until the
 		// dump catches it running (the deadline bounds a failure).
@@ -69,7 +77,7 @@ func TestDumpAsyncEveryInterpreter(t *testing.T) {
 				t.Fatalf("exit %d: %s", r.code, r.stderr)
 			}
 			text = sleepFrame.ReplaceAllString(strings.ReplaceAll(r.stdout, file, s), "sleep (asyncio/tasks.py)")
-			if strings.Contains(text, wantStack) && strings.Contains(text, "\nAsyncio tasks: 4\n\n"+wantTree) {
+			if strings.Contains(text, wantStack) && strings.Contains(text, "\nAsyncio tasks: 6\nCYCLE: \"cycle-a\" -> \"cycle-b\" -> \"cycle-a\" (each awaits the next)\n\n"+wantTree) {
 				break
 			}
 			if time.Now().After(deadline) {
@@ -107,13 +115,23 @@ func TestDumpAsyncEveryInterpreter(t *testing.T) {
 			got = append(got, fmt.Sprintf("%s awaits %v, awaited by %v, thread %v", tk.Name, aw, by, tk.NativeID == proc.Pid))
 		}
 		want := []string{
+			"cycle-a awaits [cycle-b], awaited by [cycle-b], thread true",
+			"cycle-b awaits [cycle-a], awaited by [cycle-a], thread true",
 			"middle awaits [spinner], awaited by [root], thread true",
 			"root awaits [middle sleeper], awaited by [], thread true",
 			"sleeper awaits [], awaited by [root], thread true",
 			"spinner awaits [], awaited by [middle], thread true",
 		}
-		if strings.Join(got, "\n") != strings.Join(want, "\n") || len(doc.Asyncio.Cycles) != 0 {
-			t.Errorf("dump --async --json tasks:\n%s\ncycles %v\nwant\n%s", strings.Join(got, "\n"), doc.Asyncio.Cycles, strings.Join(want, "\n"))
+		var cycles []string
+		for _, c := range doc.Asyncio.Cycles {
+			var ns []string
+			for _, id := range c {
+				ns = append(ns, names[id])
+			}
+			cycles = append(cycles, strings.Join(ns, ","))
+		}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") || strings.Join(cycles, ";") != "cycle-a,cycle-b" {
+			t.Errorf("dump --async --json tasks:\n%s\ncycles %v\nwant\n%s", strings.Join(got, "\n"), cycles, strings.Join(want, "\n"))
 		}
 	})
 }
