@@ -105,6 +105,7 @@ type asyncState struct {
 	o            *objReader
 	tasksModule  uint64 // 3.11-3.13: asyncio.tasks, once imported
 	currentTasks uint64 // its _current_tasks dict
+	findSkips    int    // lookups of it since it was last missing
 	coroType     uint64 // the type of native coroutines, once seen
 	taskTypes    map[uint64]bool
 	names        map[nameKey]*Code
@@ -326,6 +327,11 @@ func (w *Walker) taskDepth(in *Interpreter, task uint64) (int, error) {
 func (in *Interpreter) findCurrentTasks() error {
 	a := in.async
 	if a.currentTasks != 0 {
+		return nil
+	}
+	// Until asyncio is imported, look for it now and then, not on every
+	// sample of every thread: it is a scan of sys.modules.
+	if a.findSkips++; a.findSkips%64 != 1 {
 		return nil
 	}
 	mod, err := in.asyncioTasksModule()
