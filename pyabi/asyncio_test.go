@@ -1,9 +1,12 @@
 package pyabi
 
 import (
+	"context"
 	"encoding/binary"
 	"strings"
 	"testing"
+
+	"github.com/pyspyglass/pyspyglass/pyabi/internal/genlayout/probe"
 )
 
 // TestDecodeAsyncioDebug decodes _AsyncioDebug as 3.14.0 lays it out and
@@ -74,5 +77,39 @@ func TestEnableAsyncRefuses(t *testing.T) {
 	err = in.EnableAsync(0)
 	if err == nil || !strings.Contains(err.Error(), "3.11 or newer") {
 		t.Errorf("3.10: %v", err)
+	}
+}
+
+// TestAsyncioTablesMatchDWARF re-measures the _asyncio task layout of
+// every 3.11-3.13 here with debug info and checks asyncio_tables.go says
+// the same (else: go generate ./pyabi).
+func TestAsyncioTablesMatchDWARF(t *testing.T) {
+	ins, _ := probe.Discover(context.Background())
+	checked := 0
+	for _, in := range ins {
+		if in.Major != 3 || in.Minor < 11 || in.Minor > 13 {
+			continue
+		}
+		vals, err := probe.MeasureAsyncio(context.Background(), in)
+		if err != nil {
+			t.Logf("skipped %s (%s): %v", in.Path, in.Version, err)
+			continue
+		}
+		tab := asyncioTableFor(in.Minor)
+		if tab == nil {
+			t.Errorf("%s: no table for 3.%d", in.Version, in.Minor)
+			continue
+		}
+		got := map[string]int{"TaskSize": tab.TaskSize, "TaskLoop": tab.TaskLoop, "TaskState": tab.TaskState, "TaskFutWaiter": tab.TaskFutWaiter,
+			"TaskCoro": tab.TaskCoro, "TaskName": tab.TaskName, "GenIFrame": tab.GenIFrame, "GenFrameState": tab.GenFrameState}
+		for _, f := range probe.AsyncioFields {
+			if got[f.Name] != vals[f.Name] {
+				t.Errorf("%s: %s is %d in the table, %d in the DWARF", in.Version, f.Expr, got[f.Name], vals[f.Name])
+			}
+		}
+		checked++
+	}
+	if checked == 0 {
+		t.Skip("no CPython 3.11-3.13 with debug info here")
 	}
 }

@@ -14,25 +14,10 @@ import (
 	"go/format"
 	"log"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 
 	"github.com/pyspyglass/pyspyglass/pyabi/internal/genlayout/probe"
 )
-
-// fields are the table's Go names and the C expression giving each; the
-// TaskObj ones are read from the _asyncio module, the rest from libpython.
-var fields = []struct{ name, expr string }{
-	{"TaskSize", "sizeof(TaskObj)"},
-	{"TaskLoop", "offsetof(TaskObj, task_loop)"},
-	{"TaskState", "offsetof(TaskObj, task_state)"},
-	{"TaskFutWaiter", "offsetof(TaskObj, task_fut_waiter)"},
-	{"TaskCoro", "offsetof(TaskObj, task_coro)"},
-	{"TaskName", "offsetof(TaskObj, task_name)"},
-	{"GenIFrame", "offsetof(PyGenObject, gi_iframe)"},
-	{"GenFrameState", "offsetof(PyGenObject, gi_frame_state)"},
-}
 
 func main() {
 	out := flag.String("out", "asyncio_tables.go", "file to write")
@@ -55,7 +40,7 @@ func run(ctx context.Context, out string) error {
 		if in.Major != 3 || in.Minor < 11 || in.Minor > 13 {
 			continue
 		}
-		vals, err := measure(ctx, in)
+		vals, err := probe.MeasureAsyncio(ctx, in)
 		if err != nil {
 			log.Printf("skip %s: %v", in.Path, err)
 			continue
@@ -78,8 +63,8 @@ func run(ctx context.Context, out string) error {
 	b.WriteString("var asyncioTables = []asyncioTable{\n")
 	for _, r := range rows {
 		fmt.Fprintf(&b, "\t{Minor: %d, Measured: %q,\n", r.minor, r.version)
-		for _, f := range fields {
-			fmt.Fprintf(&b, "\t\t%s: %d, // %s\n", f.name, r.vals[f.name], f.expr)
+		for _, f := range probe.AsyncioFields {
+			fmt.Fprintf(&b, "\t\t%s: %d, // %s\n", f.Name, r.vals[f.Name], f.Expr)
 		}
 		b.WriteString("\t},\n")
 	}
@@ -89,40 +74,4 @@ func run(ctx context.Context, out string) error {
 		return err
 	}
 	return os.WriteFile(out, src, 0o644)
-}
-
-// measure reads the offsets of one interpreter from its _asyncio module
-// and libpython.
-func measure(ctx context.Context, in probe.Interpreter) (map[string]int, error) {
-	path, err := exec.CommandContext(ctx, in.Path, "-c", "import _asyncio; print(_asyncio.__file__)").Output()
-	if err != nil {
-		return nil, fmt.Errorf("locating _asyncio: %w", err)
-	}
-	mod := strings.TrimSpace(string(path))
-	if !filepath.IsAbs(mod) {
-		return nil, fmt.Errorf("_asyncio is built in (%q): no separate debug info", mod)
-	}
-	if in.LibPython == "" {
-		return nil, fmt.Errorf("no shared libpython")
-	}
-	task, gen := map[string]string{}, map[string]string{}
-	for _, f := range fields {
-		if strings.Contains(f.expr, "TaskObj") {
-			task[f.name] = f.expr
-		} else {
-			gen[f.name] = f.expr
-		}
-	}
-	vals, err := probe.EvalDWARF(mod, task)
-	if err != nil {
-		return nil, err
-	}
-	g, err := probe.EvalDWARF(in.LibPython, gen)
-	if err != nil {
-		return nil, err
-	}
-	for k, v := range g {
-		vals[k] = v
-	}
-	return vals, nil
 }
