@@ -137,7 +137,8 @@ func TestDumpAsyncEveryInterpreter(t *testing.T) {
 }
 
 // TestRecordAsyncCollapsed records asyncio_tree.py with --async on the
-// newest interpreter: most samples are the spinner's chain.
+// newest interpreter: most samples are the spinner's chain; `top --once
+// --async` has a row for each task of the chain.
 func TestRecordAsyncCollapsed(t *testing.T) {
 	read, _ := asyncInterps(t)
 	if len(read) == 0 {
@@ -159,6 +160,12 @@ func TestRecordAsyncCollapsed(t *testing.T) {
 	if all < 10 || float64(chain) < 0.9*float64(all) {
 		data, _ := os.ReadFile(out)
 		t.Errorf("spinner's chain in %d of %d samples, want >= 90%%:\n%s", chain, all, data)
+	}
+	r = pyspyglass(t, "top", "--once", "--async", "--delay", "1", "--pid", strconv.Itoa(proc.Pid))
+	for _, task := range []string{"<task root>", "<task middle>", "<task spinner>"} {
+		if r.code != 0 || !strings.Contains(r.stdout, "  "+task+"\n") {
+			t.Errorf("top --once --async: exit %d, no row %s:\n%s%s", r.code, task, r.stdout, r.stderr)
+		}
 	}
 }
 
