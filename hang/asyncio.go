@@ -210,6 +210,14 @@ func writeAsyncio(b *strings.Builder, a *Asyncio, threads []Thread) {
 	// not printed yet heads its own tree.
 	for range len(a.Tasks) + 1 {
 		if len(roots) == 0 {
+			for i := range a.Tasks {
+				if !printed[i] {
+					roots = append(roots, i)
+					break
+				}
+			}
+		}
+		if len(roots) == 0 {
 			break
 		}
 		for k, i := range roots {
@@ -225,11 +233,38 @@ func writeAsyncio(b *strings.Builder, a *Asyncio, threads []Thread) {
 			tree(i, "", last)
 		}
 		roots = roots[:0]
-		for i := range a.Tasks {
-			if !printed[i] {
-				roots = append(roots, i)
-				break
-			}
+	}
+}
+
+// Only is a with only the tasks whose thread keep accepts (by native id),
+// and the awaiting and cycles among them (dump --thread, --tid).
+func (a *Asyncio) Only(keep func(nativeID int) bool) *Asyncio {
+	out := &Asyncio{Tasks: []Task{}, Cycles: [][]string{}}
+	kept := map[string]bool{}
+	for _, t := range a.Tasks {
+		if keep(t.NativeID) {
+			kept[t.ID] = true
 		}
 	}
+	only := func(ids []string) []string {
+		r := []string{}
+		for _, id := range ids {
+			if kept[id] {
+				r = append(r, id)
+			}
+		}
+		return r
+	}
+	for _, t := range a.Tasks {
+		if kept[t.ID] {
+			t.Awaits, t.AwaitedBy = only(t.Awaits), only(t.AwaitedBy)
+			out.Tasks = append(out.Tasks, t)
+		}
+	}
+	for _, c := range a.Cycles {
+		if len(only(c)) == len(c) {
+			out.Cycles = append(out.Cycles, c)
+		}
+	}
+	return out
 }

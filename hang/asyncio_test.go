@@ -47,4 +47,14 @@ Thread 102 "loop-1":
 	if len(a.Tasks[2].AwaitedBy) != 2 {
 		t.Errorf("shared awaited by %v, want a and b", a.Tasks[2].AwaitedBy)
 	}
+	// Filtered to loop-1's thread: its cycle only.
+	b.Reset()
+	writeAsyncio(&b, a.Only(func(tid int) bool { return tid == 102 }), threads)
+	if want := want[:strings.Index(want, "\nThread 101")] + want[strings.Index(want, "\nThread 102"):]; strings.Replace(b.String(), "tasks: 2", "tasks: 5", 1) != want {
+		t.Errorf("filtered: got\n%s\nwant\n%s", b.String(), want)
+	}
+	// Filtered to the main thread: no cycle left.
+	if m := a.Only(func(tid int) bool { return tid == 101 }); len(m.Cycles) != 0 || len(m.Tasks) != 3 {
+		t.Errorf("main thread only: %d tasks, cycles %v", len(m.Tasks), m.Cycles)
+	}
 }

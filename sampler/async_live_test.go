@@ -141,7 +141,7 @@ func TestAsyncTasksLive(t *testing.T) {
 			"root-1(waiting) main_task:@ [middle-1(waiting) middle:@ [spinner-1(running) spin_task:@ compute:@ []] sleeper-1(waiting) sleeper:@ sleep:@ []]"
 		// The spinners yield to their loops now and then: read until both
 		// are caught running (bounded).
-		for range 100 {
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {
 			time.Sleep(10 * time.Millisecond)
 			tasks, err = target.AsyncTasks()
 			if err != nil {

@@ -92,6 +92,9 @@ func runDump(args []string, stdout, stderr io.Writer) error {
 		// Waits and holders are worked out on every thread; the filter
 		// only chooses which are shown.
 		if filter.Active() {
+			if d.Asyncio != nil {
+				d.Asyncio = filterTasks(d.Asyncio, d.Threads, filter, pid)
+			}
 			kept := d.Threads[:0]
 			for _, th := range d.Threads {
 				if filter.Keep(pid, th.NativeID, th.Name) {
@@ -99,9 +102,6 @@ func runDump(args []string, stdout, stderr io.Writer) error {
 				}
 			}
 			d.Threads = kept
-			if d.Asyncio != nil {
-				d.Asyncio = filterTasks(d.Asyncio, filter, pid)
-			}
 		}
 		dumps = append(dumps, d)
 	}
@@ -154,16 +154,14 @@ func dumpOne(pid int, opts hang.Options, stop, withNative bool, log *slog.Logger
 	return d, err
 }
 
-// filterTasks keeps the tasks of the threads the filter keeps.
-func filterTasks(a *hang.Asyncio, f sampler.ThreadFilter, pid int) *hang.Asyncio {
-	kept := *a
-	kept.Tasks = nil
-	for _, t := range a.Tasks {
-		if f.Keep(pid, t.NativeID, "") || t.NativeID == 0 {
-			kept.Tasks = append(kept.Tasks, t)
-		}
+// filterTasks keeps the tasks whose event loop runs in a thread the
+// filter keeps, and those whose thread is not known.
+func filterTasks(a *hang.Asyncio, threads []hang.Thread, f sampler.ThreadFilter, pid int) *hang.Asyncio {
+	names := map[int]string{}
+	for _, th := range threads {
+		names[th.NativeID] = th.Name
 	}
-	return &kept
+	return a.Only(func(tid int) bool { return tid == 0 || f.Keep(pid, tid, names[tid]) })
 }
 
 // takeDump reads t, stopped for the read unless !stop.
