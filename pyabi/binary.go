@@ -49,6 +49,10 @@ type Build struct {
 	// From _Py_DebugOffsets (3.14+), for asyncio: a coroutine's inline
 	// frame and state, a frame's stack pointer; Absent elsewhere.
 	genIFrame, genFrameState, stackPointer int
+	// attachedAt is the offset of the thread state's own "state" word
+	// (free-threaded 3.13), which says whether the thread is attached:
+	// there, what holding the GIL is on the other builds. Absent elsewhere.
+	attachedAt int
 }
 
 type section struct{ addr, size uint64 }
@@ -78,7 +82,7 @@ func newBinary(path string, f ELF) *Binary {
 
 // newBuild fixes the strategies for version v with layout l.
 func newBuild(v Version, l Layout) *Build {
-	b := &Build{Version: v, Layout: l, codec: codecFor(v), lastiMul: 1, codeMask: ^uint64(0), shimMin: -1, gilInline: Absent, isEntry: Absent, genIFrame: Absent, genFrameState: Absent, stackPointer: Absent}
+	b := &Build{Version: v, Layout: l, codec: codecFor(v), lastiMul: 1, codeMask: ^uint64(0), shimMin: -1, gilInline: Absent, isEntry: Absent, genIFrame: Absent, genFrameState: Absent, stackPointer: Absent, attachedAt: Absent}
 	if b.codec == Linetable310 {
 		b.lastiMul = 2 // 3.10's f_lasti counts code units, not bytes
 	}
@@ -116,6 +120,12 @@ func (b *Build) useDebugOffsets(d *DebugOffsets) {
 	b.genIFrame, b.genFrameState, b.stackPointer = d.Gen.IFrame, d.Gen.FrameState, d.Frame.StackPointer
 	if b.Layout.Interp.GILPtr == Absent && d.Interp.OwnGIL != Absent {
 		b.gilInline = d.Interp.OwnGIL
+	}
+	if d.FreeThreaded && d.Version.Major == 3 && d.Version.Minor == 13 && d.Thread.Status != Absent {
+		// struct _ts: the 4-byte _status bit field, int _whence, int
+		// state (Include/cpython/pystate.h v3.13.0, with or without the
+		// GIL; checked on 3.13.15t by TestAttachedLive).
+		b.attachedAt = d.Thread.Status + 8
 	}
 }
 

@@ -144,6 +144,7 @@ type Walker struct {
 	cfbuf      [8]byte  // cframe->current_frame, guessed or read
 	gilbuf     [32]byte // locked and last_holder of the GIL, in one read
 	ibuf       []byte   // an interpreter state's next and id
+	abuf       []byte   // each thread's attachment state (see Attached)
 	truncated  bool     // the last stack read was deeper than MaxDepth
 }
 

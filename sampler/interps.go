@@ -19,9 +19,17 @@ type gilHolder struct {
 // returns the main interpreter's holder. A failed read counts as no holder
 // and the first one is returned, for the caller to count; a build whose
 // layout has no GIL state (free-threaded builds have none) or no collector
-// state is not an error here (--gil refuses the former up front).
-func (t *Target) readHolders(w *pyabi.Walker, gc bool) (main uint64, collecting bool, err error) {
+// state is not an error here (--gil refuses the former up front). Unless
+// idle threads are included, it also reads which threads are attached
+// where the build says so (see readAttached).
+func (t *Target) readHolders(w *pyabi.Walker, gc, includeIdle bool) (main uint64, collecting bool, err error) {
 	t.holders = t.holders[:0]
+	if h, ok, aerr := t.readAttached(w, includeIdle, gc); ok {
+		t.holders = append(t.holders, gilHolder{t.Interp.Head, h})
+		main = h
+	} else {
+		err = aerr
+	}
 	for i := range t.threads {
 		ip := t.threads[i].Interp
 		if ip == 0 || t.knownHolder(ip) {
@@ -73,3 +81,27 @@ func (t *Target) holdsGIL(th *pyabi.Thread) bool {
 	}
 	return false
 }
+
+// readAttached reads, where the build says it (free-threaded 3.13), which
+// threads are attached to their interpreter: on a build without a GIL
+// those are the threads running Python, which need no look at their OS
+// state to be taken as running, as the GIL holder needs none elsewhere.
+// Unless gc is wanted too, the main interpreter's GIL holder comes in the
+// same read (the round then costs what it does on a GIL build) and is
+// returned with ok set. A failed read leaves every thread to its OS state.
+func (t *Target) readAttached(w *pyabi.Walker, includeIdle, gc bool) (holder uint64, ok bool, err error) {
+	t.attached = t.attached[:0]
+	if includeIdle || !t.Interp.CanReadAttached() {
+		return 0, false, nil
+	}
+	if gc {
+		t.attached, err = w.Attached(t.Interp, t.threads, t.attached)
+		return 0, false, readFailure(err)
+	}
+	t.attached, holder, err = w.AttachedAndGIL(t.Interp, t.threads, t.attached)
+	return holder, err == nil, readFailure(err)
+}
+
+// runsPython reports whether thread i of the list read this round was
+// attached at readAttached (false where that is not known).
+func (t *Target) runsPython(i int) bool { return i < len(t.attached) && t.attached[i] }

@@ -478,7 +478,7 @@ func (s *Sampler) sampleThreads(t *Target, a *targetAux, at time.Duration, refre
 		}
 	}
 	async := s.o.Async && t.Interp.AsyncEnabled()
-	_, collecting, readErr := t.readHolders(&s.walker, s.o.GC && t.Interp.CanReadGC())
+	_, collecting, readErr := t.readHolders(&s.walker, s.o.GC && t.Interp.CanReadGC(), includeIdle)
 	if readErr != nil {
 		s.failed(readErr) // counted; the stacks themselves still count
 	}
@@ -492,7 +492,7 @@ func (s *Sampler) sampleThreads(t *Target, a *targetAux, at time.Duration, refre
 		if s.o.GILOnly && !hasGIL {
 			continue
 		}
-		if !includeIdle && !hasGIL && th.NativeID != 0 {
+		if !includeIdle && !hasGIL && !t.runsPython(i) && th.NativeID != 0 {
 			st, err := a.state(t, th.NativeID, paused)
 			if errors.Is(err, procmem.ErrExited) {
 				// The thread has ended since the list was read: not a

@@ -36,6 +36,7 @@ type Target struct {
 	stale      bool                  // a thread failed to read: refresh the list next round
 	keep       map[uint64]bool       // thread_id -> passes the thread filter, since the names were read
 	holders    []gilHolder           // each interpreter's GIL holder this round
+	attached   []bool                // per thread: attached this round (free-threaded; see readAttached)
 	badInstr   int64                 // Interp.BadInstructions() as last counted
 	// tidOffset is where struct pthread keeps the kernel tid (<=3.10);
 	// 0 until found, -1 when not found.
@@ -287,7 +288,7 @@ func (t *Target) Snapshot() (out []ThreadStack, err error) {
 	if err := t.refresh(&w); err != nil {
 		return nil, err
 	}
-	t.readHolders(&w, false)
+	t.readHolders(&w, false, true)
 	out = make([]ThreadStack, 0, len(t.threads))
 	for _, th := range t.threads {
 		ts := ThreadStack{Thread: th, Name: t.ThreadName(th), HasGIL: t.holdsGIL(&th)}
