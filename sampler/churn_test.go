@@ -1,10 +1,12 @@
 package sampler
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	"github.com/pyspyglass/pyspyglass/internal/testutil"
+	"github.com/pyspyglass/pyspyglass/sampler/prof"
 )
 
 // TestGrowShrinkDumps dumps a recursion that grows and shrinks without pause
@@ -107,6 +109,54 @@ func TestChurnErrorRate(t *testing.T) {
 		}
 		if failed > limit {
 			t.Errorf("%d of %d samples failed (%.2f%%), at most %.1f%% allowed: %v", failed, reads, 100*float64(failed)/reads, 100*float64(limit)/reads, errs)
+		}
+	})
+}
+
+// TestSpinErrorRate runs the sampler at 1 kHz, never stopping the target,
+// on a thread that spins through Python calls (heavy and light) and C ones
+// (time.time) for 2000 rounds, on every interpreter: at most 0.5% of its
+// samples may fail.
+func TestSpinErrorRate(t *testing.T) {
+	testutil.ForEach(t, testutil.Interpreters(t), func(t *testing.T, in testutil.Interpreter) {
+		proc := testutil.Spawn(t, in, "cpu_split.py")
+		tg := open(t, proc.Pid)
+		p := prof.New(time.Now())
+		s := New([]*Target{tg}, p, Options{Rate: 1000})
+		// 2000 rounds, however long a loaded machine takes to run them
+		// (the bound is on a share, not a time).
+		const rounds = 2000
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		go func() {
+			for ctx.Err() == nil {
+				time.Sleep(20 * time.Millisecond)
+				var n int64
+				s.View(func(p *prof.Profile) { n = p.Health.Samples })
+				if n >= rounds {
+					cancel()
+				}
+			}
+		}()
+		if err := s.Run(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var inLoop int64
+		for _, c := range p.Counts() {
+			st := p.Stacks[c.Stack]
+			if leaf := p.Frames[st[len(st)-1]].Name; leaf == "heavy" || leaf == "light" {
+				inLoop += c.N
+			}
+		}
+		h := p.Health
+		read := p.Total() + h.Errors
+		t.Logf("%d rounds, %d samples (%d in heavy or light), %d failed", h.Samples, p.Total(), inLoop, h.Errors)
+		// Most samples in the loop, or the bound below proves nothing.
+		if h.Samples < rounds || inLoop < read*9/10 {
+			t.Fatalf("only %d rounds and %d of %d samples in the loop: the workload or the sampler is not running", h.Samples, inLoop, read)
+		}
+		if h.Errors*200 > read {
+			t.Errorf("%d of %d samples failed (%.2f%%), at most 0.5%% allowed", h.Errors, read, 100*float64(h.Errors)/float64(read))
 		}
 	})
 }
