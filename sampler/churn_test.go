@@ -2,6 +2,9 @@ package sampler
 
 import (
 	"context"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -141,18 +144,26 @@ func TestSpinErrorRate(t *testing.T) {
 		if err := s.Run(ctx); err != nil {
 			t.Fatal(err)
 		}
-		var inLoop int64
+		var inLoop int64 // samples in run's loop, or in what it calls
 		for _, c := range p.Counts() {
-			st := p.Stacks[c.Stack]
-			if leaf := p.Frames[st[len(st)-1]].Name; leaf == "heavy" || leaf == "light" {
+			if slices.ContainsFunc(p.Stacks[c.Stack], func(f prof.FrameID) bool { return p.Frames[f].Name == "run" }) {
 				inLoop += c.N
 			}
 		}
 		h := p.Health
 		read := p.Total() + h.Errors
-		t.Logf("%d rounds, %d samples (%d in heavy or light), %d failed", h.Samples, p.Total(), inLoop, h.Errors)
+		t.Logf("%d rounds, %d samples (%d in run's loop), %d failed", h.Samples, p.Total(), inLoop, h.Errors)
 		// Most samples in the loop, or the bound below proves nothing.
 		if h.Samples < rounds || inLoop < read*9/10 {
+			for i, c := range p.Counts() {
+				if i < 5 {
+					var names []string
+					for _, f := range p.Stacks[c.Stack] {
+						names = append(names, p.Frames[f].Name+":"+strconv.Itoa(p.Frames[f].Line))
+					}
+					t.Logf("%d × %s", c.N, strings.Join(names, ";"))
+				}
+			}
 			t.Fatalf("only %d rounds and %d of %d samples in the loop: the workload or the sampler is not running", h.Samples, inLoop, read)
 		}
 		if h.Errors*200 > read {
