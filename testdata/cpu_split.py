@@ -12,8 +12,7 @@ On a loaded machine the split in time drifts from 3:1 (the two loops meet
 preemption, frequency and cache changes differently), so the script also times
 its own calls and, when it ends on its own, prints the wall-clock seconds
 spent in each: "selftime heavy=H light=L". Tests compare a profile's split
-with that, the truth of this very run. Then the thread's CPU seconds in
-each, "selfcpu heavy=H light=L": 3:1 however loaded the machine is.
+with that, the truth of this very run.
 """
 import sys
 import time
@@ -37,20 +36,17 @@ def light():
 
 def run(seconds):
     clock = time.time
-    cpu = getattr(time, "thread_time", None) or time.clock  # 2.7, 3.6: process CPU time, one thread here
     deadline = clock() + seconds
-    spent = [0.0, 0.0, 0.0, 0.0]
-    t0, c0 = clock(), cpu()
+    spent = [0.0, 0.0]
+    t0 = clock()
     while t0 < deadline:
         heavy()  # mark: run-call-heavy
-        t1, c1 = clock(), cpu()
+        t1 = clock()
         light()  # mark: run-call-light
-        t2, c2 = clock(), cpu()
+        t2 = clock()
         spent[0] += t1 - t0
         spent[1] += t2 - t1
-        spent[2] += c1 - c0
-        spent[3] += c2 - c1
-        t0, c0 = t2, c2
+        t0 = t2
     return spent
 
 
@@ -61,6 +57,5 @@ if __name__ == "__main__":
     announce("main=%d" % native_tid())
     spent = run(seconds)  # mark: module-call-run
     sys.stdout.write("selftime heavy=%.6f light=%.6f\n" % (spent[0], spent[1]))
-    sys.stdout.write("selfcpu heavy=%.6f light=%.6f\n" % (spent[2], spent[3]))
     sys.stdout.flush()
     sys.exit(0)
