@@ -23,15 +23,18 @@ import (
 // PTRACE_ATTACH, does not stop the target, so between Pause and Resume
 // the target runs as if we were not there.
 //
-// Every ptrace request is made by one goroutine locked to its OS thread.
+// Every ptrace request is made by a goroutine locked to its OS thread.
 // Linux makes the thread that attached, not the process, the tracer:
 // ptrace requests for the tracee from any other thread fail with ESRCH.
 // The Go scheduler moves goroutines between threads at will, so calls
 // from an ordinary goroutine would work or fail depending on where it
 // happened to run. Pauser's methods therefore send their work to that
 // goroutine over a channel and wait for the answer (delve does the same).
-// When the goroutine ends it stays locked, so its thread exits, and the
-// kernel detaches whatever might still be attached.
+// With --subprocesses every child gets a Pauser, so the locked threads
+// are a small pool (tracerThreads), each tracing several processes; a
+// Pauser stays on the thread that seized its process. When such a
+// goroutine ends it stays locked, so its thread exits, and the kernel
+// detaches whatever might still be attached.
 //
 // While seized, a signal sent to the target stops the receiving thread
 // until the tracer lets it through. The ptrace goroutine listens for
@@ -43,20 +46,84 @@ import (
 // path, also after an error.
 type Pauser struct {
 	pid       int
-	reqs      chan request
-	done      chan struct{} // closed when the ptrace goroutine has ended
+	host      *tracerHost
+	t         *tracer // touched only on host's goroutine
 	closeOnce sync.Once
 	closeErr  error
 }
 
 type request struct {
+	t     *tracer
 	fn    func(*tracer) error
 	reply chan error
 }
 
-// tracer is the state owned by the ptrace goroutine.
+// tracerThreads bounds the OS threads that trace. Pausers share them: a
+// Pause waits for the other processes' requests on its thread, which take
+// microseconds, at worst stopWait.
+const tracerThreads = 4
+
+// tracerHost is one locked OS thread serving the tracers seized from it.
+type tracerHost struct {
+	reqs chan request
+	quit chan struct{} // closed when its last Pauser is closed
+	done chan struct{} // closed when its goroutine has ended
+	slot int
+	// users counts the Pausers on this host; guarded by hosts.mu.
+	users int
+
+	// Owned by the host goroutine.
+	tracers  map[*tracer]bool
+	sigchld  <-chan os.Signal // we were sent SIGCHLD: a tracee reports
+	nap      *time.Timer      // bounds a wait for sigchld
+	signaled bool             // a tracer's wait took a SIGCHLD the others may need
+	broken   bool             // a tracer panicked: end the thread, detaching all
+}
+
+// hosts is the pool of tracer threads, started on demand and ended when
+// their last Pauser is closed.
+var hosts struct {
+	mu   sync.Mutex
+	slot [tracerThreads]*tracerHost
+}
+
+// acquireHost returns a tracer thread for one more Pauser: a new one while
+// the pool has room, else the one with the fewest Pausers.
+func acquireHost() *tracerHost {
+	hosts.mu.Lock()
+	defer hosts.mu.Unlock()
+	var best *tracerHost
+	for i, h := range hosts.slot {
+		if h == nil {
+			h = &tracerHost{reqs: make(chan request), quit: make(chan struct{}), done: make(chan struct{}), slot: i}
+			hosts.slot[i] = h
+			go h.serve()
+			best = h
+			break
+		}
+		if best == nil || h.users < best.users {
+			best = h
+		}
+	}
+	best.users++
+	return best
+}
+
+// releaseHost gives a Pauser's share of h back; the last one ends it.
+func releaseHost(h *tracerHost) {
+	hosts.mu.Lock()
+	defer hosts.mu.Unlock()
+	h.users--
+	if h.users == 0 && hosts.slot[h.slot] == h {
+		hosts.slot[h.slot] = nil
+		close(h.quit)
+	}
+}
+
+// tracer is the state of one traced process, owned by its host goroutine.
 type tracer struct {
-	pid int
+	pid  int
+	host *tracerHost
 	// ownChild: the target is our child (from Launch). Its exit status
 	// then belongs to Child.Wait and must not be consumed here.
 	ownChild bool
@@ -64,8 +131,6 @@ type tracer struct {
 	stat     *procmem.StatReader // the leader's state, read on every Pause
 	exited   bool
 	closed   bool
-	sigchld  <-chan os.Signal // we were sent SIGCHLD: a tracee reports
-	nap      *time.Timer      // bounds a wait for sigchld
 }
 
 // tracee is one seized thread.
@@ -83,63 +148,87 @@ func NewPauser(pid int) (*Pauser, error) {
 	if pid <= 0 {
 		return nil, fmt.Errorf("pid %d: %w", pid, procmem.ErrNoProcess)
 	}
-	p := &Pauser{pid: pid, reqs: make(chan request), done: make(chan struct{})}
-	started := make(chan error, 1)
-	go p.serve(started)
-	if err := <-started; err != nil {
-		<-p.done
+	h := acquireHost()
+	p := &Pauser{pid: pid, host: h}
+	p.t = &tracer{pid: pid, host: h, threads: make(map[int]*tracee), stat: procmem.NewStatReader(pid)}
+	if err := p.do((*tracer).seizeAll); err != nil {
+		releaseHost(h)
 		return nil, err
 	}
 	return p, nil
 }
 
-// serve is the ptrace goroutine.
-func (p *Pauser) serve(started chan<- error) {
+// serve is a tracer thread's goroutine.
+func (h *tracerHost) serve() {
 	runtime.LockOSThread()
-	// No UnlockOSThread: see the type comment.
-	defer close(p.done)
+	// No UnlockOSThread: see the Pauser comment.
+	defer close(h.done)
+	defer func() {
+		hosts.mu.Lock()
+		if hosts.slot[h.slot] == h {
+			hosts.slot[h.slot] = nil
+		}
+		hosts.mu.Unlock()
+	}()
 	sigchld := make(chan os.Signal, 1)
 	signal.Notify(sigchld, unix.SIGCHLD)
 	defer signal.Stop(sigchld)
-
-	t := &tracer{pid: p.pid, threads: make(map[int]*tracee), stat: procmem.NewStatReader(p.pid), sigchld: sigchld, nap: time.NewTimer(time.Hour)}
-	t.nap.Stop()
-	defer t.stat.Close()
-	if err := t.seizeAll(); err != nil {
-		started <- err
-		return
-	}
-	started <- nil
-	for !t.closed {
+	h.sigchld, h.nap, h.tracers = sigchld, time.NewTimer(time.Hour), map[*tracer]bool{}
+	h.nap.Stop()
+	for !h.broken {
 		select {
-		case r := <-p.reqs:
-			r.reply <- t.run(r.fn)
+		case r := <-h.reqs:
+			r.reply <- h.run(r)
+			if h.signaled {
+				h.signaled = false
+				h.passSignals()
+			}
 		case <-sigchld:
-			t.passSignals()
+			h.passSignals()
+		case <-h.quit:
+			return
 		}
 	}
 }
 
-// run calls fn, turning a panic (a bug of ours) into an error that
-// also ends the ptrace goroutine: its thread then exits, and the kernel
-// detaches and resumes every thread of the target.
-func (t *tracer) run(fn func(*tracer) error) (err error) {
+// run calls a request's fn, turning a panic (a bug of ours) into an error
+// that also ends the host goroutine: its thread then exits, and the
+// kernel detaches and resumes every thread of every target it traced.
+func (h *tracerHost) run(r request) (err error) {
+	t := r.t
+	if t.closed {
+		return fmt.Errorf("pid %d: pauser is closed", t.pid)
+	}
 	defer func() {
 		if r := recover(); r != nil {
-			t.closed = true
+			h.broken = true
 			err = fmt.Errorf("pid %d: ptrace thread failed: %v", t.pid, r)
 		}
 	}()
-	return fn(t)
+	err = r.fn(t)
+	switch {
+	case t.closed:
+		delete(h.tracers, t)
+		t.stat.Close()
+	default:
+		h.tracers[t] = true
+	}
+	return err
 }
 
-// do runs fn on the ptrace goroutine.
+func (h *tracerHost) passSignals() {
+	for t := range h.tracers {
+		t.passSignals()
+	}
+}
+
+// do runs fn on p's tracer thread.
 func (p *Pauser) do(fn func(*tracer) error) error {
-	r := request{fn: fn, reply: make(chan error, 1)}
+	r := request{t: p.t, fn: fn, reply: make(chan error, 1)}
 	select {
-	case p.reqs <- r:
+	case p.host.reqs <- r:
 		return <-r.reply
-	case <-p.done:
+	case <-p.host.done:
 		return fmt.Errorf("pid %d: pauser is closed", p.pid)
 	}
 }
@@ -161,16 +250,28 @@ func (p *Pauser) Close() error {
 		if err != nil && !errors.Is(err, procmem.ErrExited) {
 			p.closeErr = err
 		}
+		releaseHost(p.host)
 	})
-	<-p.done
 	return p.closeErr
 }
 
 func (t *tracer) exitedErr() error { return fmt.Errorf("pid %d: %w", t.pid, procmem.ErrExited) }
 
 // seizeAll attaches to the threads present now, the leader first so
-// that a refusal is reported as such.
+// that a refusal is reported as such. On failure it detaches again (the
+// thread lives on to trace others) and the tracer is closed.
 func (t *tracer) seizeAll() error {
+	err := t.seizeEach()
+	if err != nil {
+		if len(t.threads) > 0 {
+			t.close()
+		}
+		t.closed = true
+	}
+	return err
+}
+
+func (t *tracer) seizeEach() error {
 	ppid, err := parentOf(t.pid)
 	if err != nil {
 		return err
@@ -398,12 +499,14 @@ func (t *tracer) stillWaiting(tid, poll int, deadline time.Time) (giveUp bool, e
 			}
 		}
 	}
-	t.nap.Reset(time.Millisecond)
+	h := t.host
+	h.nap.Reset(time.Millisecond)
 	select {
-	case <-t.sigchld:
-	case <-t.nap.C:
+	case <-h.sigchld:
+		h.signaled = true // other tracers' threads may have reported too
+	case <-h.nap.C:
 	}
-	t.nap.Stop()
+	h.nap.Stop()
 	return false, nil
 }
 

@@ -366,3 +366,79 @@ func BenchmarkPauseResume(b *testing.B) {
 		}
 	}
 }
+
+// TestPausersShareThreads: many Pausers (one per child with
+// --subprocesses) share tracerThreads OS threads rather than holding one
+// each; processes traced from one thread pause and die independently, and
+// the threads go away with the last Pauser.
+func TestPausersShareThreads(t *testing.T) {
+	const n = 40
+	var kids []*Child
+	for range n {
+		c, _ := launchReady(t, "sh", "-c", "echo ready; exec sleep 60")
+		kids = append(kids, c)
+	}
+	before := ownThreads(t)
+	var ps []*Pauser
+	for _, c := range kids {
+		p, err := NewPauser(c.Pid)
+		if err != nil {
+			t.Fatalf("NewPauser(%d): %v", c.Pid, err)
+		}
+		defer p.Close()
+		ps = append(ps, p)
+	}
+	// Go starts a few threads of its own (the signal watcher, threads
+	// for the P a blocking syscall left); a thread per Pauser is n more.
+	const slack = 8
+	if after := ownThreads(t); after > before+tracerThreads+slack {
+		t.Fatalf("%d OS threads before %d Pausers, %d with them: want at most %d more", before, n, after, tracerThreads+slack)
+	}
+	for i := range n / 2 {
+		kids[i].Signal(syscall.SIGKILL)
+		kids[i].Wait()
+	}
+	for i, p := range ps {
+		err := p.Pause()
+		if i < n/2 {
+			if !errors.Is(err, procmem.ErrExited) {
+				t.Errorf("child %d (killed): Pause = %v, want ErrExited", i, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("child %d: Pause: %v", i, err)
+		}
+	}
+	for i, p := range ps[n/2:] {
+		for tid, s := range threadStates(t, kids[n/2+i].Pid) {
+			if s != 't' {
+				t.Errorf("child %d tid %d: state %c while paused, want t", n/2+i, tid, s)
+			}
+		}
+		if err := p.Resume(); err != nil {
+			t.Errorf("Resume: %v", err)
+		}
+	}
+	for _, p := range ps {
+		p.Close()
+	}
+	hosts.mu.Lock()
+	left := hosts.slot
+	hosts.mu.Unlock()
+	for _, h := range left {
+		if h != nil {
+			t.Errorf("a tracer thread with %d Pausers is left after every Pauser was closed", h.users)
+		}
+	}
+}
+
+// ownThreads is this process's number of OS threads.
+func ownThreads(t *testing.T) int {
+	t.Helper()
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(tasks)
+}

@@ -5,8 +5,8 @@ Usage: faults.py MODE [N]
 
   spin N     N threads and main spin in spin(); "ready threads=<N+1>".
   exit N     as spin, then the process exits 0 after N milliseconds.
-  forks N    forks N children, one every 100 ms, each spinning 1 s, then
-             parks; "ready" comes first.
+  forks N [MS]  forks N children, one every 100 ms, each spinning MS
+             milliseconds (default 1000), then parks; "ready" comes first.
   names      a thread and its function named with terminal escapes and a
              newline (EVIL) spin (3.8+); "ready".
   exec N     as spin, then after N milliseconds exec()s a new Python that
@@ -108,10 +108,11 @@ def main():
         spin(time.time() + n / 1000.0)
         os._exit(0)
     elif mode == "forks":
+        life = int(sys.argv[3]) / 1000.0 if len(sys.argv) > 3 else 1.0
         announce("children=%d" % n)
         for _ in range(n):
             if os.fork() == 0:
-                spin(time.time() + 1.0)
+                spin(time.time() + life)
                 os._exit(0)
             time.sleep(0.1)
             reap(os.WNOHANG)

@@ -288,22 +288,29 @@ func TestFaultBlockingKeepsRunningThreads(t *testing.T) {
 }
 
 // TestFaultForkStorm: with --subprocesses, children that come and go must
-// not leave their pauser (an OS thread each) behind, blocking or not, and
-// the recording must end cleanly.
+// not leave their pauser behind, blocking or not, the OS threads that
+// trace them (--blocking) are a bounded pool however many live at once,
+// and the recording must end cleanly.
 func TestFaultForkStorm(t *testing.T) {
 	in := newest(t)
 	for _, mode := range []string{"--blocking", "--nonblocking"} {
 		t.Run(mode, func(t *testing.T) {
-			const children = 40 // one every 100 ms, each lives 1 s
-			tg := testutil.Spawn(t, in, "faults.py", "forks", strconv.Itoa(children))
+			// One every 100 ms, each lives 3 s: about 30 at a time.
+			const children, life = 40, 3 * time.Second
+			tg := testutil.Spawn(t, in, "faults.py", "forks", strconv.Itoa(children), strconv.Itoa(int(life.Milliseconds())))
 			out := filepath.Join(t.TempDir(), "forks.txt")
-			r, early := startRecording(t, "record", mode, "--subprocesses", "--rate", "100", "-d", "8", "-o", out, "--pid", strconv.Itoa(tg.Pid))
+			r, early := startRecording(t, "record", mode, "--subprocesses", "--rate", "100", "-d", "11", "-o", out, "--pid", strconv.Itoa(tg.Pid))
 			if r == nil {
 				t.Fatalf("recording ended before sampling:\n%s", early)
 			}
 			before := osThreads(r.cmd.Process.Pid)
-			// Once every child has ended (after 5 s), count our threads.
-			time.Sleep(6500 * time.Millisecond)
+			// Count our threads through the storm and once every child
+			// has ended (after 4 s + life).
+			peak := before
+			for end := time.Now().Add(4*time.Second + life + 1500*time.Millisecond); time.Now().Before(end); {
+				time.Sleep(100 * time.Millisecond)
+				peak = max(peak, osThreads(r.cmd.Process.Pid))
+			}
 			after := osThreads(r.cmd.Process.Pid)
 			if code := r.wait(t, mode); code != 0 {
 				t.Fatalf("exit %d\n%s", code, r.output())
@@ -314,14 +321,19 @@ func TestFaultForkStorm(t *testing.T) {
 			for stack := range collapsedCounts(t, out) {
 				roots[strings.SplitN(stack, ";", 2)[0]] = true
 			}
-			if len(roots) < 10 {
+			if len(roots) < 20 {
 				t.Fatalf("only %d processes sampled of %d children: too few to tell a leak", len(roots), children)
 			}
-			// A leak keeps a thread per child; Go may start a few more.
+			// A thread per live child would be about 30 more; the pool
+			// of tracer threads is 4, and Go may start a few of its own.
+			if peak > before+12 {
+				t.Fatalf("%d OS threads at the start, %d at the peak of the storm: the tracer threads are not bounded", before, peak)
+			}
+			// A leak keeps a thread per child.
 			if after >= before+len(roots)/2 {
 				t.Fatalf("%d OS threads at the start, %d after %d children were sampled and exited: a pauser per child left behind", before, after, len(roots))
 			}
-			t.Logf("%d processes sampled; %d OS threads at the start, %d once they had exited", len(roots), before, after)
+			t.Logf("%d processes sampled; %d OS threads at the start, %d at the peak, %d once they had exited", len(roots), before, peak, after)
 		})
 	}
 }
