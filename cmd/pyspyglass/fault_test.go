@@ -227,37 +227,39 @@ func TestFaultTargetKilled(t *testing.T) {
 			}
 		})
 	}
-	t.Run("launch--blocking", func(t *testing.T) {
-		// Launching runs the interpreter's own path: this system's only.
-		var host []testutil.Interpreter
-		for _, in := range ins {
-			if in.Root == "" {
-				host = append(host, in)
-			} else {
-				t.Logf("%s left out: it runs in another root", in.Name)
-			}
+	// Launching runs the interpreter's own path: this system's only.
+	var host []testutil.Interpreter
+	for _, in := range ins {
+		if in.Root == "" {
+			host = append(host, in)
+		} else {
+			t.Logf("%s left out of launch: it runs in another root", in.Name)
 		}
-		if len(host) == 0 {
-			t.Skip("no interpreter of this system's own")
-		}
-		for i := range tries {
-			in := host[i%len(host)]
-			what := fmt.Sprintf("try %d (%s)", i, in.Name)
-			out := filepath.Join(t.TempDir(), "out.txt")
-			r, early := startRecording(t, "record", "--blocking", "--rate", "2000", "-o", out, "--",
-				in.Path, "-u", testutil.TestdataPath("faults.py"), "spin", "4")
-			if r == nil {
-				t.Fatalf("%s: recording ended before sampling:\n%s", what, early)
+	}
+	for _, mode := range []string{"--blocking", "--nonblocking"} {
+		t.Run("launch"+mode, func(t *testing.T) {
+			if len(host) == 0 {
+				t.Skip("no interpreter of this system's own")
 			}
-			jitter(150 * time.Millisecond)
-			syscall.Kill(r.pid, syscall.SIGKILL)
-			if code := r.wait(t, what); code != 128+9 {
-				t.Fatalf("%s: exit %d, want %d (the command's)\n%s", what, code, 128+9, r.output())
+			for i := range tries {
+				in := host[i%len(host)]
+				what := fmt.Sprintf("try %d (%s)", i, in.Name)
+				out := filepath.Join(t.TempDir(), "out.txt")
+				r, early := startRecording(t, "record", mode, "--rate", "2000", "-o", out, "--",
+					in.Path, "-u", testutil.TestdataPath("faults.py"), "spin", "4")
+				if r == nil {
+					t.Fatalf("%s: recording ended before sampling:\n%s", what, early)
+				}
+				jitter(150 * time.Millisecond)
+				syscall.Kill(r.pid, syscall.SIGKILL)
+				if code := r.wait(t, what); code != 128+9 {
+					t.Fatalf("%s: exit %d, want %d (the command's)\n%s", what, code, 128+9, r.output())
+				}
+				checkGone(t, what, r.pid)
+				checkCollapsed(t, what, out)
 			}
-			checkGone(t, what, r.pid)
-			checkCollapsed(t, what, out)
-		}
-	})
+		})
+	}
 }
 
 // TestFaultBlockingKeepsRunningThreads: threads running without the GIL
