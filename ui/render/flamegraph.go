@@ -51,6 +51,8 @@ const (
 	fgBottom      = 30 // details and matched lines
 )
 
+// flameNode is a frame of a flame graph built as a tree: the diff's, whose
+// frames merge two profiles.
 type flameNode struct {
 	frame    prof.Frame
 	label    string
@@ -61,6 +63,11 @@ type flameNode struct {
 	note     string // a tooltip line after the counts (the diff's change)
 }
 
+// Write draws the merged stacks without building their tree: the stacks,
+// sorted as the tree's depth-first walk visits them (children by label, a
+// frame's own samples after its callees), are that walk, so one pass finds
+// each frame's total and a second draws. What a write holds beyond the
+// profile is a count per distinct stack and a total per frame drawn.
 func (Flamegraph) Write(w io.Writer, p *prof.Profile, o Options) error {
 	if err := checkCounts(p); err != nil {
 		return err
@@ -69,47 +76,114 @@ func (Flamegraph) Write(w io.Writer, p *prof.Profile, o Options) error {
 	if p.Target != "" {
 		subtitle = p.Target + " · " + subtitle
 	}
-	root := &flameNode{frame: prof.Frame{Name: "all", Kind: prof.KindOther}, label: "all", index: map[prof.FrameID]*flameNode{}}
-	for _, c := range countsByStack(p) {
-		node := root
-		node.n += c.N
-		for _, id := range p.Stacks[c.Stack] {
-			child := node.index[id]
-			if child == nil {
-				f := p.Frames[id]
-				child = &flameNode{frame: f, label: oneLine(frameLabel(f)), index: map[prof.FrameID]*flameNode{}}
-				node.index[id] = child
-				node.children = append(node.children, child)
-			}
-			child.n += c.N
-			node = child
-		}
+	labels := make([]string, len(p.Frames))
+	for i, f := range p.Frames {
+		labels[i] = oneLine(frameLabel(f))
 	}
-	return writeFlameSVG(w, root, o, subtitle)
+	counts := countsByStack(p)
+	slices.SortFunc(counts, func(a, b stackCount) int {
+		return compareFlame(p, labels, p.Stacks[a.Stack], p.Stacks[b.Stack])
+	})
+	var total int64
+	for _, c := range counts {
+		total += c.N
+	}
+	fw, err := newFlameWriter(w, o, total)
+	if err != nil {
+		return err
+	}
+	// walk calls open where each frame of the tree starts in the walk,
+	// with its depth (the root "all" is 0), how many samples lie to its
+	// left and its index in the walk, and done where it ends, with its
+	// samples.
+	walk := func(open func(id prof.FrameID, d int, x int64, node int), done func(node, d int, n int64)) {
+		type opened struct {
+			node int
+			x    int64
+		}
+		var path []opened
+		var prev []prof.FrameID
+		var x int64
+		closeTo := func(k int) {
+			for len(path) > k {
+				o := path[len(path)-1]
+				done(o.node, len(path), x-o.x)
+				path = path[:len(path)-1]
+			}
+		}
+		nodes := 0
+		for _, c := range counts {
+			s := p.Stacks[c.Stack]
+			k := 0
+			for k < len(s) && k < len(prev) && s[k] == prev[k] {
+				k++
+			}
+			closeTo(k)
+			for d := k; d < len(s); d++ {
+				open(s[d], d+1, x, nodes)
+				path = append(path, opened{nodes, x})
+				nodes++
+			}
+			x += c.N
+			prev = s
+		}
+		closeTo(0)
+	}
+	// The height comes first in the file: the first walk finds each
+	// frame's samples and how deep the drawn ones go.
+	var totals []int64
+	maxDepth := 0
+	walk(func(prof.FrameID, int, int64, int) { totals = append(totals, 0) }, func(node, d int, n int64) {
+		totals[node] = n
+		if fw.drawn(n) {
+			maxDepth = max(maxDepth, d)
+		}
+	})
+	fw.header(maxDepth, subtitle)
+	if total > 0 {
+		fw.frame(0, total, 0, "all", flameColor(prof.Frame{Name: "all", Kind: prof.KindOther}), "")
+		walk(func(id prof.FrameID, d int, x int64, node int) {
+			if n := totals[node]; fw.drawn(n) {
+				fw.frame(x, n, d, labels[id], flameColor(p.Frames[id]), "")
+			}
+		}, func(int, int, int64) {})
+	}
+	return fw.end()
+}
+
+// compareFlame orders stacks as the flame graph draws them left to right:
+// frame by frame from the root by label, then kind, then id (distinct
+// frames that read the same stay apart, as they are in the tree), and a
+// stack that ends where another goes on after it (a frame's own samples
+// lie right of its callees).
+func compareFlame(p *prof.Profile, labels []string, a, b []prof.FrameID) int {
+	for k := 0; ; k++ {
+		switch {
+		case k == len(a) && k == len(b):
+			return 0
+		case k == len(a):
+			return 1
+		case k == len(b):
+			return -1
+		case a[k] == b[k]:
+			continue
+		}
+		x, y := a[k], b[k]
+		if c := strings.Compare(labels[x], labels[y]); c != 0 {
+			return c
+		}
+		if c := int(p.Frames[x].Kind) - int(p.Frames[y].Kind); c != 0 {
+			return c
+		}
+		return int(x - y)
+	}
 }
 
 // writeFlameSVG draws the tree under root, widths by n.
 func writeFlameSVG(w io.Writer, root *flameNode, o Options, subtitle string) error {
-	width := o.FlameWidth
-	if width == 0 {
-		width = 1200
-	}
-	if width < 200 {
-		return fmt.Errorf("flamegraph width %d is too narrow (at least 200 pixels)", width)
-	}
-	minWidth := o.MinWidth
-	if minWidth == 0 {
-		minWidth = 0.1
-	}
-	title := o.Title
-	if title == "" {
-		title = "Flame Graph"
-	}
-	total := root.n
-	plotWidth := float64(width - 2*fgXPad)
-	scale := 0.0
-	if total > 0 {
-		scale = plotWidth / float64(total)
+	fw, err := newFlameWriter(w, o, root.n)
+	if err != nil {
+		return err
 	}
 	// Sort, and find how deep the drawn frames go, before writing: the
 	// height comes first in the file.
@@ -123,30 +197,89 @@ func writeFlameSVG(w io.Writer, root *flameNode, o Options, subtitle string) err
 		})
 		deepest := d
 		for _, c := range n.children {
-			if float64(c.n)*scale >= minWidth {
+			if fw.drawn(c.n) {
 				deepest = max(deepest, depth(c, d+1))
 			}
 		}
 		return deepest
 	}
-	maxDepth := depth(root, 0)
+	fw.header(depth(root, 0), subtitle)
+	var draw func(n *flameNode, x int64, d int)
+	draw = func(n *flameNode, x int64, d int) {
+		fill := n.fill
+		if fill == "" {
+			fill = flameColor(n.frame)
+		}
+		fw.frame(x, n.n, d, n.label, fill, n.note)
+		for _, c := range n.children {
+			if fw.drawn(c.n) {
+				draw(c, x, d+1)
+			}
+			x += c.n
+		}
+	}
+	if root.n > 0 {
+		draw(root, 0, 0)
+	}
+	return fw.end()
+}
+
+// flameWriter writes the SVG: header, frames in any order, end.
+type flameWriter struct {
+	bw              *bufio.Writer
+	o               Options
+	width, height   int
+	top             int
+	total           int64
+	scale, minWidth float64
+	plotWidth       float64
+}
+
+func newFlameWriter(w io.Writer, o Options, total int64) (*flameWriter, error) {
+	fw := &flameWriter{bw: bufio.NewWriter(w), o: o, width: o.FlameWidth, minWidth: o.MinWidth, total: total}
+	if fw.width == 0 {
+		fw.width = 1200
+	}
+	if fw.width < 200 {
+		return nil, fmt.Errorf("flamegraph width %d is too narrow (at least 200 pixels)", fw.width)
+	}
+	if fw.minWidth == 0 {
+		fw.minWidth = 0.1
+	}
+	fw.plotWidth = float64(fw.width - 2*fgXPad)
+	if total > 0 {
+		fw.scale = fw.plotWidth / float64(total)
+	}
+	return fw, nil
+}
+
+// drawn says whether a frame of n samples is wide enough to draw.
+func (fw *flameWriter) drawn(n int64) bool { return float64(n)*fw.scale >= fw.minWidth }
+
+// header writes everything before the frames; maxDepth is the deepest
+// frame drawn (the root is 0).
+func (fw *flameWriter) header(maxDepth int, subtitle string) {
+	bw, width := fw.bw, fw.width
+	title := fw.o.Title
+	if title == "" {
+		title = "Flame Graph"
+	}
 	// The subtitle (target and health) is wrapped to the width rather than
 	// centred past both edges.
 	// Digits, which the health line is full of, are wider than the average
 	// character: the wrap width allows for them.
 	// The target (a command line can be long) and the health get their own
 	// lines, so neither pushes the other out.
-	chars := int(plotWidth / (0.66 * fgFontSize))
+	chars := int(fw.plotWidth / (0.66 * fgFontSize))
 	var sub []string
 	if target, health, ok := strings.Cut(subtitle, " · "); ok {
 		sub = append(wrapText(target, chars, 2), wrapText(health, chars, 2)...)
 	} else {
 		sub = wrapText(subtitle, chars, 3)
 	}
-	top := fgTitle + len(sub)*fgLine + 8
-	height := top + (maxDepth+1)*fgFrameHeight + fgBottom
-
-	bw := bufio.NewWriter(w)
+	fw.top = fgTitle + len(sub)*fgLine + 8
+	fw.height = fw.top + (maxDepth+1)*fgFrameHeight + fgBottom
+	height := fw.height
 	fmt.Fprintf(bw, `<?xml version="1.0" standalone="no"?>
 <svg version="1.1" width="%d" height="%d" viewBox="0 0 %d %d" xmlns="http://www.w3.org/2000/svg">
 <!-- Flame graph written by pyspyglass. Click a frame to zoom, Ctrl-F to search. -->
@@ -182,52 +315,45 @@ text { font-family: Verdana, "DejaVu Sans", sans-serif; font-size: %dpx; fill: r
 	fmt.Fprintf(bw, "<text id=\"details\" x=\"%d\" y=\"%d\"> </text>\n", fgXPad, height-10)
 	fmt.Fprintf(bw, "<text id=\"matched\" x=\"%d\" y=\"%d\"> </text>\n", width-fgXPad, height-10)
 	bw.WriteString("<g id=\"frames\">\n")
-	if total == 0 {
-		fmt.Fprintf(bw, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">no samples were recorded</text>\n", width/2, top+fgFrameHeight)
+	if fw.total == 0 {
+		fmt.Fprintf(bw, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">no samples were recorded</text>\n", width/2, fw.top+fgFrameHeight)
 	}
-	var draw func(n *flameNode, x int64, d int)
-	draw = func(n *flameNode, x int64, d int) {
-		px, pw := fgXPad+float64(x)*scale, float64(n.n)*scale
-		y := height - fgBottom - (d+1)*fgFrameHeight
-		if o.Icicle {
-			y = top + d*fgFrameHeight // root on top, as py-spy and inferno draw it
-		}
-		pct := 100 * float64(n.n) / float64(total)
-		unit := "samples"
-		switch {
-		case o.Unit != "":
-			unit = o.Unit
-		case n.n == 1:
-			unit = "sample"
-		}
-		note := ""
-		if n.note != "" {
-			note = "\n" + esc(n.note)
-		}
-		fmt.Fprintf(bw, `<g data-x="%d" data-w="%d" data-d="%d"><title>%s`+"\n"+`%d %s, %s%%%s</title>`,
-			x, n.n, d, esc(n.label), n.n, unit, strconv.FormatFloat(pct, 'f', 2, 64), note)
-		fill := n.fill
-		if fill == "" {
-			fill = flameColor(n.frame)
-		}
-		fmt.Fprintf(bw, `<rect x="%s" y="%d" width="%s" height="%d" fill="%s" rx="2" ry="2"/>`,
-			ff(px), y, ff(pw), fgFrameHeight-1, fill)
-		fmt.Fprintf(bw, `<text x="%s" y="%s">%s</text></g>`+"\n",
-			ff(px+3), ff(float64(y)+fgFrameHeight-4.5), esc(fitLabel(n.label, pw)))
-		for _, c := range n.children {
-			if float64(c.n)*scale >= minWidth {
-				draw(c, x, d+1)
-			}
-			x += c.n
-		}
+}
+
+// frame draws one frame of n samples, x samples from the left, d deep.
+func (fw *flameWriter) frame(x, n int64, d int, label, fill, note string) {
+	bw, o := fw.bw, fw.o
+	px, pw := fgXPad+float64(x)*fw.scale, float64(n)*fw.scale
+	y := fw.height - fgBottom - (d+1)*fgFrameHeight
+	if o.Icicle {
+		y = fw.top + d*fgFrameHeight // root on top, as py-spy and inferno draw it
 	}
-	if total > 0 {
-		draw(root, 0, 0)
+	pct := 100 * float64(n) / float64(fw.total)
+	unit := "samples"
+	switch {
+	case o.Unit != "":
+		unit = o.Unit
+	case n == 1:
+		unit = "sample"
 	}
+	if note != "" {
+		note = "\n" + esc(note)
+	}
+	fmt.Fprintf(bw, `<g data-x="%d" data-w="%d" data-d="%d"><title>%s`+"\n"+`%d %s, %s%%%s</title>`,
+		x, n, d, esc(label), n, unit, strconv.FormatFloat(pct, 'f', 2, 64), note)
+	fmt.Fprintf(bw, `<rect x="%s" y="%d" width="%s" height="%d" fill="%s" rx="2" ry="2"/>`,
+		ff(px), y, ff(pw), fgFrameHeight-1, fill)
+	fmt.Fprintf(bw, `<text x="%s" y="%s">%s</text></g>`+"\n",
+		ff(px+3), ff(float64(y)+fgFrameHeight-4.5), esc(fitLabel(label, pw)))
+}
+
+// end writes what follows the frames.
+func (fw *flameWriter) end() error {
+	bw := fw.bw
 	bw.WriteString("</g>\n")
 	// The script reads its geometry from here rather than from the DOM.
 	fmt.Fprintf(bw, "<script type=\"text/ecmascript\"><![CDATA[\nvar fg = {total: %d, xpad: %d, width: %s, charWidth: %s};\n%s]]></script>\n</svg>\n",
-		total, fgXPad, ff(plotWidth), ff(fgCharWidth), flamegraphJS)
+		fw.total, fgXPad, ff(fw.plotWidth), ff(fgCharWidth), flamegraphJS)
 	return bw.Flush()
 }
 
