@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -44,24 +45,27 @@ const gapIntervals = 10
 // not say its rate: py-spy's and our default of 100 Hz.
 const defaultInterval = 10 * time.Millisecond
 
+// ctThread is one thread's track: its entries in the timeline, as
+// indices (4 bytes each, where a copy would be 24).
 type ctThread struct {
 	pid, tid int
 	name     string
-	samples  []prof.Sample
+	samples  []int32
 }
 
 func (ChromeTrace) Write(w io.Writer, p *prof.Profile, o Options) error {
 	if len(p.Timeline) == 0 {
 		if p.Total() == 0 {
 			// Nothing recorded at all: an empty but valid trace.
-			return writeTrace(w, p, o, nil)
+			return writeTrace(w, p, o, nil, nil)
 		}
 		return fmt.Errorf("chrometrace: %w", ErrNoTimeline)
 	}
+	timeline := sortedTimeline(p)
 	type key struct{ pid, tid int }
 	byKey := map[key]*ctThread{}
 	var threads []*ctThread
-	for _, s := range sortedTimeline(p) {
+	for _, s := range timeline {
 		if err := checkIDs(p, s.Stack, s.Thread); err != nil {
 			return fmt.Errorf("chrometrace: timeline: %w", err)
 		}
@@ -76,7 +80,22 @@ func (ChromeTrace) Write(w io.Writer, p *prof.Profile, o Options) error {
 		if t.Name != "" {
 			ct.name = t.Name
 		}
-		ct.samples = append(ct.samples, s)
+	}
+	// All tracks' indices in one array, each track's in time order.
+	at := map[*ctThread]int{}
+	for _, s := range timeline {
+		t := p.Threads[s.Thread]
+		at[byKey[key{t.Pid, t.TID}]]++
+	}
+	all, off := make([]int32, len(timeline)), 0
+	for _, ct := range threads {
+		n := at[ct]
+		ct.samples, off = all[off:off:off+n], off+n
+	}
+	for i, s := range timeline {
+		t := p.Threads[s.Thread]
+		ct := byKey[key{t.Pid, t.TID}]
+		ct.samples = append(ct.samples, int32(i))
 	}
 	slices.SortFunc(threads, func(a, b *ctThread) int {
 		if a.pid != b.pid {
@@ -84,10 +103,10 @@ func (ChromeTrace) Write(w io.Writer, p *prof.Profile, o Options) error {
 		}
 		return a.tid - b.tid
 	})
-	return writeTrace(w, p, o, threads)
+	return writeTrace(w, p, o, timeline, threads)
 }
 
-func writeTrace(w io.Writer, p *prof.Profile, o Options, threads []*ctThread) error {
+func writeTrace(w io.Writer, p *prof.Profile, o Options, timeline []prof.Sample, threads []*ctThread) error {
 	interval := samplingPeriod(p)
 	if interval == 0 {
 		interval = defaultInterval
@@ -126,21 +145,13 @@ func writeTrace(w io.Writer, p *prof.Profile, o Options, threads []*ctThread) er
 		}
 		event(`{"ph":"M","name":"thread_name","pid":%d,"tid":%d,"args":{"name":%s}}`, t.pid, t.tid, str(name))
 	}
-	// rounds are the sampling rounds the timeline shows, in order.
-	var rounds []time.Duration
-	for _, s := range sortedTimeline(p) {
-		if len(rounds) == 0 || rounds[len(rounds)-1] != s.At {
-			rounds = append(rounds, s.At)
-		}
-	}
+	// The round after at: the timeline's first entry past it.
 	nextRound := func(at time.Duration) (time.Duration, bool) {
-		i, _ := slices.BinarySearch(rounds, at)
-		for ; i < len(rounds); i++ {
-			if rounds[i] > at {
-				return rounds[i], true
-			}
+		i := sort.Search(len(timeline), func(i int) bool { return timeline[i].At > at })
+		if i == len(timeline) {
+			return 0, false
 		}
-		return 0, false
+		return timeline[i].At, true
 	}
 	var stack []prof.FrameID
 	for _, t := range threads {
@@ -152,7 +163,8 @@ func writeTrace(w io.Writer, p *prof.Profile, o Options, threads []*ctThread) er
 				open = open[:len(open)-1]
 			}
 		}
-		for i, s := range t.samples {
+		for i, e := range t.samples {
+			s := timeline[e]
 			stack = stack[:0]
 			for _, id := range p.Stacks[s.Stack] {
 				if k := p.Frames[id].Kind; k != prof.KindProcess && k != prof.KindThread {
@@ -175,10 +187,10 @@ func writeTrace(w io.Writer, p *prof.Profile, o Options, threads []*ctThread) er
 			next, ok := nextRound(s.At)
 			switch {
 			case !ok || next-s.At > gapIntervals*interval:
-				if i+1 == len(t.samples) || t.samples[i+1].At != s.At {
+				if i+1 == len(t.samples) || timeline[t.samples[i+1]].At != s.At {
 					closeTo(0, s.At+interval)
 				}
-			case i+1 < len(t.samples) && (t.samples[i+1].At == next || t.samples[i+1].At == s.At):
+			case i+1 < len(t.samples) && (timeline[t.samples[i+1]].At == next || timeline[t.samples[i+1]].At == s.At):
 			default:
 				closeTo(0, next)
 			}

@@ -130,6 +130,30 @@ func TestFlamegraphLayout(t *testing.T) {
 	}
 }
 
+// ssFile is the part of speedscope's file format the tests read back.
+type ssFile struct {
+	Schema string `json:"$schema"`
+	Shared struct {
+		Frames []struct {
+			Name string `json:"name"`
+			File string `json:"file"`
+			Line int    `json:"line"`
+		} `json:"frames"`
+	} `json:"shared"`
+	Profiles []struct {
+		Type       string    `json:"type"`
+		Name       string    `json:"name"`
+		Unit       string    `json:"unit"`
+		StartValue float64   `json:"startValue"`
+		EndValue   float64   `json:"endValue"`
+		Samples    [][]int32 `json:"samples"`
+		Weights    []float64 `json:"weights"`
+	} `json:"profiles"`
+	Name               string `json:"name"`
+	ActiveProfileIndex int    `json:"activeProfileIndex"`
+	Exporter           string `json:"exporter"`
+}
+
 func TestSpeedscope(t *testing.T) {
 	for _, keep := range []bool{true, false} {
 		p := synthetic()
