@@ -85,12 +85,25 @@ func (Callgrind) Write(w io.Writer, p *prof.Profile, o Options) error {
 		}
 		return c
 	}
+	// Each frame's function as a number, so that the walks below compare
+	// numbers, not three strings.
+	fnIndex := map[cgFunc]int32{}
+	frameFn := make([]int32, len(p.Frames))
+	for i, f := range p.Frames {
+		k := fnOf(f)
+		id, ok := fnIndex[k]
+		if !ok {
+			id = int32(len(fnIndex))
+			fnIndex[k] = id
+		}
+		frameFn[i] = id
+	}
 	// recursive says whether stack[i] is a function already on the stack
 	// above it.
 	recursive := func(stack []prof.FrameID, i int) bool {
-		f := fnOf(p.Frames[stack[i]])
+		f := frameFn[stack[i]]
 		for _, id := range stack[:i] {
-			if fnOf(p.Frames[id]) == f {
+			if frameFn[id] == f {
 				return true
 			}
 		}
@@ -128,7 +141,7 @@ func (Callgrind) Write(w io.Writer, p *prof.Profile, o Options) error {
 		}
 		cur, last := p.Stacks[e.Stack], prev[e.Thread]
 		k := 0
-		for k < len(cur) && k < len(last) && fnOf(p.Frames[cur[k]]) == fnOf(p.Frames[last[k]]) && (k == 0 || cur[k-1] == last[k-1]) {
+		for k < len(cur) && k < len(last) && frameFn[cur[k]] == frameFn[last[k]] && (k == 0 || cur[k-1] == last[k-1]) {
 			k++
 		}
 		for j := max(k, 1); j < len(cur); j++ {

@@ -1,6 +1,8 @@
 package render
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -449,9 +451,53 @@ func (Gecko) Write(w io.Writer, p *prof.Profile, o Options) error {
 	if gil {
 		out.Meta.MarkerSchema = append(out.Meta.MarkerSchema, geckoGILSchema)
 	}
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	return enc.Encode(out)
+	return writeGecko(w, out)
+}
+
+// writeGecko encodes out as encoding/json would, one thread at a time,
+// letting go of each thread's tables once written: encoding the whole
+// document at once would hold all of it, as JSON, on top of the tables.
+func writeGecko(w io.Writer, out *geckoProfile) error {
+	bw := bufio.NewWriterSize(w, 1<<16)
+	// Encode ends each value with a newline, which the document has
+	// only at its end; each value goes through a buffer to drop it.
+	var buf bytes.Buffer
+	benc := json.NewEncoder(&buf)
+	benc.SetEscapeHTML(false)
+	put := func(prefix string, v any) error {
+		buf.Reset()
+		if err := benc.Encode(v); err != nil {
+			return err
+		}
+		bw.WriteString(prefix)
+		bw.Write(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+		return nil
+	}
+	if err := put(`{"meta":`, out.Meta); err != nil {
+		return err
+	}
+	if err := put(`,"libs":`, out.Libs); err != nil {
+		return err
+	}
+	if err := put(`,"pages":`, out.Pages); err != nil {
+		return err
+	}
+	bw.WriteString(`,"threads":[`)
+	for i := range out.Threads {
+		sep := ","
+		if i == 0 {
+			sep = ""
+		}
+		if err := put(sep, &out.Threads[i]); err != nil {
+			return err
+		}
+		out.Threads[i] = geckoThread{}
+	}
+	if err := put(`],"shared":`, out.Shared); err != nil {
+		return err
+	}
+	bw.WriteString("}\n")
+	return bw.Flush()
 }
 
 // nonNil turns empty columns into [] rather than null.

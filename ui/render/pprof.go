@@ -120,6 +120,14 @@ func toPprof(p *prof.Profile) (*profile.Profile, error) {
 	}
 	pp.Location = locs
 
+	// A thread's labels are one pair of maps that its samples share: the
+	// library only reads them, and a map per sample costs more than the
+	// sample.
+	type labels struct {
+		str map[string][]string
+		num map[string][]int64
+	}
+	byThread := make([]*labels, len(p.Threads))
 	for _, c := range p.Counts() {
 		stack := p.Stacks[c.Stack]
 		s := &profile.Sample{
@@ -134,11 +142,16 @@ func toPprof(p *prof.Profile) (*profile.Profile, error) {
 		for _, f := range slices.Backward(stack) {
 			s.Location = append(s.Location, locs[f])
 		}
-		t := p.Threads[c.Thread]
-		if t.Name != "" {
-			s.Label = map[string][]string{"thread": {t.Name}}
+		l := byThread[c.Thread]
+		if l == nil {
+			t := p.Threads[c.Thread]
+			l = &labels{num: map[string][]int64{"thread_id": {int64(t.TID)}, "pid": {int64(t.Pid)}}}
+			if t.Name != "" {
+				l.str = map[string][]string{"thread": {t.Name}}
+			}
+			byThread[c.Thread] = l
 		}
-		s.NumLabel = map[string][]int64{"thread_id": {int64(t.TID)}, "pid": {int64(t.Pid)}}
+		s.Label, s.NumLabel = l.str, l.num
 		pp.Sample = append(pp.Sample, s)
 	}
 	if err := pp.CheckValid(); err != nil {
