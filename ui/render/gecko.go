@@ -147,31 +147,31 @@ type geckoThread struct {
 		Length    int       `json:"length"`
 	} `json:"markers"`
 	StackTable struct {
-		Frame  []int  `json:"frame"`
-		Prefix []*int `json:"prefix"`
-		Length int    `json:"length"`
+		Frame  []int    `json:"frame"`
+		Prefix nullInts `json:"prefix"`
+		Length int      `json:"length"`
 	} `json:"stackTable"`
 	FrameTable struct {
-		Address       []int  `json:"address"`
-		InlineDepth   []int  `json:"inlineDepth"`
-		Category      []int  `json:"category"`
-		Subcategory   []int  `json:"subcategory"`
-		Func          []int  `json:"func"`
-		NativeSymbol  []*int `json:"nativeSymbol"`
-		InnerWindowID []*int `json:"innerWindowID"`
-		Line          []*int `json:"line"`
-		Column        []*int `json:"column"`
-		Length        int    `json:"length"`
+		Address       []int    `json:"address"`
+		InlineDepth   []int    `json:"inlineDepth"`
+		Category      []int    `json:"category"`
+		Subcategory   []int    `json:"subcategory"`
+		Func          []int    `json:"func"`
+		NativeSymbol  []*int   `json:"nativeSymbol"`
+		InnerWindowID []*int   `json:"innerWindowID"`
+		Line          nullInts `json:"line"`
+		Column        []*int   `json:"column"`
+		Length        int      `json:"length"`
 	} `json:"frameTable"`
 	FuncTable struct {
-		Name          []int  `json:"name"`
-		IsJS          []bool `json:"isJS"`
-		RelevantForJS []bool `json:"relevantForJS"`
-		Resource      []int  `json:"resource"`
-		FileName      []*int `json:"fileName"`
-		LineNumber    []*int `json:"lineNumber"`
-		ColumnNumber  []*int `json:"columnNumber"`
-		Length        int    `json:"length"`
+		Name          []int    `json:"name"`
+		IsJS          []bool   `json:"isJS"`
+		RelevantForJS []bool   `json:"relevantForJS"`
+		Resource      []int    `json:"resource"`
+		FileName      nullInts `json:"fileName"`
+		LineNumber    nullInts `json:"lineNumber"`
+		ColumnNumber  []*int   `json:"columnNumber"`
+		Length        int      `json:"length"`
 	} `json:"funcTable"`
 	ResourceTable struct {
 		Lib    []*int `json:"lib"`
@@ -206,12 +206,30 @@ func (b *geckoBuilder) str(s string) int {
 	return i
 }
 
-func intPtr(v int) *int { return &v }
+// nullInts is a column of numbers in which -1 is written as null: a
+// pointer per entry would cost an allocation each.
+type nullInts []int
+
+func (c nullInts) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, 2+4*len(c))
+	b = append(b, '[')
+	for i, v := range c {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if v < 0 {
+			b = append(b, "null"...)
+		} else {
+			b = strconv.AppendInt(b, int64(v), 10)
+		}
+	}
+	return append(b, ']'), nil
+}
 
 // geckoTrack builds one thread's tables.
 type geckoTrack struct {
 	t         *geckoThread
-	stacks    map[[2]int]int // (prefix+1, frame) -> stack
+	stacks    map[uint64]int // (prefix+1)<<32 | frame -> stack
 	frames    map[prof.FrameID]int
 	funcs     map[funcKey]int
 	resources map[string]int
@@ -230,7 +248,7 @@ func (b *geckoBuilder) newTrack(t prof.Thread, processName string) *geckoTrack {
 	th.Samples.WeightType = "samples"
 	b.out.Threads = append(b.out.Threads, th)
 	return &geckoTrack{
-		t: &b.out.Threads[len(b.out.Threads)-1], stacks: map[[2]int]int{}, frames: map[prof.FrameID]int{},
+		t: &b.out.Threads[len(b.out.Threads)-1], stacks: map[uint64]int{}, frames: map[prof.FrameID]int{},
 		funcs: map[funcKey]int{}, resources: map[string]int{}, memo: map[prof.StackID]int{},
 	}
 }
@@ -268,12 +286,12 @@ func (b *geckoBuilder) frame(tr *geckoTrack, id prof.FrameID) int {
 		ft.IsJS = append(ft.IsJS, python)
 		ft.RelevantForJS = append(ft.RelevantForJS, false)
 		ft.Resource = append(ft.Resource, b.resource(tr, f.File))
-		var file, line *int
+		file, line := -1, -1
 		if f.File != "" {
-			file = intPtr(b.str(f.File))
+			file = b.str(f.File)
 		}
 		if k.Line > 0 && f.Kind == prof.KindPython {
-			line = intPtr(k.Line)
+			line = k.Line
 		}
 		ft.FileName = append(ft.FileName, file)
 		ft.LineNumber = append(ft.LineNumber, line)
@@ -290,9 +308,9 @@ func (b *geckoBuilder) frame(tr *geckoTrack, id prof.FrameID) int {
 	fr.Func = append(fr.Func, fn)
 	fr.NativeSymbol = append(fr.NativeSymbol, nil)
 	fr.InnerWindowID = append(fr.InnerWindowID, nil)
-	var line *int
+	line := -1
 	if f.Line > 0 {
-		line = intPtr(f.Line)
+		line = f.Line
 	}
 	fr.Line = append(fr.Line, line)
 	fr.Column = append(fr.Column, nil)
@@ -316,17 +334,13 @@ func (b *geckoBuilder) stack(tr *geckoTrack, id prof.StackID) int {
 	prefix := -1
 	for _, f := range b.p.Stacks[id] {
 		fr := b.frame(tr, f)
-		k := [2]int{prefix + 1, fr}
+		k := uint64(prefix+1)<<32 | uint64(fr)
 		i, ok := tr.stacks[k]
 		if !ok {
 			st := &tr.t.StackTable
 			i = st.Length
 			st.Frame = append(st.Frame, fr)
-			if prefix < 0 {
-				st.Prefix = append(st.Prefix, nil)
-			} else {
-				st.Prefix = append(st.Prefix, intPtr(prefix))
-			}
+			st.Prefix = append(st.Prefix, prefix)
 			st.Length++
 			tr.stacks[k] = i
 		}
@@ -507,15 +521,15 @@ func nonNil(t *geckoThread) {
 	}
 	st, fr, fn, rt, ns := &t.StackTable, &t.FrameTable, &t.FuncTable, &t.ResourceTable, &t.NativeSymbols
 	if st.Frame == nil {
-		st.Frame, st.Prefix = []int{}, []*int{}
+		st.Frame, st.Prefix = []int{}, nullInts{}
 	}
 	if fr.Func == nil {
 		fr.Address, fr.InlineDepth, fr.Category, fr.Subcategory, fr.Func = []int{}, []int{}, []int{}, []int{}, []int{}
-		fr.NativeSymbol, fr.InnerWindowID, fr.Line, fr.Column = []*int{}, []*int{}, []*int{}, []*int{}
+		fr.NativeSymbol, fr.InnerWindowID, fr.Line, fr.Column = []*int{}, []*int{}, nullInts{}, []*int{}
 	}
 	if fn.Name == nil {
 		fn.Name, fn.IsJS, fn.RelevantForJS, fn.Resource = []int{}, []bool{}, []bool{}, []int{}
-		fn.FileName, fn.LineNumber, fn.ColumnNumber = []*int{}, []*int{}, []*int{}
+		fn.FileName, fn.LineNumber, fn.ColumnNumber = nullInts{}, nullInts{}, []*int{}
 	}
 	if rt.Name == nil {
 		rt.Lib, rt.Name, rt.Host, rt.Type = []*int{}, []int{}, []*int{}, []int{}

@@ -76,6 +76,16 @@ func BenchmarkWriteMemory(b *testing.B) {
 	runtime.ReadMemStats(&after)
 	profileBytes := float64(after.HeapAlloc - before.HeapAlloc)
 	stacks := float64(len(p.Stacks))
+	// A write while recording reads a Snapshot, which copies the counts.
+	b.Run("snapshot", func(b *testing.B) {
+		var peak uint64
+		var snap *prof.Profile
+		for b.Loop() {
+			peak, _ = peakDuring(func() error { snap = p.Snapshot(); return nil })
+		}
+		runtime.KeepAlive(snap)
+		b.ReportMetric(float64(peak)/stacks, "peak-B/stack")
+	})
 	for _, f := range Formats() {
 		b.Run(f.Name(), func(b *testing.B) {
 			var out countingWriter
