@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/pyspyglass/pyspyglass/procmem"
 )
@@ -47,10 +48,10 @@ const (
 
 // asyncioTable is one generated row: see asyncio_tables.go.
 type asyncioTable struct {
-	Minor                                                            int
-	Measured                                                         string
-	TaskSize, TaskLoop, TaskState, TaskFutWaiter, TaskCoro, TaskName int
-	GenIFrame, GenFrameState                                         int
+	Minor                                                                           int
+	Measured                                                                        string
+	TaskSize, TaskLoop, TaskState, TaskFutWaiter, TaskCoro, TaskName, TaskCallback0 int
+	GenIFrame, GenFrameState                                                        int
 }
 
 // asyncLayout is every offset the task reader uses; Absent where the
@@ -59,6 +60,7 @@ type asyncLayout struct {
 	taskSize, taskName, taskCoro int
 	taskFutWaiter                int // 3.11-3.13: the future the task waits for
 	taskLoop                     int // 3.11-3.13
+	taskCallback0                int // 3.11-3.13: the first done callback
 	// 3.14+: who awaits a task or future (an object, or a set of them
 	// when the flag byte is set), whether it is a task, its link in its
 	// thread's task list.
@@ -108,6 +110,7 @@ type asyncState struct {
 	findSkips    int    // lookups of it since it was last missing
 	coroType     uint64 // the type of native coroutines, once seen
 	taskTypes    map[uint64]bool
+	methodTypes  map[uint64]bool // types that are the bound method type
 	names        map[nameKey]*Code
 	// 3.11-3.13: awaiter of each task, from the last listing of all
 	// tasks (the reverse of task_fut_waiter), and how many lookups
@@ -144,7 +147,7 @@ func (in *Interpreter) EnableAsync(debugAddr uint64) error {
 	}
 	l := in.Layout
 	lay := asyncLayout{
-		taskFutWaiter: Absent, taskLoop: Absent, awaitedBy: Absent, awaitedByIsSet: Absent, isTask: Absent,
+		taskFutWaiter: Absent, taskLoop: Absent, taskCallback0: Absent, awaitedBy: Absent, awaitedByIsSet: Absent, isTask: Absent,
 		taskNode: Absent, tsRunningTask: Absent, tsTasksHead: Absent, interpTasksHead: Absent,
 		stackTop: Absent, localsPlus: l.FrameVars.LocalsPlus, stackPointer: Absent,
 	}
@@ -173,14 +176,14 @@ func (in *Interpreter) EnableAsync(debugAddr uint64) error {
 			return fmt.Errorf("%w on CPython %s: the frame's stack top is not known", ErrAsyncUnsupported, v)
 		}
 		lay.taskSize, lay.taskName, lay.taskCoro = t.TaskSize, t.TaskName, t.TaskCoro
-		lay.taskFutWaiter, lay.taskLoop = t.TaskFutWaiter, t.TaskLoop
+		lay.taskFutWaiter, lay.taskLoop, lay.taskCallback0 = t.TaskFutWaiter, t.TaskLoop, t.TaskCallback0
 		lay.genIFrame, lay.genFrameState = t.GenIFrame, t.GenFrameState
 		lay.stackTop = l.FrameVars.StackTop
 	}
 	lay.states = frameStatesFor(v.Minor)
 	in.async = &asyncState{
 		lay: lay, o: newObjReader(in.r, in.Version, in.Layout),
-		taskTypes: map[uint64]bool{}, names: map[nameKey]*Code{}, parents: map[uint64]uint64{},
+		taskTypes: map[uint64]bool{}, methodTypes: map[uint64]bool{}, names: map[nameKey]*Code{}, parents: map[uint64]uint64{},
 		buf: make([]byte, max(lay.taskSize, in.fspan, 64)),
 	}
 	return nil
@@ -697,8 +700,8 @@ const weakrefObject = 16
 
 // allTasks lists every task of 3.11-3.13 (asyncio.tasks._all_tasks on
 // 3.11, _scheduled_tasks and _eager_tasks from 3.12) with whom each awaits:
-// the task its task_fut_waiter is, or the children of the gather() future
-// it is.
+// the task its task_fut_waiter is, the children of the gather() future it
+// is, and the tasks of the asyncio.TaskGroup it made.
 func (in *Interpreter) allTasks() ([]taskInfo, error) {
 	a := in.async
 	mod, err := in.asyncioTasksModule()
@@ -739,6 +742,7 @@ func (in *Interpreter) allTasks() ([]taskInfo, error) {
 		}
 	}
 	var out []taskInfo
+	groups := map[uint64]uint64{} // task -> the task whose TaskGroup made it
 	loops := map[uint64]uint64{}
 	seen := map[uint64]bool{}
 	for _, t := range addrs {
@@ -777,9 +781,72 @@ func (in *Interpreter) allTasks() ([]taskInfo, error) {
 				}
 			}
 		}
+		if p := in.groupParent(w, t); p != 0 {
+			groups[t] = p
+		}
 		out = append(out, ti)
 	}
+	index := map[uint64]int{}
+	for i, ti := range out {
+		index[ti.addr] = i
+	}
+	for child, parent := range groups {
+		if i, ok := index[parent]; ok && !slices.Contains(out[i].awaits, child) {
+			out[i].awaits = append(out[i].awaits, child)
+		}
+	}
 	return out, nil
+}
+
+// groupParent is the task whose asyncio.TaskGroup made task (3.11-3.13),
+// 0 for none: TaskGroup.create_task adds the group's bound method
+// _on_task_done as the task's first done callback (Lib/asyncio/
+// taskgroups.py, v3.11.0 to v3.13.0), and the group keeps _parent_task.
+func (in *Interpreter) groupParent(w *Walker, task uint64) uint64 {
+	a := in.async
+	if a.lay.taskCallback0 == Absent {
+		return 0
+	}
+	cb, err := w.ptr(in, task+uint64(a.lay.taskCallback0))
+	if err != nil || cb == 0 || !in.isMethod(w, cb) {
+		return 0
+	}
+	group, err := w.ptr(in, cb+uint64(in.Layout.Method.Self))
+	if err != nil || group == 0 {
+		return 0
+	}
+	parent, ok, err := a.o.attr(group, "_parent_task")
+	if err != nil || !ok {
+		return 0
+	}
+	if ok, err := w.isTask(in, parent); err != nil || !ok {
+		return 0
+	}
+	return parent
+}
+
+// isMethod says whether obj is a bound method (PyMethod_Type, named
+// "method").
+func (in *Interpreter) isMethod(w *Walker, obj uint64) bool {
+	a := in.async
+	typ, err := w.ptr(in, obj+uint64(in.Layout.Object.Type))
+	if err != nil || typ == 0 {
+		return false
+	}
+	is, known := a.methodTypes[typ]
+	if !known {
+		name, err := w.ptr(in, typ+uint64(in.Layout.Type.Name))
+		if err != nil {
+			return false
+		}
+		s, err := procmem.CString(in.r, name, 16)
+		if err != nil {
+			return false
+		}
+		is = s == "method"
+		a.methodTypes[typ] = is
+	}
+	return is
 }
 
 // loopThread is the thread_id of the thread running event loop loop

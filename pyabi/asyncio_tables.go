@@ -13,6 +13,7 @@ var asyncioTables = []asyncioTable{
 		TaskFutWaiter: 128, // offsetof(TaskObj, task_fut_waiter)
 		TaskCoro:      136, // offsetof(TaskObj, task_coro)
 		TaskName:      144, // offsetof(TaskObj, task_name)
+		TaskCallback0: 24,  // offsetof(TaskObj, task_callback0)
 		GenIFrame:     80,  // offsetof(PyGenObject, gi_iframe)
 		GenFrameState: 75,  // offsetof(PyGenObject, gi_frame_state)
 	},
@@ -23,6 +24,7 @@ var asyncioTables = []asyncioTable{
 		TaskFutWaiter: 128, // offsetof(TaskObj, task_fut_waiter)
 		TaskCoro:      136, // offsetof(TaskObj, task_coro)
 		TaskName:      144, // offsetof(TaskObj, task_name)
+		TaskCallback0: 24,  // offsetof(TaskObj, task_callback0)
 		GenIFrame:     72,  // offsetof(PyGenObject, gi_iframe)
 		GenFrameState: 67,  // offsetof(PyGenObject, gi_frame_state)
 	},
@@ -33,6 +35,7 @@ var asyncioTables = []asyncioTable{
 		TaskFutWaiter: 112, // offsetof(TaskObj, task_fut_waiter)
 		TaskCoro:      120, // offsetof(TaskObj, task_coro)
 		TaskName:      128, // offsetof(TaskObj, task_name)
+		TaskCallback0: 24,  // offsetof(TaskObj, task_callback0)
 		GenIFrame:     72,  // offsetof(PyGenObject, gi_iframe)
 		GenFrameState: 67,  // offsetof(PyGenObject, gi_frame_state)
 	},

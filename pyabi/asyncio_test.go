@@ -101,7 +101,7 @@ func TestAsyncioTablesMatchDWARF(t *testing.T) {
 			continue
 		}
 		got := map[string]int{"TaskSize": tab.TaskSize, "TaskLoop": tab.TaskLoop, "TaskState": tab.TaskState, "TaskFutWaiter": tab.TaskFutWaiter,
-			"TaskCoro": tab.TaskCoro, "TaskName": tab.TaskName, "GenIFrame": tab.GenIFrame, "GenFrameState": tab.GenFrameState}
+			"TaskCoro": tab.TaskCoro, "TaskName": tab.TaskName, "TaskCallback0": tab.TaskCallback0, "GenIFrame": tab.GenIFrame, "GenFrameState": tab.GenFrameState}
 		for _, f := range probe.AsyncioFields {
 			if got[f.Name] != vals[f.Name] {
 				t.Errorf("%s: %s is %d in the table, %d in the DWARF", in.Version, f.Expr, got[f.Name], vals[f.Name])

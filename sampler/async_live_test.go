@@ -137,8 +137,8 @@ func TestAsyncTasksLive(t *testing.T) {
 		var tasks []pyabi.AsyncTask
 		var err error
 		var tree string
-		want := "root(waiting) main_task:@ [middle(waiting) middle:@ [spinner(running) spin_task:@ compute:@ []] sleeper(waiting) sleeper:@ sleep:@ []]\n" +
-			"root-1(waiting) main_task:@ [middle-1(waiting) middle:@ [spinner-1(running) spin_task:@ compute:@ []] sleeper-1(waiting) sleeper:@ sleep:@ []]"
+		want := "root(waiting) main_task:@ [middle(waiting) middle:@ [spinner(running) spin_task:@ compute:@ []] sleeper(waiting) sleeper:@ TaskGroup.__aexit__:@ [napper(waiting) nap:@ sleep:@ []]]\n" +
+			"root-1(waiting) main_task:@ [middle-1(waiting) middle:@ [spinner-1(running) spin_task:@ compute:@ []] sleeper-1(waiting) sleeper:@ TaskGroup.__aexit__:@ [napper-1(waiting) nap:@ sleep:@ []]]"
 		// The spinners yield to their loops now and then: read until both
 		// are caught running (bounded).
 		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {

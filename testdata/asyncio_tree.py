@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-"""Named asyncio tasks awaiting each other in a known tree (Python 3.8+).
+"""Named asyncio tasks awaiting each other in a known tree (Python 3.11+).
 
 Usage: asyncio_tree.py [LOOPS [cycle]]   (default 1)
 
@@ -10,7 +10,8 @@ the tasks are:
     root<s>    main_task@root-await        awaits gather(middle<s>, sleeper<s>)
     middle<s>  middle@middle-await         awaits the task spinner<s>
     spinner<s> spin_task@spin-await -> compute@compute-burn -> burn@burn-loop
-    sleeper<s> sleeper@sleeper-await       in asyncio.sleep
+    sleeper<s> sleeper@sleeper-await       awaits its asyncio.TaskGroup of napper<s>
+    napper<s>  nap@nap-await               in asyncio.sleep
 
 With "cycle", loop 0 also runs cycle-a and cycle-b, each awaiting the
 other (cycle_member@cycle-await): a cycle of awaiting, which never ends.
@@ -58,8 +59,13 @@ async def middle(suffix):
     await t  # mark: middle-await
 
 
-async def sleeper():
-    await asyncio.sleep(PARK_SECONDS)  # mark: sleeper-await
+async def nap():
+    await asyncio.sleep(PARK_SECONDS)  # mark: nap-await
+
+
+async def sleeper(suffix):
+    async with asyncio.TaskGroup() as tg:  # mark: sleeper-await
+        tg.create_task(nap(), name="napper" + suffix)
 
 
 cycle = False
@@ -75,7 +81,7 @@ async def main_task(suffix):
     asyncio.current_task().set_name("root" + suffix)
     loop = asyncio.get_running_loop()
     m = loop.create_task(middle(suffix), name="middle" + suffix)
-    s = loop.create_task(sleeper(), name="sleeper" + suffix)
+    s = loop.create_task(sleeper(suffix), name="sleeper" + suffix)
     if cycle and suffix == "":
         cycle_tasks["a"] = loop.create_task(cycle_member("b"), name="cycle-a")
         cycle_tasks["b"] = loop.create_task(cycle_member("a"), name="cycle-b")

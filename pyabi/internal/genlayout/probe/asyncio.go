@@ -19,6 +19,7 @@ var AsyncioFields = []struct{ Name, Expr string }{
 	{"TaskFutWaiter", "offsetof(TaskObj, task_fut_waiter)"},
 	{"TaskCoro", "offsetof(TaskObj, task_coro)"},
 	{"TaskName", "offsetof(TaskObj, task_name)"},
+	{"TaskCallback0", "offsetof(TaskObj, task_callback0)"},
 	{"GenIFrame", "offsetof(PyGenObject, gi_iframe)"},
 	{"GenFrameState", "offsetof(PyGenObject, gi_frame_state)"},
 }
