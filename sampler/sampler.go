@@ -71,10 +71,6 @@ type Options struct {
 // sampler by a busy machine); further behind, it starts afresh.
 const catchUp = 5 * time.Millisecond
 
-// sleepSlice bounds one kernel sleep of the sampler: how late it may see a
-// cancel or the end of its duration at low rates.
-const sleepSlice = 10 * time.Millisecond
-
 // refreshEvery is how often the thread list is re-read: threads come and
 // go far less often than samples are taken.
 const refreshEvery = 100 * time.Millisecond
@@ -90,8 +86,12 @@ type Sampler struct {
 	idle    atomic.Bool
 	resets  chan chan struct{} // Reset's requests, acknowledged once applied
 	running atomic.Bool        // Run has started
-	done    chan struct{}
-	err     error
+	// resetPending counts Resets about to hand over their request; the
+	// sleeper, woken by one, waits for it (awaitReset).
+	resetPending atomic.Int32
+	sleeper      atomic.Pointer[preciseSleeper] // while Run sleeps with one
+	done         chan struct{}
+	err          error
 
 	walker    pyabi.Walker // the scratch of every walk, for all targets
 	frameIDs  map[frameKey]prof.FrameID
@@ -204,11 +204,15 @@ func (s *Sampler) Snapshot() *prof.Profile {
 }
 
 // Reset starts a new window. While Run samples, the sampling goroutine
-// applies it between two rounds, within a sleep slice, and Reset returns
-// once it has.
+// applies it between two rounds (waking the sampler from its sleep), and
+// Reset returns once it has.
 func (s *Sampler) Reset() {
 	if s.running.Load() {
 		ack := make(chan struct{})
+		s.resetPending.Add(1)
+		if sl := s.sleeper.Load(); sl != nil {
+			sl.wake()
+		}
 		select {
 		case s.resets <- ack:
 			select {
@@ -234,10 +238,27 @@ func (s *Sampler) reset() {
 func (s *Sampler) applyResets() {
 	select {
 	case ack := <-s.resets:
+		s.resetPending.Add(-1)
 		s.reset()
 		close(ack)
 	default:
 	}
+}
+
+// awaitReset serves the Reset that woke the sleeper: Reset wakes it just
+// before it hands over its request. It says false once sampling ended.
+func (s *Sampler) awaitReset(ended <-chan struct{}) bool {
+	for s.resetPending.Load() > 0 {
+		select {
+		case ack := <-s.resets:
+			s.resetPending.Add(-1)
+			s.reset()
+			close(ack)
+		case <-ended:
+			return false
+		}
+	}
+	return true
 }
 
 // SetIdle includes or excludes idle threads from now on.
@@ -286,6 +307,9 @@ func (s *Sampler) Run(ctx context.Context) (err error) {
 	if none {
 		return nil
 	}
+	// ended is closed once the context ends or the duration passes; the
+	// sleeper is woken then, so a cancel is seen at once at any rate.
+	ended := make(chan struct{})
 	var deadline <-chan time.Time
 	if s.o.Duration > 0 {
 		dt := time.NewTimer(s.o.Duration)
@@ -293,22 +317,34 @@ func (s *Sampler) Run(ctx context.Context) (err error) {
 		deadline = dt.C
 	}
 	// The sampler sleeps in the kernel, on its own locked thread with a
-	// small timer slack (see sleep_linux.go): Go's timers wake up with
-	// about a millisecond of slack (the poller sleeps in whole
-	// milliseconds), which caps the rate near 1 kHz, and each of their
-	// wake-ups hands the goroutine between threads, which cost more CPU
-	// per sample than the sample itself here (measured at 100 Hz: about
-	// 160 µs against 90). Where that is not available, a Go timer.
+	// small timer slack (see sleep_linux.go), once per gap: Go's timers
+	// wake up with about a millisecond of slack (the poller sleeps in
+	// whole milliseconds), which caps the rate near 1 kHz, and each of
+	// their wake-ups hands the goroutine between threads, which cost more
+	// CPU per sample than the sample itself here (measured at 100 Hz:
+	// about 160 µs against 90). Where that is not available, a Go timer.
 	sleeper := newPreciseSleeper()
 	defer sleeper.close()
+	s.sleeper.Store(sleeper)
+	defer s.sleeper.Store(nil)
+	stopWaker := make(chan struct{})
+	defer close(stopWaker)
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-deadline:
+		case <-stopWaker:
+			return
+		}
+		close(ended)
+		sleeper.wake()
+	}()
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
 	done := func() bool {
 		select {
-		case <-ctx.Done():
-			return true
-		case <-deadline:
+		case <-ended:
 			return true
 		default:
 			return false
@@ -319,13 +355,15 @@ func (s *Sampler) Run(ctx context.Context) (err error) {
 	for {
 		switch wait := time.Until(next); {
 		case sleeper.ok():
-			// Sleep in slices, so that a cancel is seen within one.
-			for ; wait > 0; wait = time.Until(next) {
-				sleeper.sleep(min(wait, sleepSlice))
+			for wait > 0 {
+				woken := sleeper.sleepUntil(next)
 				if done() {
 					return nil
 				}
-				s.applyResets()
+				if woken && !s.awaitReset(ended) {
+					return nil
+				}
+				wait = time.Until(next)
 			}
 			if done() {
 				return nil
@@ -333,11 +371,10 @@ func (s *Sampler) Run(ctx context.Context) (err error) {
 		case wait > 0:
 			timer.Reset(wait)
 			select {
-			case <-ctx.Done():
-				return nil
-			case <-deadline:
+			case <-ended:
 				return nil
 			case ack := <-s.resets:
+				s.resetPending.Add(-1)
 				s.reset()
 				close(ack)
 				continue // the wait is not over

@@ -12,13 +12,22 @@ import (
 // default of 50 µs would stretch every 100 µs gap of a 10 kHz rate by half.
 const timerSlack = 1000 // ns
 
-// preciseSleeper sleeps with clock_nanosleep on the calling goroutine's
-// own OS thread, with a small timer slack (prctl PR_SET_TIMERSLACK, which
-// is per thread: hence the locked thread).
+// maxSleep bounds one kernel sleep. The raw system call keeps the thread's
+// P marked running and, with asynchronous preemption off (the command's
+// //go:debug), a stop-the-world of the garbage collector waits for the
+// sleep to end: a bound keeps that wait short at low rates. It is above
+// the longest gap at 100 Hz (15 ms), so ordinary rates wake once a sample.
+const maxSleep = 20 * time.Millisecond
+
+// preciseSleeper sleeps on the calling goroutine's own OS thread, in one
+// ppoll per gap on an eventfd that wake writes to: a cancel or a Reset ends
+// the sleep at once, so the gap needs no slicing. The small timer slack
+// (prctl PR_SET_TIMERSLACK) is per thread: hence the locked thread.
 type preciseSleeper struct {
 	locked bool
 	raw    bool
 	slack  int // the thread's slack before, restored by close
+	wakeFD int // eventfd; -1 without one
 }
 
 func newPreciseSleeper() *preciseSleeper {
@@ -26,11 +35,17 @@ func newPreciseSleeper() *preciseSleeper {
 	// A raw system call does not tell the Go scheduler that the thread
 	// blocks, which halves the CPU of a wake-up here (about 5 µs against
 	// 16 µs for 100 µs sleeps, 25 against 47 for 10 ms): no hand-off of
-	// the thread's P and no sysmon watching a thread in a system call.
-	// Its P stays busy meanwhile, so only when there is another for the
-	// rest of the program; the runtime's preemption signal still ends a
-	// sleep (EINTR) when a stop-the-world needs this thread.
-	p := &preciseSleeper{locked: true, raw: runtime.GOMAXPROCS(0) >= 2}
+	// the thread's P and no sysmon retaking it. Its P stays busy
+	// meanwhile, so only when there is another for the rest of the
+	// program.
+	p := &preciseSleeper{locked: true, raw: runtime.GOMAXPROCS(0) >= 2, wakeFD: -1}
+	fd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		// No eventfd (seccomp?): the Go timer path, which sees a cancel.
+		runtime.UnlockOSThread()
+		return &preciseSleeper{wakeFD: -1}
+	}
+	p.wakeFD = fd
 	old, err := unix.PrctlRetInt(unix.PR_GET_TIMERSLACK, 0, 0, 0, 0)
 	if err != nil || unix.Prctl(unix.PR_SET_TIMERSLACK, timerSlack, 0, 0, 0) != nil {
 		// No slack control: plain sleeps are still finer than Go timers.
@@ -42,34 +57,55 @@ func newPreciseSleeper() *preciseSleeper {
 
 func (p *preciseSleeper) ok() bool { return p.locked }
 
-// sleep waits d on CLOCK_MONOTONIC, resuming after signals (the Go
-// runtime preempts with SIGURG) until the absolute wake-up time.
-func (p *preciseSleeper) sleep(d time.Duration) {
-	var ts unix.Timespec
-	if unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts) != nil {
-		time.Sleep(d)
-		return
-	}
-	ts = unix.NsecToTimespec(ts.Nano() + d.Nanoseconds())
+// sleepUntil waits until t on the monotonic clock, or until wake is
+// called, and says whether it was woken. The clock is read with time.Now
+// (the vDSO, no system call); a signal (EINTR) resumes the wait.
+func (p *preciseSleeper) sleepUntil(t time.Time) (woken bool) {
+	fds := []unix.PollFd{{Fd: int32(p.wakeFD), Events: unix.POLLIN}}
 	for {
+		d := time.Until(t)
+		if d <= 0 {
+			return false
+		}
+		ts := unix.NsecToTimespec(min(d, maxSleep).Nanoseconds())
+		var n uintptr
 		var errno unix.Errno
 		if p.raw {
-			// The system call returns -errno like any other (the C
-			// library's wrapper is what returns the number itself), and
-			// RawSyscall6 hands that back as its third result.
-			_, _, errno = unix.RawSyscall6(unix.SYS_CLOCK_NANOSLEEP, unix.CLOCK_MONOTONIC, unix.TIMER_ABSTIME,
+			// RawSyscall6 hands the errno back as its third result.
+			n, _, errno = unix.RawSyscall6(unix.SYS_PPOLL, uintptr(unsafe.Pointer(&fds[0])), 1,
 				uintptr(unsafe.Pointer(&ts)), 0, 0, 0)
-		} else if err := unix.ClockNanosleep(unix.CLOCK_MONOTONIC, unix.TIMER_ABSTIME, &ts, nil); err != nil {
-			errno, _ = err.(unix.Errno)
+		} else {
+			r, err := unix.Ppoll(fds, &ts, nil)
+			n = uintptr(max(r, 0))
+			if err != nil {
+				errno, _ = err.(unix.Errno)
+			}
 		}
-		if errno != unix.EINTR {
-			return
-		}
-		if p.raw {
-			// Let a pending preemption (the reason for the signal) happen.
-			runtime.Gosched()
+		switch {
+		case errno == unix.EINTR:
+			if p.raw {
+				// Let a pending preemption (the reason for the signal) happen.
+				runtime.Gosched()
+			}
+		case errno != 0:
+			time.Sleep(min(d, maxSleep)) // not expected: still wait, coarsely
+		case n > 0:
+			var buf [8]byte
+			unix.Read(p.wakeFD, buf[:]) // clears the count
+			return true
+		case d > maxSleep:
+			return false // one bounded slice of a long gap: the caller loops
 		}
 	}
+}
+
+// wake ends the current or the next sleep; any goroutine may call it.
+func (p *preciseSleeper) wake() {
+	if p.wakeFD < 0 {
+		return
+	}
+	one := [8]byte{1} // a little-endian uint64 count of 1
+	unix.Write(p.wakeFD, one[:])
 }
 
 func (p *preciseSleeper) close() {
@@ -81,4 +117,8 @@ func (p *preciseSleeper) close() {
 	}
 	p.locked = false
 	runtime.UnlockOSThread()
+	// wakeFD stays open: a late wake must not write to a reused number.
+	// It is closed when the sleeper is collected.
+	fd := p.wakeFD
+	runtime.AddCleanup(p, func(fd int) { unix.Close(fd) }, fd)
 }
