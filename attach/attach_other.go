@@ -66,3 +66,12 @@ func (p *Pauser) PauseRegisters(dst []ThreadRegs) ([]ThreadRegs, error) {
 func (p *Pauser) WhilePaused(dst []ThreadRegs, fn func(regs []ThreadRegs) error) ([]ThreadRegs, error) {
 	return dst, procmem.ErrUnsupported
 }
+
+// ListenProcEvents is supported on Linux only.
+func ListenProcEvents() (*ProcEvents, error) { return nil, procmem.ErrUnsupported }
+
+// Read is supported on Linux only.
+func (e *ProcEvents) Read(dst []ProcEvent) ([]ProcEvent, error) { return dst, procmem.ErrUnsupported }
+
+// Close is supported on Linux only.
+func (e *ProcEvents) Close() error { return nil }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -173,6 +174,29 @@ func (s *Sampler) AddTarget(t *Target) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.targets = append(s.targets, t)
+}
+
+// RemoveTarget stops sampling pid (a child that exec'd another program:
+// its memory is no longer the interpreter's); its samples stay.
+func (s *Sampler) RemoveTarget(pid int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.targets = slices.DeleteFunc(s.targets, func(t *Target) bool {
+		if t.Pid == pid {
+			s.drop(t)
+			return true
+		}
+		return false
+	})
+}
+
+// drop releases a target that is no longer sampled.
+func (s *Sampler) drop(t *Target) {
+	t.Close()
+	delete(s.aux, t)
+	if s.o.Detach != nil {
+		s.o.Detach(t.Pid)
+	}
 }
 
 // Pids lists the processes being sampled.
@@ -421,11 +445,7 @@ func (s *Sampler) sampleAll(now, scheduled time.Time, mean time.Duration, refres
 	kept := s.targets[:0]
 	for _, t := range s.targets {
 		if err := s.sampleTarget(t, at, refresh); errors.Is(err, procmem.ErrExited) {
-			t.Close()
-			delete(s.aux, t)
-			if s.o.Detach != nil {
-				s.o.Detach(t.Pid)
-			}
+			s.drop(t)
 			continue
 		} else if err != nil {
 			s.failed(err)

@@ -73,6 +73,7 @@ type session struct {
 	regs    []attach.ThreadRegs // reused by stopped
 	nregs   []native.ThreadRegs
 	opened  map[int]bool
+	family  map[int]bool // the roots and their descendants, with process events
 	// command and python describe the first target, for headers.
 	command, python string
 	procs           sync.Map // pid -> upload.Process, for the upload's resource attributes
@@ -279,21 +280,98 @@ func (s *session) openWhenReady(ctx context.Context, name string, child *attach.
 	}
 }
 
-// follow adds new descendants of the root processes as they appear: at
-// once, then every 100 ms.
+// follow adds new descendants of the root processes as they appear. With
+// the kernel's process events (root only) each is opened as it forks or
+// execs, so even a pool worker living 100 ms is seen; the /proc scan runs
+// too, every second then (events can be dropped), every 100 ms without.
 func (s *session) follow(ctx context.Context) {
-	tick := time.NewTicker(100 * time.Millisecond)
+	every := 100 * time.Millisecond
+	var events chan []attach.ProcEvent
+	if pe, err := attach.ListenProcEvents(); err == nil {
+		defer pe.Close() // ends readProcEvents
+		events = make(chan []attach.ProcEvent, 256)
+		go readProcEvents(pe, events)
+		every = time.Second
+		s.family = map[int]bool{}
+		for _, pid := range s.roots {
+			s.family[pid] = true
+		}
+	} else {
+		s.log.Debug("no process events: children are found by scanning /proc", "err", err)
+	}
+	tick := time.NewTicker(every)
 	defer tick.Stop()
 	tries := map[int]int{}
 	for {
 		s.poll(tries)
-		select {
-		case <-ctx.Done():
-			return
-		case <-s.sampler.Done():
-			return
-		case <-tick.C:
+		for wait := true; wait; {
+			select {
+			case <-ctx.Done():
+				return
+			case <-s.sampler.Done():
+				return
+			case <-tick.C:
+				wait = false
+			case evs, ok := <-events:
+				switch {
+				case !ok:
+					// The subscription failed: scan as often as without.
+					events = nil
+					tick.Reset(100 * time.Millisecond)
+				case evs == nil:
+					wait = false // events were lost: scan now
+				default:
+					s.onProcEvents(evs, tries)
+				}
+			}
 		}
+	}
+}
+
+// readProcEvents hands batches of process events to follow: nil after
+// lost events, and closes the channel when the subscription ends.
+func readProcEvents(pe *attach.ProcEvents, out chan<- []attach.ProcEvent) {
+	defer close(out)
+	for {
+		evs, err := pe.Read(nil)
+		switch {
+		case errors.Is(err, attach.ErrProcEventsLost):
+			out <- nil
+		case err != nil:
+			return
+		case len(evs) > 0:
+			out <- evs
+		}
+	}
+}
+
+// onProcEvents follows the family of the roots through forks and exits and
+// opens a member as it forks (a forked Python is Python at once) or execs.
+func (s *session) onProcEvents(evs []attach.ProcEvent, tries map[int]int) {
+	for _, ev := range evs {
+		switch ev.Kind {
+		case attach.ProcFork:
+			if !s.family[ev.Parent] {
+				continue
+			}
+			s.family[ev.Pid] = true
+		case attach.ProcExec:
+			if !s.family[ev.Pid] {
+				continue
+			}
+			if s.opened[ev.Pid] {
+				// Opened between its fork and this exec (a subprocess):
+				// the memory read is another program's now.
+				s.sampler.RemoveTarget(ev.Pid)
+				delete(s.opened, ev.Pid)
+			}
+			tries[ev.Pid] = 0 // a new program: maybe Python now
+		case attach.ProcExit:
+			delete(s.family, ev.Pid)
+			delete(tries, ev.Pid)
+			continue
+		}
+		s.openChild(ev.Pid, tries)
 	}
 }
 
@@ -308,21 +386,30 @@ func (s *session) poll(tries map[int]int) {
 			continue
 		}
 		for _, pid := range kids {
-			// A child may exec Python a little after fork; give up on
-			// a process that is still no Python after a few seconds.
-			if s.opened[pid] || tries[pid] > 50 {
-				continue
+			if s.family != nil {
+				s.family[pid] = true
 			}
-			t, err := s.opener.Open(pid)
-			if err != nil {
-				tries[pid]++
-				continue
-			}
-			s.opened[pid] = true
-			s.remember(t)
-			s.sampler.AddTarget(t)
+			s.openChild(pid, tries)
 		}
 	}
+}
+
+// openChild opens descendant pid and adds it to the sampler, unless it is
+// open already or has failed too often.
+func (s *session) openChild(pid int, tries map[int]int) {
+	// A child may exec Python a little after fork; give up on a process
+	// that is still no Python after many tries.
+	if s.opened[pid] || tries[pid] > 50 {
+		return
+	}
+	t, err := s.opener.Open(pid)
+	if err != nil {
+		tries[pid]++
+		return
+	}
+	s.opened[pid] = true
+	s.remember(t)
+	s.sampler.AddTarget(t)
 }
 
 // pauser is pid's pauser, made on first use.
