@@ -25,6 +25,9 @@ type Binary struct {
 	build       *Build // nil until a process of the binary identified it
 	headSlot    uint64 // link-time address of the word a scan found the interpreter through; 0 none
 	runtimeSlot uint64 // link-time address of _PyRuntime as that scan inferred it; 0 none
+
+	key fileKey // the file as Binaries.Open found it, for the disk cache
+	ino uint64
 }
 
 // Build is what a Python build is, as a first process of it showed: its
@@ -200,6 +203,14 @@ func (c *Binaries) Open(path, hostPath string) (*Binary, error) {
 	if b := c.byFile[k]; b != nil {
 		return b, nil
 	}
+	ino := fileInode(st)
+	if b := loadDisk(k, ino); b != nil {
+		c.byFile[k] = b
+		if c.byID[b.BuildID] == nil {
+			c.byID[b.BuildID] = b
+		}
+		return b, nil
+	}
 	f, err := procmem.OpenBinary(hostPath)
 	if err != nil {
 		return nil, err
@@ -211,6 +222,8 @@ func (c *Binaries) Open(path, hostPath string) (*Binary, error) {
 	}
 	b := newBinary(path, f)
 	b.BuildID, b.segments = f.BuildID, f.Segments()
+	b.key, b.ino = k, ino
+	b.saveDisk()
 	c.parsed++
 	c.byFile[k] = b
 	if f.BuildID != "" {

@@ -289,6 +289,7 @@ func (in *Interpreter) scanForHead(im Mapped) error {
 				im.runtimeSlot = in.Runtime - im.Bias
 			}
 			im.mu.Unlock()
+			im.saveDisk() // the next run skips the scan too
 			return nil
 		}
 	}
