@@ -51,9 +51,12 @@ type options struct {
 	loadWait     time.Duration
 	uploadCost   string
 	uploadMin    float64
+	sideAustin   string
+	sideTachyon  string
+	sideRates    []float64
 }
 
-var allSections = []string{"gobench", "slowdown", "idle", "sweep", "dump", "memory"}
+var allSections = []string{"gobench", "slowdown", "idle", "sweep", "dump", "memory", "peers"}
 
 func main() {
 	sig := make(chan os.Signal, 1)
@@ -96,6 +99,9 @@ func run(args []string) error {
 	fs.DurationVar(&o.loadWait, "load-wait", 10*time.Minute, "longest wait for --max-load")
 	fs.StringVar(&o.uploadCost, "upload-cost", "", "instead of the report: measure upload mode against plain recording, sending to this test collector binary")
 	fs.Float64Var(&o.uploadMin, "upload-minutes", 10, "minutes of each --upload-cost recording")
+	fs.StringVar(&o.sideAustin, "side-austin", "", "peers section: austin 3.x binary run side by side with pyspyglass (and its -w against dump)")
+	fs.StringVar(&o.sideTachyon, "side-tachyon", "", "peers section: root filesystem holding /usr/bin/python3.15, whose profiling.sampling (Tachyon) runs side by side with pyspyglass")
+	fs.Float64SliceVar(&o.sideRates, "side-rates", []float64{100, 1000}, "peers section: sampling rates (Hz)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -218,6 +224,10 @@ func (b *bench) measure(ws []workload) {
 			b.dump()
 		case "memory":
 			b.memory()
+		case "peers":
+			if i := slices.Index(b.res.runs, b.cur); i == 0 {
+				b.peers(ws) // once: Tachyon has its own interpreter
+			}
 		}
 		sec.end, sec.took = loadAvg(), time.Since(sec.at)
 		b.cur.sections = append(b.cur.sections, sec)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,9 +55,16 @@ type target struct {
 // startTarget runs python on a testdata script and waits for its readiness
 // line. The script's own process group lets kill reach its threads' forks.
 func startTarget(python, root, script string, args ...string) (*target, error) {
-	argv := append([]string{"-u", filepath.Join(root, "testdata", script)}, args...)
-	cmd := exec.Command(python, argv...)
-	cmd.Dir = root
+	return startTargetArgv([]string{python}, root, filepath.Join(root, "testdata", script), args...)
+}
+
+// startTargetArgv runs script with the interpreter command prefix (a
+// chroot one, say) in dir.
+func startTargetArgv(prefix []string, dir, script string, args ...string) (*target, error) {
+	python := strings.Join(prefix, " ")
+	argv := append(append(slices.Clone(prefix[1:]), "-u", script), args...)
+	cmd := exec.Command(prefix[0], argv...)
+	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1", "LC_ALL=C.UTF-8")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Stderr = os.Stderr

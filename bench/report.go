@@ -98,6 +98,7 @@ func writeRun(b *strings.Builder, r *results, run *pyRun) {
 			p("**%s is left out on Python %s**: its first run failed (%s), so it was not run again with this interpreter.\n\n", tl.name, run.version, oneLine(why))
 		}
 	}
+	writeSide(p, run)
 	if len(run.gobench) > 0 || run.gobenchErr != "" {
 		p("### One walk and one sampling round (`go test -bench`)\n\n")
 		p("`go test -run '^$' -bench 'Stack|Sample' -benchmem ./sampler` on this interpreter: a walk of one thread (`Stack`) and one " +

@@ -121,6 +121,8 @@ type pyRun struct {
 	sweeps      []*sweepResult
 	dumps       []*dumpResult
 	memory      []*memoryResult
+	side        []*sideRow
+	sideDumps   []*sideDump
 	gobench     []string // result lines of the Go benchmarks
 	gobenchErr  string
 }
