@@ -175,6 +175,14 @@ type Binaries struct {
 	byFile map[fileKey]*Binary
 	byID   map[string]*Binary
 	parsed int
+	noDisk bool
+}
+
+// NoDisk keeps this cache off the disk cache (DiskCacheDir).
+func (c *Binaries) NoDisk() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.noDisk = true
 }
 
 type fileKey struct {
@@ -204,6 +212,9 @@ func (c *Binaries) Open(path, hostPath string) (*Binary, error) {
 		return b, nil
 	}
 	ino := fileInode(st)
+	if c.noDisk {
+		ino = 0 // and key stays empty below: not loaded, not saved
+	}
 	if b := loadDisk(k, ino); b != nil {
 		c.byFile[k] = b
 		if c.byID[b.BuildID] == nil {
@@ -222,8 +233,10 @@ func (c *Binaries) Open(path, hostPath string) (*Binary, error) {
 	}
 	b := newBinary(path, f)
 	b.BuildID, b.segments = f.BuildID, f.Segments()
-	b.key, b.ino = k, ino
-	b.saveDisk()
+	if !c.noDisk {
+		b.key, b.ino = k, ino
+		b.saveDisk()
+	}
 	c.parsed++
 	c.byFile[k] = b
 	if f.BuildID != "" {

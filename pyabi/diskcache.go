@@ -74,7 +74,7 @@ func validBuildID(id string) bool {
 
 // loadDisk returns the cached binary of file k, or nil.
 func loadDisk(k fileKey, ino uint64) *Binary {
-	if DiskCacheDir == "" {
+	if DiskCacheDir == "" || ino == 0 {
 		return nil
 	}
 	var ix diskIndex
@@ -105,7 +105,7 @@ func loadDisk(k fileKey, ino uint64) *Binary {
 // saveDisk writes b's facts and the index entry of its file; failures
 // only cost the next run a parse.
 func (b *Binary) saveDisk() {
-	if DiskCacheDir == "" || !validBuildID(b.BuildID) {
+	if DiskCacheDir == "" || b.key.path == "" || !validBuildID(b.BuildID) {
 		return
 	}
 	b.mu.Lock()
@@ -115,7 +115,7 @@ func (b *Binary) saveDisk() {
 	for name, s := range b.sections {
 		e.Sections[name] = [2]uint64{s.addr, s.size}
 	}
-	if writeJSON(entryName(b.BuildID), e) != nil || b.key.path == "" {
+	if writeJSON(entryName(b.BuildID), e) != nil {
 		return
 	}
 	writeJSON(indexName(b.key, b.ino), diskIndex{Version: diskCacheVersion, File: b.key.path, Size: b.key.size, MTime: b.key.mtime,
