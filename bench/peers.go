@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/pyspyglass/pyspyglass/pyabi"
 )
 
 // The peers section: pyspyglass side by side with austin 3.x (--side-austin)
@@ -291,7 +293,6 @@ func withRootProc(root string, fn func(testdata string)) error {
 // sideDumps times dump against austin -w on the steady targets: the first
 // dump of a build apart (no cache of its facts yet), the runs after it.
 func (b *bench) sideDumps(ws []workload) {
-	cache, _ := os.UserCacheDir()
 	for _, w := range ws {
 		if w.name == "idle" {
 			continue
@@ -303,7 +304,9 @@ func (b *bench) sideDumps(ws []workload) {
 			d.failed = err.Error()
 			continue
 		}
-		os.RemoveAll(filepath.Join(cache, "pyspyglass")) // the first dump is cold
+		if pyabi.DiskCacheDir != "" {
+			os.RemoveAll(pyabi.DiskCacheDir) // the first dump is cold
+		}
 		for run := range b.o.dumpRuns + 1 {
 			ours, err := b.h.dumpRun(t.pid())
 			if err != nil {
