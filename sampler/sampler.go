@@ -470,6 +470,7 @@ func (s *Sampler) sampleTarget(t *Target, at time.Duration, refresh bool) (err e
 		return fmt.Errorf("pid %d: %w", t.Pid, procmem.ErrExited)
 	}
 	a := s.auxFor(t)
+	refresh = refresh || t.young()
 	if refresh || a.tids == nil {
 		a.tids, _ = procmem.Threads(t.Pid)
 	}
@@ -518,6 +519,11 @@ func (s *Sampler) sampleTarget(t *Target, at time.Duration, refresh bool) (err e
 		}()
 	}
 	return s.sampleThreads(t, a, at, refresh, includeIdle, nil, nil)
+}
+
+// young says t was opened less than a thread list refresh ago.
+func (t *Target) young() bool {
+	return !t.opened.IsZero() && time.Since(t.opened) < refreshEvery
 }
 
 // sampleThreads reads and records every thread of t; with --native, nt and

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/pyspyglass/pyspyglass/procmem"
 	"github.com/pyspyglass/pyspyglass/pyabi"
@@ -44,6 +45,10 @@ type Target struct {
 	// asyncChecked holds the binaries searched for _AsyncioDebug (--async).
 	asyncChecked map[string]bool
 	asyncRefused bool // the version's tasks cannot be read
+	// opened is when Open found the interpreter: a process opened as it
+	// forked still lists its parent's threads until its interpreter has
+	// cleaned up after the fork, so its list is read every round at first.
+	opened time.Time
 }
 
 // Opener opens targets, sharing what it learnt of each Python binary
@@ -75,7 +80,7 @@ func (o *Opener) Open(pid int) (*Target, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &Target{Pid: pid, Proc: proc, stat: procmem.NewStatReader(pid), memos: map[uint64]*stackMemo{}}
+	t := &Target{Pid: pid, Proc: proc, stat: procmem.NewStatReader(pid), memos: map[uint64]*stackMemo{}, opened: time.Now()}
 	t.Cmdline, _ = procmem.Cmdline(pid)
 	t.Cwd, _ = procmem.Cwd(pid) // without it, paths are only shortened by their install prefix
 	t.Interp, err = o.locate(proc, pid)

@@ -73,7 +73,9 @@ type session struct {
 	regs    []attach.ThreadRegs // reused by stopped
 	nregs   []native.ThreadRegs
 	opened  map[int]bool
-	family  map[int]bool // the roots and their descendants, with process events
+	events  *attach.ProcEvents // with --subprocesses where permitted
+	family  map[int]bool       // the roots and their descendants, with process events
+	pending map[int]bool       // members that forked or exec'd and did not open yet
 	// command and python describe the first target, for headers.
 	command, python string
 	procs           sync.Map // pid -> upload.Process, for the upload's resource attributes
@@ -100,6 +102,14 @@ func openSession(ctx context.Context, tf *targetFlags, argv []string, launch att
 		return nil, err
 	}
 	s := &session{tf: tf, log: log, opener: sampler.NewOpener(log), pausers: map[int]*attach.Pauser{}, opened: map[int]bool{}}
+	if tf.subprocesses {
+		// Subscribed before the launch: a child forked and gone before
+		// follow starts is still in the socket's queue.
+		var err error
+		if s.events, err = attach.ListenProcEvents(); err != nil {
+			log.Debug("no process events: children are found by scanning /proc", "err", err)
+		}
+	}
 	var targets []*sampler.Target
 	if len(argv) > 0 {
 		child, err := attach.Launch(argv, launch)
@@ -287,17 +297,15 @@ func (s *session) openWhenReady(ctx context.Context, name string, child *attach.
 func (s *session) follow(ctx context.Context) {
 	every := 100 * time.Millisecond
 	var events chan []attach.ProcEvent
-	if pe, err := attach.ListenProcEvents(); err == nil {
-		defer pe.Close() // ends readProcEvents
+	if s.events != nil {
+		defer s.events.Close() // ends readProcEvents
 		events = make(chan []attach.ProcEvent, 256)
-		go readProcEvents(pe, events)
+		go readProcEvents(s.events, events)
 		every = time.Second
-		s.family = map[int]bool{}
+		s.family, s.pending = map[int]bool{}, map[int]bool{}
 		for _, pid := range s.roots {
 			s.family[pid] = true
 		}
-	} else {
-		s.log.Debug("no process events: children are found by scanning /proc", "err", err)
 	}
 	tick := time.NewTicker(every)
 	defer tick.Stop()
@@ -305,11 +313,24 @@ func (s *session) follow(ctx context.Context) {
 	for {
 		s.poll(tries)
 		for wait := true; wait; {
+			// A child caught at its fork may not read as Python yet (its
+			// interpreter is still cleaning up after the fork): retried
+			// every few milliseconds while it is young.
+			var retry <-chan time.Time
+			if len(s.pending) > 0 {
+				retry = time.After(5 * time.Millisecond)
+			}
 			select {
 			case <-ctx.Done():
 				return
 			case <-s.sampler.Done():
 				return
+			case <-retry:
+				for pid := range s.pending {
+					if s.openChild(pid, tries); s.opened[pid] || tries[pid] > 50 {
+						delete(s.pending, pid)
+					}
+				}
 			case <-tick.C:
 				wait = false
 			case evs, ok := <-events:
@@ -319,6 +340,7 @@ func (s *session) follow(ctx context.Context) {
 					events = nil
 					tick.Reset(100 * time.Millisecond)
 				case evs == nil:
+					s.log.Debug("process events lost: scanning /proc")
 					wait = false // events were lost: scan now
 				default:
 					s.onProcEvents(evs, tries)
@@ -356,7 +378,8 @@ func (s *session) onProcEvents(evs []attach.ProcEvent, tries map[int]int) {
 			}
 			s.family[ev.Pid] = true
 		case attach.ProcExec:
-			if !s.family[ev.Pid] {
+			// A root's exec is its launch, seen late: it was opened after.
+			if !s.family[ev.Pid] || slices.Contains(s.roots, ev.Pid) {
 				continue
 			}
 			if s.opened[ev.Pid] {
@@ -368,10 +391,13 @@ func (s *session) onProcEvents(evs []attach.ProcEvent, tries map[int]int) {
 			tries[ev.Pid] = 0 // a new program: maybe Python now
 		case attach.ProcExit:
 			delete(s.family, ev.Pid)
+			delete(s.pending, ev.Pid)
 			delete(tries, ev.Pid)
 			continue
 		}
-		s.openChild(ev.Pid, tries)
+		if s.openChild(ev.Pid, tries); !s.opened[ev.Pid] {
+			s.pending[ev.Pid] = true
+		}
 	}
 }
 
@@ -460,6 +486,9 @@ func (s *session) detach(pid int) {
 
 // Close detaches from everything; the targets keep running.
 func (s *session) Close() {
+	if s.events != nil {
+		s.events.Close() // also when follow never ran
+	}
 	for pid, p := range s.pausers {
 		p.Close()
 		delete(s.pausers, pid)
