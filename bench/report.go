@@ -304,6 +304,12 @@ func argsOf(o options) []string {
 	if o.maxLoad > 0 {
 		a = append(a, fmt.Sprintf("--max-load %g", o.maxLoad))
 	}
+	if o.sideAustin != "" {
+		a = append(a, "--side-austin", o.sideAustin)
+	}
+	if o.sideTachyon != "" {
+		a = append(a, "--side-tachyon", o.sideTachyon)
+	}
 	return a
 }
 
