@@ -114,6 +114,7 @@ func openSession(ctx context.Context, tf *targetFlags, argv []string, launch att
 	if len(argv) > 0 {
 		child, err := attach.Launch(argv, launch)
 		if err != nil {
+			s.Close()
 			return nil, err
 		}
 		s.child = child
