@@ -76,6 +76,7 @@ type session struct {
 	events  *attach.ProcEvents // with --subprocesses where permitted
 	family  map[int]bool       // the roots and their descendants, with process events
 	pending map[int]bool       // members that forked or exec'd and did not open yet
+	joined  func(pid int)      // tests: called as a child's fork is seen
 	// command and python describe the first target, for headers.
 	command, python string
 	procs           sync.Map // pid -> upload.Process, for the upload's resource attributes
@@ -378,6 +379,9 @@ func (s *session) onProcEvents(evs []attach.ProcEvent, tries map[int]int) {
 				continue
 			}
 			s.family[ev.Pid] = true
+			if s.joined != nil {
+				s.joined(ev.Pid)
+			}
 		case attach.ProcExec:
 			// A root's exec is its launch, seen late: it was opened after.
 			if !s.family[ev.Pid] || slices.Contains(s.roots, ev.Pid) {
