@@ -226,6 +226,15 @@ func (p *Profile) Counts() []Count {
 	return out
 }
 
+// EachCount calls fn with every aggregate, in no particular order and
+// without the sorted copy Counts makes: for a writer that only sums or
+// checks them.
+func (p *Profile) EachCount(fn func(Count)) {
+	for k, n := range p.counts {
+		fn(Count{Stack: k.stack, Thread: k.thread, N: n})
+	}
+}
+
 // MemCount is the change of the process's resident memory attributed to
 // one (stack, thread): the growth and the shrinkage, in bytes, both >= 0.
 type MemCount struct {

@@ -131,9 +131,11 @@ func (Flamegraph) Write(w io.Writer, p *prof.Profile, o Options) error {
 	}
 	// The height comes first in the file: the first walk finds each
 	// frame's samples and how deep the drawn ones go.
-	var totals []int64
+	nodes := 0
+	walk(func(prof.FrameID, int, int64, int) { nodes++ }, func(int, int, int64) {})
+	totals := make([]int64, nodes) // counted first: appending would hold up to twice as much
 	maxDepth := 0
-	walk(func(prof.FrameID, int, int64, int) { totals = append(totals, 0) }, func(node, d int, n int64) {
+	walk(func(prof.FrameID, int, int64, int) {}, func(node, d int, n int64) {
 		totals[node] = n
 		if fw.drawn(n) {
 			maxDepth = max(maxDepth, d)
