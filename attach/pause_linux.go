@@ -473,8 +473,10 @@ func (t *tracer) waitStop(tid int, deadline time.Time) error {
 
 // stopWait bounds the wait for one thread's stop. A thread normally stops
 // within microseconds; one in an uninterruptible sleep (a hung network
-// file system) stops only when the kernel lets it go.
-const stopWait = time.Second
+// file system) stops only when the kernel lets it go, and on a loaded
+// machine a runnable thread may wait well over a second for a CPU to take
+// the stop on (a dump failed so at a load of 20 with a 1 s bound).
+const stopWait = 5 * time.Second
 
 // stillWaiting is one idle round of waitStop's poll: it yields the CPU
 // for the first rounds (a stop takes microseconds), then sleeps until a

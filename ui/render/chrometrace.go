@@ -38,8 +38,10 @@ func (ChromeTrace) Ext() string  { return ".trace.json" }
 
 // gapIntervals is how many mean sampling intervals without a sample end a
 // thread's open frames. No interval between two rounds is longer than 1.5
-// means, so such a gap is the thread idle or the sampler stalled.
-const gapIntervals = 10
+// means (the sampler catches up on short delays), so such a gap is a time
+// nobody saw: the sampler was stalled, and bridging it would claim a call
+// that was not seen to last.
+const gapIntervals = 2
 
 // defaultInterval stands in for the sampling interval when the profile does
 // not say its rate: py-spy's and our default of 100 Hz.
