@@ -133,7 +133,7 @@ func openSession(ctx context.Context, tf *targetFlags, argv []string, launch att
 		err := attach.Check(pid)
 		var t *sampler.Target
 		if err == nil {
-			t, err = s.opener.Open(pid)
+			t, err = s.openStarting(ctx, pid)
 		}
 		if err != nil {
 			for _, t := range targets {
@@ -242,6 +242,27 @@ func appendNativeRegs(dst []native.ThreadRegs, regs []attach.ThreadRegs) []nativ
 }
 
 func toNativeRegs(regs []attach.ThreadRegs) []native.ThreadRegs { return appendNativeRegs(nil, regs) }
+
+// startWait bounds how long an attach waits for an interpreter that is
+// still initialising: a process caught as it starts or exec()s a new
+// Python, which takes tens of milliseconds, more on a loaded machine.
+const startWait = 2 * time.Second
+
+// openStarting opens pid, retrying while its interpreter is initialising.
+func (s *session) openStarting(ctx context.Context, pid int) (*sampler.Target, error) {
+	deadline := time.Now().Add(startWait)
+	for {
+		t, err := s.opener.Open(pid)
+		if err == nil || !errors.Is(err, pyabi.ErrNotReady) || time.Now().After(deadline) {
+			return t, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
 
 // openWhenReady retries until the launched command, or a process it
 // started (a shell script, env, uv run), has a Python interpreter to read;
