@@ -44,6 +44,28 @@ var benchWorkloads = []benchWorkload{
 // cpuTime is the CPU time this process has used. Benchmarks report it per
 // walk besides the wall time: on a loaded machine the wall time also
 // counts the time others ran, the CPU time only ours.
+// benchRounds warms s's caches (code objects, frames, stacks, names) with
+// 100 rounds, then times one round per b.Loop, reporting the process's CPU
+// and the errors per round.
+func benchRounds(b *testing.B, s *Sampler) {
+	s.start = time.Now()
+	mean := 10 * time.Millisecond
+	for range 100 {
+		s.sampleAll(time.Now(), time.Now(), mean, false)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := cpuTime()
+	for b.Loop() {
+		now := time.Now()
+		s.sampleAll(now, now, mean, false)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64((cpuTime()-cpu).Nanoseconds())/float64(b.N), "cpu-ns/sample")
+	h := s.p.Health
+	b.ReportMetric(float64(h.Errors)/float64(h.Samples), "errors/sample")
+}
+
 func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
@@ -146,24 +168,8 @@ func BenchmarkSample(b *testing.B) {
 					tg, _ := openBench(b, in, w)
 					p := prof.New(time.Now())
 					s := New([]*Target{tg}, p, Options{Rate: 100})
-					s.start = time.Now()
-					mean := 10 * time.Millisecond
-					// Warm the caches: code objects, frames, stacks, names.
-					for range 100 {
-						s.sampleAll(time.Now(), time.Now(), mean, false)
-					}
-					b.ReportAllocs()
-					b.ResetTimer()
-					cpu := cpuTime()
-					for b.Loop() {
-						now := time.Now()
-						s.sampleAll(now, now, mean, false)
-					}
-					b.StopTimer()
-					b.ReportMetric(float64((cpuTime()-cpu).Nanoseconds())/float64(b.N), "cpu-ns/sample")
+					benchRounds(b, s)
 					b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/sample")
-					h := p.Health
-					b.ReportMetric(float64(h.Errors)/float64(h.Samples), "errors/sample")
 					if p.Total() == 0 {
 						b.Error(errors.New("no thread sample recorded"))
 					}
@@ -259,22 +265,7 @@ func BenchmarkAsyncSample(b *testing.B) {
 			}
 			p := prof.New(time.Now())
 			s := New([]*Target{tg}, p, Options{Rate: 100, Async: true, Idle: true})
-			s.start = time.Now()
-			mean := 10 * time.Millisecond
-			for range 100 {
-				s.sampleAll(time.Now(), time.Now(), mean, false)
-			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			cpu := cpuTime()
-			for b.Loop() {
-				now := time.Now()
-				s.sampleAll(now, now, mean, false)
-			}
-			b.StopTimer()
-			b.ReportMetric(float64((cpuTime()-cpu).Nanoseconds())/float64(b.N), "cpu-ns/sample")
-			h := p.Health
-			b.ReportMetric(float64(h.Errors)/float64(h.Samples), "errors/sample")
+			benchRounds(b, s)
 			tasks := int64(0)
 			for _, c := range p.Counts() {
 				for _, f := range p.Stacks[c.Stack] {
