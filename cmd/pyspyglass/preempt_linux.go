@@ -14,14 +14,30 @@ import (
 // 100 Hz about 1.5 wake-ups of the sampling thread per sample instead of
 // one, and 30% more CPU). The setting is read only at start-up (//go:debug
 // does not accept it), hence the exec; it keeps the pid. A GODEBUG that
-// already says asyncpreemptoff is left as it is.
+// already says asyncpreemptoff is left as it is. After the exec the user's
+// own GODEBUG is put back (the runtime read its setting at start-up), so a
+// command we launch gets the environment it was given, not ours.
 func noAsyncPreemption(args []string) {
+	if orig, ok := os.LookupEnv(userGODEBUG); ok {
+		os.Unsetenv(userGODEBUG)
+		if orig == "" {
+			os.Unsetenv("GODEBUG")
+		} else {
+			os.Setenv("GODEBUG", strings.TrimPrefix(orig, "="))
+		}
+		return
+	}
 	if len(args) < 2 || (args[1] != "record" && args[1] != "top") {
 		return
 	}
-	godebug := os.Getenv("GODEBUG")
+	godebug, had := os.LookupEnv("GODEBUG")
 	if strings.Contains(godebug, "asyncpreemptoff=") {
 		return
+	}
+	// "=" marks a GODEBUG that was set, even to nothing.
+	orig := ""
+	if had {
+		orig = "=" + godebug
 	}
 	if godebug != "" {
 		godebug += ","
@@ -32,7 +48,10 @@ func noAsyncPreemption(args []string) {
 			env = append(env, kv)
 		}
 	}
-	env = append(env, "GODEBUG="+godebug+"asyncpreemptoff=1")
+	env = append(env, "GODEBUG="+godebug+"asyncpreemptoff=1", userGODEBUG+"="+orig)
 	// On failure (no /proc), sample with preemption on: only slower.
 	syscall.Exec("/proc/self/exe", args, env)
 }
+
+// userGODEBUG carries the user's GODEBUG across the exec.
+const userGODEBUG = "PYSPYGLASS_USER_GODEBUG"
