@@ -246,14 +246,22 @@ func toNativeRegs(regs []attach.ThreadRegs) []native.ThreadRegs { return appendN
 // startWait bounds how long an attach waits for an interpreter that is
 // still initialising: a process caught as it starts or exec()s a new
 // Python, which takes tens of milliseconds, more on a loaded machine.
-const startWait = 2 * time.Second
+// execWait bounds the wait for an image that looks like no Python: caught
+// mid-exec, a process maps nothing yet, or not yet its libpython.
+const (
+	startWait = 2 * time.Second
+	execWait  = 250 * time.Millisecond
+)
 
 // openStarting opens pid, retrying while its interpreter is initialising.
 func (s *session) openStarting(ctx context.Context, pid int) (*sampler.Target, error) {
-	deadline := time.Now().Add(startWait)
+	start := time.Now()
 	for {
 		t, err := s.opener.Open(pid)
-		if err == nil || !errors.Is(err, pyabi.ErrNotReady) || time.Now().After(deadline) {
+		waited := time.Since(start)
+		retry := errors.Is(err, pyabi.ErrNotReady) && waited < startWait ||
+			errors.Is(err, pyabi.ErrNotPython) && waited < execWait
+		if !retry {
 			return t, err
 		}
 		select {
