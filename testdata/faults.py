@@ -148,11 +148,14 @@ def main():
         announce("threads=%d" % (n + 1))
         nap_loop(until)
     elif mode == "corrupt":
-        t = threading.Thread(target=corrupt_name, args=(spin, until))
+        # Look spin up before its name is garbled: its name is also the key
+        # of the module dict, and a lookup hashing the garbage fails.
+        run = spin
+        t = threading.Thread(target=corrupt_name, args=(run, until))
         t.daemon = True
         t.start()
         announce()
-        spin(until)
+        run(until)
     elif mode == "zlib":
         for _ in range(n):
             t = threading.Thread(target=compress_loop, args=(until,))

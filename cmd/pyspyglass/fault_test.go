@@ -760,7 +760,7 @@ func TestFaultCorruptTarget(t *testing.T) {
 		out := filepath.Join(t.TempDir(), "corrupt.txt")
 		r := pyspyglass(t, "record", mode, "-d", "2", "--rate", "500", "-o", out, "--pid", strconv.Itoa(tg.Pid))
 		if r.code != 0 {
-			t.Fatalf("%s: exit %d\n%s", mode, r.code, r.stderr)
+			t.Fatalf("%s: exit %d\n%s\ntarget's stderr:\n%s", mode, r.code, r.stderr, tg.Stderr())
 		}
 		checkCollapsed(t, mode, out)
 		checkNotStopped(t, mode, tg.Pid)
