@@ -215,8 +215,7 @@ func Take(t *sampler.Target, o Options, stop Stopper) (out *Dump, err error) {
 			out, err = d, nil
 		}
 	}()
-	a := &analysis{t: t, x: x, d: d, opts: o, infos: make([][]pyabi.FrameInfo, len(d.Threads))}
-	a.readFrames()
+	a := &analysis{t: t, x: x, d: d, opts: o, infos: make([][]*pyabi.FrameInfo, len(d.Threads))}
 	for i := range d.Threads {
 		th := &d.Threads[i]
 		switch w := osw[i]; {
@@ -231,6 +230,9 @@ func Take(t *sampler.Target, o Options, stop Stopper) (out *Dump, err error) {
 	d.Deadlock = findDeadlock(d)
 	if o.Locals || o.LocalsAll {
 		a.locals()
+	}
+	if a.errs > 0 {
+		d.Notes = append(d.Notes, fmt.Sprintf("%d frames' variables could not be read", a.errs))
 	}
 	if o.Async {
 		if err := asyncView(t, d, threads); err != nil {
@@ -278,27 +280,31 @@ type analysis struct {
 	x     *pyabi.Inspector
 	d     *Dump
 	opts  Options
-	infos [][]pyabi.FrameInfo // per thread, per frame (zero where unreadable)
-	withs []map[uint64]bool   // per thread: objects its frames' live stacks hold (insideWith)
-	errs  int
+	infos [][]*pyabi.FrameInfo // per thread, per frame: read when first needed
+	withs []map[uint64]bool    // per thread: objects its frames' live stacks hold (insideWith)
+	errs  int                  // frames whose variables could not be read
 }
 
-// readFrames reads every frame's variables and value stack once.
-func (a *analysis) readFrames() {
-	for i, th := range a.d.Threads {
-		fi := make([]pyabi.FrameInfo, len(th.frameAddrs))
-		for j, addr := range th.frameAddrs {
-			info, err := a.x.Frame(addr)
-			if err != nil {
-				a.errs++
-			}
-			fi[j] = info
-		}
-		a.infos[i] = fi
+// frames is how many frames of thread i have variables to read.
+func (a *analysis) frames(i int) int { return len(a.d.Threads[i].frameAddrs) }
+
+// frame returns the variables and value stack of thread i's frame j
+// (innermost first), zero where unreadable. Each is read once, and only
+// when a wait, holder or --locals needs it: most threads of a dump run
+// or sleep outside any lock, and a deep stack has hundreds of frames.
+func (a *analysis) frame(i, j int) pyabi.FrameInfo {
+	if a.infos[i] == nil {
+		a.infos[i] = make([]*pyabi.FrameInfo, a.frames(i))
 	}
-	if a.errs > 0 {
-		a.d.Notes = append(a.d.Notes, fmt.Sprintf("%d frames' variables could not be read", a.errs))
+	if fi := a.infos[i][j]; fi != nil {
+		return *fi
 	}
+	fi, err := a.x.Frame(a.d.Threads[i].frameAddrs[j])
+	if err != nil {
+		a.errs++
+	}
+	a.infos[i][j] = &fi
+	return fi
 }
 
 // stdlibWaits are the modules whose frames are the inside of a wait: the
@@ -313,13 +319,13 @@ func isStdlibWait(file string) bool { return stdlibWaits[filepath.Base(file)] }
 // the waiting frame names it. futex, when not 0, is the futex word the
 // thread sleeps on, matched against the locks the top frames hold.
 func (a *analysis) pyWait(i int, futex uint64) *Wait {
-	th, infos := &a.d.Threads[i], a.infos[i]
-	if len(infos) == 0 {
+	th, n := &a.d.Threads[i], a.frames(i)
+	if n == 0 {
 		return nil
 	}
 	lock := uint64(0)
 	if futex != 0 {
-		lock = a.futexLock(infos, futex)
+		lock = a.futexLock(i, futex)
 	}
 	// Frames inside threading.py and queue.py, innermost first.
 	k := 0
@@ -329,8 +335,8 @@ func (a *analysis) pyWait(i int, futex uint64) *Wait {
 	var w Wait
 	var prim uint64
 	switch {
-	case k > 0 && k <= len(infos):
-		prim = selfOf(infos[k-1])
+	case k > 0 && k <= n:
+		prim = selfOf(a.frame(i, k-1))
 		// 3.11+ names frames by qualname (Queue.get): the method is the op.
 		name := th.Frames[k-1].Name
 		w.Op = name[strings.LastIndexByte(name, '.')+1:]
@@ -347,8 +353,8 @@ func (a *analysis) pyWait(i int, futex uint64) *Wait {
 	w.Type = a.typeName(prim)
 	if k < len(th.Frames) {
 		w.File, w.Line = th.Frames[k].File, th.Frames[k].Line
-		if k < len(infos) {
-			w.Name, w.Scope = a.nameOf(infos[k], prim)
+		if k < n {
+			w.Name, w.Scope = a.nameOf(a.frame(i, k), prim)
 		}
 	}
 	return &w
@@ -379,10 +385,10 @@ func selfOf(fi pyabi.FrameInfo) uint64 {
 	return 0
 }
 
-// futexLock finds, among the objects the top frames of a thread hold,
+// futexLock finds, among the objects the top frames of thread i hold,
 // the lock whose semaphore is the futex word the thread sleeps on; on
 // 3.13+ the parked-on PyMutex names it directly.
-func (a *analysis) futexLock(infos []pyabi.FrameInfo, futex uint64) uint64 {
+func (a *analysis) futexLock(i int, futex uint64) uint64 {
 	if obj, ok := a.x.LockFromParked(futex); ok {
 		return obj
 	}
@@ -402,7 +408,8 @@ func (a *analysis) futexLock(infos []pyabi.FrameInfo, futex uint64) uint64 {
 		}
 		return 0
 	}
-	for _, fi := range infos[:min(len(infos), maxWaitFrames)] {
+	for j := range min(a.frames(i), maxWaitFrames) {
+		fi := a.frame(i, j)
 		var cands []uint64
 		for _, v := range fi.Vars {
 			cands = append(cands, v.Value)
@@ -512,8 +519,8 @@ func (a *analysis) insideWith(j int, lock uint64) bool {
 	if a.withs[j] == nil {
 		// What thread j's frames keep live, worked out once per thread.
 		m := map[uint64]bool{}
-		for _, fi := range a.infos[j] {
-			for _, v := range fi.Live {
+		for f := range a.frames(j) {
+			for _, v := range a.frame(j, f).Live {
 				if v == 0 || m[v] {
 					continue
 				}
@@ -562,10 +569,10 @@ func (a *analysis) locals() {
 	for i := range a.d.Threads {
 		th := &a.d.Threads[i]
 		for j := range th.Frames {
-			if j >= len(a.infos[i]) {
+			if j >= a.frames(i) {
 				break
 			}
-			for _, v := range a.infos[i][j].Vars {
+			for _, v := range a.frame(i, j).Vars {
 				th.Frames[j].Locals = append(th.Frames[j].Locals, Var{Name: v.Name, Repr: a.x.Repr(v.Value, lim), Arg: v.Arg})
 			}
 		}

@@ -180,5 +180,11 @@ func takeDump(t *sampler.Target, pid int, opts hang.Options, stop, withNative bo
 			return toNativeRegs(regs), err
 		}
 	}
-	return hang.Take(t, opts, p)
+	return hang.Take(t, opts, detachOnResume{p})
 }
+
+// detachOnResume ends the one stop of a dump by detaching: a Resume and
+// then Close would stop every thread a second time only to detach it.
+type detachOnResume struct{ *attach.Pauser }
+
+func (d detachOnResume) Resume() error { return d.Close() }
