@@ -152,7 +152,7 @@ func Take(t *sampler.Target, o Options, stop Stopper) (out *Dump, err error) {
 			}
 		}()
 	}
-	threads, err := t.Snapshot()
+	threads, err := t.Stacks()
 	if err != nil {
 		return nil, err
 	}
@@ -172,7 +172,15 @@ func Take(t *sampler.Target, o Options, stop Stopper) (out *Dump, err error) {
 	for _, th := range threads {
 		jt := Thread{ThreadID: th.ThreadID, NativeID: th.NativeID, Name: th.Name, Interp: th.InterpID, GIL: th.HasGIL,
 			Idle: th.Idle, Frames: []Frame{}, frameAddrs: th.FrameAddrs}
-		if st, ok := states[th.NativeID]; ok {
+		st, ok := states[th.NativeID]
+		if !ok && stop == nil && th.NativeID != 0 {
+			// Started since the OS view; while stopped it would only
+			// show the tracing stop.
+			var serr error
+			st, serr = procmem.ThreadState(t.Pid, th.NativeID)
+			ok = serr == nil
+		}
+		if ok {
 			jt.OSState, jt.Idle = string(st), st != 'R'
 		}
 		if th.Err != nil {

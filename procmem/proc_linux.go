@@ -19,6 +19,35 @@ func procPath(pid int, name string) string {
 	return "/proc/" + strconv.Itoa(pid) + "/" + name
 }
 
+// readProc reads a small /proc file whole into buf (a larger file is
+// cut at len(buf)). It opens the file with a bare open(2): os.Open on
+// a /proc file makes five more system calls, trying in vain to put it
+// in the poller, which a dump of many threads pays for every file.
+func readProc(path string, buf []byte) ([]byte, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	for err == unix.EINTR {
+		fd, err = unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	}
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer unix.Close(fd)
+	n := 0
+	for n < len(buf) {
+		k, err := unix.Read(fd, buf[n:])
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return nil, &fs.PathError{Op: "read", Path: path, Err: err}
+		case k == 0:
+			return buf[:n], nil
+		}
+		n += k
+	}
+	return buf[:n], nil
+}
+
 // procErr turns the error of a /proc/PID file operation into our vocabulary:
 // a missing file means the pid is gone, EPERM/EACCES a PermissionError.
 func procErr(pid int, op string, err error) error {
@@ -74,7 +103,8 @@ func Threads(pid int) ([]int, error) {
 // ThreadState returns the state letter of thread tid of pid. For repeated
 // sampling use a StatReader, which keeps the file open.
 func ThreadState(pid, tid int) (byte, error) {
-	b, err := os.ReadFile(procPath(pid, "task/"+strconv.Itoa(tid)+"/stat"))
+	var buf [512]byte // the state letter sits within the first ~30 bytes
+	b, err := readProc(procPath(pid, "task/"+strconv.Itoa(tid)+"/stat"), buf[:])
 	if err != nil {
 		return 0, threadErr(pid, tid, err)
 	}
@@ -214,10 +244,13 @@ func (s *StatReader) State(tid int) (byte, error) {
 	f := s.files[tid]
 	if f == nil {
 		var err error
-		f, err = os.Open(procPath(s.pid, "task/"+strconv.Itoa(tid)+"/stat"))
+		// A bare open(2), as in readProc: os.Open would try the poller.
+		path := procPath(s.pid, "task/"+strconv.Itoa(tid)+"/stat")
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
-			return 0, threadErr(s.pid, tid, err)
+			return 0, threadErr(s.pid, tid, &fs.PathError{Op: "open", Path: path, Err: err})
 		}
+		f = os.NewFile(uintptr(fd), path)
 		s.files[tid] = f
 	}
 	n, err := f.ReadAt(s.buf[:], 0)

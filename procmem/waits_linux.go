@@ -26,7 +26,8 @@ func NewWaitReader(pid int, mem Reader) *WaitReader {
 // gives an error wrapping ErrExited.
 func (wr *WaitReader) Thread(tid int) (Wait, error) {
 	task := "task/" + strconv.Itoa(tid) + "/"
-	b, err := os.ReadFile(procPath(wr.pid, task+"syscall"))
+	var buf [256]byte // "NR" and six hex arguments, the stack and pc
+	b, err := readProc(procPath(wr.pid, task+"syscall"), buf[:])
 	if err != nil {
 		return Wait{}, threadErr(wr.pid, tid, err)
 	}
@@ -36,7 +37,8 @@ func (wr *WaitReader) Thread(tid int) (Wait, error) {
 	}
 	w := Classify(s)
 	if !s.Running {
-		if wc, err := os.ReadFile(procPath(wr.pid, task+"wchan")); err == nil && string(wc) != "0" {
+		var buf [512]byte // a kernel symbol name (KSYM_NAME_LEN)
+		if wc, err := readProc(procPath(wr.pid, task+"wchan"), buf[:]); err == nil && string(wc) != "0" {
 			w.Wchan = string(wc)
 		}
 	}

@@ -2,6 +2,7 @@ package pyabi
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/pyspyglass/pyspyglass/procmem"
 )
@@ -53,6 +54,11 @@ type codeReader struct {
 	badInstr int64         // instructions not read: position outside the bytecode, failed read
 	hdrs     []byte
 	spans    []procmem.Span
+	// The starts of the strings of this walk's new code objects, read
+	// in one batch (see prefetchStrings).
+	strStart map[uint64][]byte
+	strSpans []procmem.Span
+	strSlab  []byte
 }
 
 type cachedCode struct {
@@ -147,6 +153,7 @@ func (cr *codeReader) resolve(r procmem.Reader, frames []pendingFrame, pre *walk
 			return dst, len(cr.spans), fmt.Errorf("code objects: %w", err)
 		}
 	}
+	cr.prefetchStrings(r)
 	for i, e := range cr.distinct {
 		if err := cr.check(r, e, cr.hdrOf[i]); err != nil {
 			return dst, len(cr.spans), err
@@ -195,29 +202,92 @@ func readSpans(r procmem.Reader, spans []procmem.Span) error {
 	return nil
 }
 
-// check makes e hold the code object whose header hdr was just read: the
-// cached one if the header still matches, else a fresh read.
-func (cr *codeReader) check(r procmem.Reader, e *cachedCode, hdr []byte) error {
+func (cr *codeReader) fingerprint(hdr []byte) fingerprint {
 	off := cr.l.Code
-	fp := fingerprint{
+	return fingerprint{
 		name:  le64(hdr[cr.nameField:]),
 		file:  le64(hdr[off.Filename:]),
 		lines: le64(hdr[off.LineTable:]),
 		first: le32(hdr[off.FirstLineNo:]),
 	}
+}
+
+// stringPrefetch is how much of each string object prefetchStrings
+// reads: the header and the text of most names, paths and line tables.
+const stringPrefetch = 256
+
+// prefetchStrings reads the start of the name, file and line table of
+// every code object of this walk that check must read afresh, in one
+// batch: a walk without cached code (a dump, a new thread) would
+// otherwise make two reads per string. Each range stops at the end of
+// the page its object starts on unless the header itself goes on, so it
+// faults only where the object's own read would; should the batch fail
+// anyway, check reads each string alone.
+func (cr *codeReader) prefetchStrings(r procmem.Reader) {
+	clear(cr.strStart)
+	br, ok := r.(procmem.BatchReader)
+	if !ok {
+		return
+	}
+	hdr := max(cr.strs.l.Unicode.CompactData, cr.strs.l.Bytes.Size+8)
+	cr.strSpans = cr.strSpans[:0]
+	for i, e := range cr.distinct {
+		fp := cr.fingerprint(cr.hdrOf[i])
+		if e.code != nil && e.fp == fp {
+			continue
+		}
+		for _, a := range [...]uint64{fp.name, fp.file, fp.lines} {
+			if a == 0 || slices.ContainsFunc(cr.strSpans, func(s procmem.Span) bool { return s.Addr == a }) {
+				continue
+			}
+			n := max(min(stringPrefetch, int(pageSize-a%pageSize)), hdr)
+			cr.strSpans = append(cr.strSpans, procmem.Span{Addr: a, Buf: make([]byte, 0, n)})
+		}
+	}
+	if len(cr.strSpans) < 2 {
+		return
+	}
+	need := 0
+	for _, s := range cr.strSpans {
+		need += cap(s.Buf)
+	}
+	if cap(cr.strSlab) < need {
+		cr.strSlab = make([]byte, need)
+	}
+	off := 0
+	for i, s := range cr.strSpans {
+		cr.strSpans[i].Buf = cr.strSlab[off : off+cap(s.Buf) : off+cap(s.Buf)]
+		off += cap(s.Buf)
+	}
+	if br.ReadBatch(cr.strSpans) != nil {
+		return
+	}
+	if cr.strStart == nil {
+		cr.strStart = map[uint64][]byte{}
+	}
+	for _, s := range cr.strSpans {
+		cr.strStart[s.Addr] = s.Buf
+	}
+}
+
+// check makes e hold the code object whose header hdr was just read: the
+// cached one if the header still matches, else a fresh read.
+func (cr *codeReader) check(r procmem.Reader, e *cachedCode, hdr []byte) error {
+	off := cr.l.Code
+	fp := cr.fingerprint(hdr)
 	if e.code != nil && e.fp == fp {
 		return nil
 	}
 	addr := e.addr
-	name, err := cr.strs.Read(r, fp.name)
+	name, err := cr.strs.read(r, fp.name, cr.strStart[fp.name])
 	if err != nil {
 		return fmt.Errorf("code object at %#x: name: %w", addr, err)
 	}
-	file, err := cr.strs.Read(r, fp.file)
+	file, err := cr.strs.read(r, fp.file, cr.strStart[fp.file])
 	if err != nil {
 		return fmt.Errorf("code object at %#x: filename: %w", addr, err)
 	}
-	lines, err := cr.strs.Bytes(r, fp.lines)
+	lines, err := cr.strs.bytes(r, fp.lines, cr.strStart[fp.lines])
 	if err != nil {
 		return fmt.Errorf("code object at %#x: line table: %w", addr, err)
 	}

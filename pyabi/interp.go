@@ -135,7 +135,7 @@ type pendingFrame struct {
 // walk exist once, not once per process; the caches that outlive a walk
 // stay with the Interpreter.
 type Walker struct {
-	tbuf, fbuf []byte
+	tbuf       []byte
 	pending    []pendingFrame
 	frameAddrs []uint64 // this walk's frames, innermost first
 	sortBuf    []extent
@@ -146,16 +146,19 @@ type Walker struct {
 	ibuf       []byte   // an interpreter state's next and id
 	abuf       []byte   // each thread's attachment state (see Attached)
 	truncated  bool     // the last stack read was deeper than MaxDepth
+	// win holds target memory from winAddr: the page below the last
+	// frame this walk read alone (see readMiss).
+	win     []byte
+	winAddr uint64
 }
 
 // Truncated reports whether the last stack read was too deep to keep
 // whole: it holds the marker frame TruncatedCode.
 func (w *Walker) Truncated() bool { return w.truncated }
 
-// size makes the thread state and frame buffers fit in's layout.
+// size makes the thread state buffer fit in's layout.
 func (w *Walker) size(in *Interpreter) {
 	w.tbuf = sized(w.tbuf, in.tspan)
-	w.fbuf = sized(w.fbuf, in.fspan)
 }
 
 // sized is b with length n, reallocated only when too small.
@@ -398,6 +401,7 @@ func (in *Interpreter) stackOnce(w *Walker, t *Thread, dst []Frame) ([]Frame, er
 	// First follow the frame chain, noting each frame's code object and
 	// position; then resolve the code objects.
 	w.pending, w.frameAddrs = w.pending[:0], w.frameAddrs[:0]
+	w.win = w.win[:0]
 	misses := 0
 	f := in.Layout.Frame
 	bottomOwner := -1
@@ -416,7 +420,10 @@ func (in *Interpreter) stackOnce(w *Walker, t *Thread, dst []Frame) ([]Frame, er
 		fb := c.lookup(frame, in.fspan)
 		if fb == nil {
 			misses++
-			if err := procmem.ReadFull(in.r, w.fbuf, frame); err != nil {
+			fb = w.inWindow(frame, in.fspan)
+		}
+		if fb == nil {
+			if fb, err = w.readMiss(in, frame); err != nil {
 				if n > 0 {
 					// Reached through a link read a moment ago: the
 					// frame was popped and its memory given back.
@@ -424,7 +431,6 @@ func (in *Interpreter) stackOnce(w *Walker, t *Thread, dst []Frame) ([]Frame, er
 				}
 				return dst, fmt.Errorf("frame %#x: %w", frame, err)
 			}
-			fb = w.fbuf
 		}
 		if in.freedFrame(fb) {
 			return dst, fmt.Errorf("frame %#x: %w", frame, ErrTorn)
@@ -483,6 +489,33 @@ func (in *Interpreter) stackOnce(w *Walker, t *Thread, dst []Frame) ([]Frame, er
 		dst = slices.Insert(dst, start+cut, Frame{Code: TruncatedCode})
 	}
 	return dst, nil
+}
+
+// readMiss reads a frame the guesses did not cover together with the
+// start of its page: on 3.11+ the callers' frames lie just below it in
+// the same data stack chunk, so a walk without guesses (a dump, a new
+// thread) makes a read per page of frames instead of one per frame. The
+// page start is mapped when the frame is, so this fails only where
+// reading the frame alone would.
+func (w *Walker) readMiss(in *Interpreter, frame uint64) ([]byte, error) {
+	start := frame &^ (pageSize - 1)
+	w.win = sized(w.win, int(frame-start)+in.fspan)
+	if err := procmem.ReadFull(in.r, w.win, start); err != nil {
+		w.win = w.win[:0]
+		return nil, err
+	}
+	w.winAddr = start
+	return w.win[frame-start:], nil
+}
+
+// inWindow returns the copy of [addr, addr+n) that the last readMiss of
+// this walk made, or nil.
+func (w *Walker) inWindow(addr uint64, n int) []byte {
+	off := addr - w.winAddr
+	if addr < w.winAddr || off > uint64(len(w.win)) || uint64(len(w.win))-off < uint64(n) {
+		return nil
+	}
+	return w.win[off : off+uint64(n)]
 }
 
 // ErrTorn marks a stack that changed while it was read: the chain ended

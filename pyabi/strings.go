@@ -35,10 +35,14 @@ func unicodeKindShift(v Version) uint {
 	return 2
 }
 
-// header reads the fixed part of a string object into d.buf.
-func (d *stringDecoder) header(r procmem.Reader, addr uint64, size int) ([]byte, error) {
+// header reads the fixed part of a string object into d.buf, or takes
+// it from pre, a copy of the object's start, when that is long enough.
+func (d *stringDecoder) header(r procmem.Reader, addr uint64, size int, pre []byte) ([]byte, error) {
 	if addr == 0 {
 		return nil, fmt.Errorf("string at NULL: %w", procmem.ErrFault)
+	}
+	if len(pre) >= size {
+		return pre[:size], nil
 	}
 	if err := procmem.ReadFull(r, d.buf[:size], addr); err != nil {
 		return nil, fmt.Errorf("string at %#x: %w", addr, err)
@@ -49,12 +53,18 @@ func (d *stringDecoder) header(r procmem.Reader, addr uint64, size int) ([]byte,
 // Read decodes the str object at addr, made procmem.Printable: names
 // from the target reach terminals and line-based outputs.
 func (d *stringDecoder) Read(r procmem.Reader, addr uint64) (string, error) {
+	return d.read(r, addr, nil)
+}
+
+// read is Read with pre, when not nil, a copy of the object's start: the
+// parts it covers are not read again.
+func (d *stringDecoder) read(r procmem.Reader, addr uint64, pre []byte) (string, error) {
 	if d.bytesOnly {
-		b, err := d.Bytes(r, addr)
+		b, err := d.bytes(r, addr, pre)
 		return procmem.Printable(string(b)), err
 	}
 	u := d.l.Unicode
-	h, err := d.header(r, addr, u.CompactData)
+	h, err := d.header(r, addr, u.CompactData, pre)
 	if err != nil {
 		return "", err
 	}
@@ -77,7 +87,7 @@ func (d *stringDecoder) Read(r procmem.Reader, addr uint64) (string, error) {
 		return "", fmt.Errorf("string at %#x: bad kind %d", addr, kind)
 	}
 	raw := make([]byte, n*kind)
-	if err := procmem.ReadFull(r, raw, addr+data); err != nil {
+	if err := readData(r, raw, addr, data, pre); err != nil {
 		return "", fmt.Errorf("string data at %#x: %w", addr+data, err)
 	}
 	return procmem.Printable(decodeKind(raw, kind, ascii)), nil
@@ -107,10 +117,25 @@ func decodeKind(raw []byte, kind int, ascii bool) string {
 	return string(out)
 }
 
+// readData fills out from the object at addr, off bytes in: from pre
+// where it reaches that far, else with a read.
+func readData(r procmem.Reader, out []byte, addr, off uint64, pre []byte) error {
+	if end := off + uint64(len(out)); end <= uint64(len(pre)) {
+		copy(out, pre[off:end])
+		return nil
+	}
+	return procmem.ReadFull(r, out, addr+off)
+}
+
 // Bytes reads a bytes object (2.7 str) whole.
 func (d *stringDecoder) Bytes(r procmem.Reader, addr uint64) ([]byte, error) {
+	return d.bytes(r, addr, nil)
+}
+
+// bytes is Bytes with pre as in read.
+func (d *stringDecoder) bytes(r procmem.Reader, addr uint64, pre []byte) ([]byte, error) {
 	b := d.l.Bytes
-	h, err := d.header(r, addr, b.Size+8)
+	h, err := d.header(r, addr, b.Size+8, pre)
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +144,7 @@ func (d *stringDecoder) Bytes(r procmem.Reader, addr uint64) ([]byte, error) {
 		return nil, fmt.Errorf("bytes at %#x: length %d out of range", addr, n)
 	}
 	out := make([]byte, n)
-	if err := procmem.ReadFull(r, out, addr+uint64(b.Data)); err != nil {
+	if err := readData(r, out, addr, uint64(b.Data), pre); err != nil {
 		return nil, fmt.Errorf("bytes data at %#x: %w", addr, err)
 	}
 	return out, nil

@@ -282,8 +282,15 @@ type ThreadStack struct {
 	Err        error // the stack could not be read; Frames holds what was
 }
 
-// Snapshot reads every thread's stack once.
-func (t *Target) Snapshot() (out []ThreadStack, err error) {
+// Snapshot reads every thread's stack once, with its OS state.
+func (t *Target) Snapshot() ([]ThreadStack, error) { return t.snapshot(true) }
+
+// Stacks is Snapshot without the OS states, for a caller that read them
+// itself: one that stops the target reads them before (a stopped thread
+// is in the tracing stop), and saves a /proc read per thread.
+func (t *Target) Stacks() ([]ThreadStack, error) { return t.snapshot(false) }
+
+func (t *Target) snapshot(osState bool) (out []ThreadStack, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			out, err = nil, fmt.Errorf("pid %d: reading the stacks failed: %v", t.Pid, r)
@@ -297,7 +304,7 @@ func (t *Target) Snapshot() (out []ThreadStack, err error) {
 	out = make([]ThreadStack, 0, len(t.threads))
 	for _, th := range t.threads {
 		ts := ThreadStack{Thread: th, Name: t.ThreadName(th), HasGIL: t.holdsGIL(&th)}
-		if th.NativeID != 0 {
+		if osState && th.NativeID != 0 {
 			if st, err := t.stat.State(th.NativeID); err == nil {
 				ts.OSState = st
 				ts.Idle = st != 'R'
