@@ -22,7 +22,8 @@ func (in *Interpreter) ThreadNames() (map[uint64]string, error) {
 	if err := in.objectLayoutKnown(); err != nil {
 		return nil, fmt.Errorf("interpreter %#x: thread names: %w", in.Head, err)
 	}
-	o := newObjReader(in.r, in.Version, in.Layout)
+	hr := &headReader{r: in.r}
+	o := newObjReader(hr, in.Version, in.Layout)
 	names := map[uint64]string{}
 	modules, err := procmem.Ptr(in.r, in.Head+uint64(in.Layout.Interp.Modules))
 	if err != nil {
@@ -51,31 +52,63 @@ func (in *Interpreter) ThreadNames() (map[uint64]string, error) {
 	}
 	// Count entries, not names: a torn table can repeat one entry many
 	// times, and each costs a few reads.
-	entries := 0
+	type item struct{ key, thread, id, name uint64 }
+	var items []item
 	err = o.eachItem(active, func(key, thread uint64) error {
-		if entries++; entries > MaxThreads {
+		if len(items) >= MaxThreads {
 			return fmt.Errorf("more than %d threads", MaxThreads)
 		}
-		id, ok, err := o.intValue(key)
-		if err != nil || !ok {
-			return err
-		}
-		name, ok, err := o.attr(thread, nameAttr)
-		if err != nil || !ok {
-			return wrapThread(thread, err)
-		}
-		if ok, err := o.isStr(name); err != nil || !ok {
-			return wrapThread(thread, err)
-		}
-		s, err := in.strs.Read(in.r, name)
-		if err != nil {
-			return wrapThread(thread, err)
-		}
-		names[id] = s
+		items = append(items, item{key: key, thread: thread})
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("threading._active at %#x: %w", active, err)
+	}
+	// Each level of pointers is read in one batch for all threads: the
+	// keys and Thread objects (with the managed dict pointer before them),
+	// then the names. What a batch misses is read one by one as before.
+	l := in.Layout
+	exts := make([]extent, 0, 2*len(items))
+	for _, it := range items {
+		exts = append(exts, headExtent(it.key, 0, l.Long.Digit+12, l.Long.Digit),
+			headExtent(it.thread, int(o.dictSlot), 128, l.Object.Type+8))
+	}
+	hr.fill(exts)
+	kept := items[:0]
+	for _, it := range items {
+		id, ok, err := o.intValue(it.key)
+		if err != nil {
+			return nil, fmt.Errorf("threading._active at %#x: %w", active, err)
+		}
+		if !ok {
+			continue
+		}
+		name, ok, err := o.attr(it.thread, nameAttr)
+		if err != nil {
+			return nil, fmt.Errorf("threading._active at %#x: %w", active, wrapThread(it.thread, err))
+		}
+		if ok {
+			it.id, it.name = id, name
+			kept = append(kept, it)
+		}
+	}
+	exts = exts[:0]
+	for _, it := range kept {
+		exts = append(exts, headExtent(it.name, 0, 128, max(l.Unicode.CompactData, l.Bytes.Data)))
+	}
+	hr.fill(exts)
+	for _, it := range kept {
+		if ok, err := o.isStr(it.name); err != nil || !ok {
+			if err != nil {
+				return nil, fmt.Errorf("threading._active at %#x: %w", active, wrapThread(it.thread, err))
+			}
+			continue
+		}
+		s, err := in.strs.Read(hr, it.name)
+		if err != nil {
+			return nil, fmt.Errorf("threading._active at %#x: %w", active, wrapThread(it.thread, err))
+		}
+		names[it.id] = s
 	}
 	return names, nil
 }
