@@ -3,7 +3,6 @@ package procmem
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -86,12 +85,7 @@ func ReadMaps(pid int) ([]Mapping, error) {
 
 // Threads lists the thread ids of pid in ascending order.
 func Threads(pid int) ([]int, error) {
-	f, err := os.Open(procPath(pid, "task"))
-	if err != nil {
-		return nil, procErr(pid, "list threads", err)
-	}
-	defer f.Close()
-	names, err := f.Readdirnames(-1)
+	names, err := rawDirNames(procPath(pid, "task"))
 	if err != nil {
 		return nil, procErr(pid, "list threads", err)
 	}
@@ -253,8 +247,8 @@ func (s *StatReader) State(tid int) (byte, error) {
 		f = os.NewFile(uintptr(fd), path)
 		s.files[tid] = f
 	}
-	n, err := f.ReadAt(s.buf[:], 0)
-	if err != nil && err != io.EOF {
+	n, err := rawPread(int(f.Fd()), s.buf[:], 0)
+	if err != nil {
 		// The open file of a reaped thread fails with ESRCH; forget it
 		// so that a recycled tid is opened afresh.
 		f.Close()

@@ -84,7 +84,7 @@ func OpenWith(pid int, o Options) (*Process, error) {
 // already names another process: reads by pid would then read that one.
 func (p *Process) Exited() bool {
 	if p.pidfd >= 0 {
-		n, err := unix.Poll(p.poll[:], 0)
+		n, err := rawPollNow(p.poll[:])
 		return err == nil && n > 0
 	}
 	start, err := StartTime(p.pid)
@@ -186,7 +186,7 @@ func (p *Process) readvChunk(spans []Span) (next, got int, err error) {
 	if len(p.local) == 0 {
 		return next, 0, nil
 	}
-	got, err = unix.ProcessVMReadv(p.pid, p.local, p.remote, 0)
+	got, err = rawProcessVMReadv(p.pid, p.local, p.remote)
 	clear(p.local) // drop references to the callers' buffers
 	if errors.Is(err, unix.EFAULT) {
 		// EFAULT with nothing read: the first span failed; report it as a
@@ -203,7 +203,7 @@ func (p *Process) readMem(spans []Span) (bad, n int, err error) {
 		for got < len(s.Buf) {
 			// Offsets above 1<<63 are negative to pread and fail with
 			// EINVAL: such addresses are not user memory anyway.
-			k, err := unix.Pread(p.memFd, s.Buf[got:], int64(s.Addr)+int64(got))
+			k, err := rawPread(p.memFd, s.Buf[got:], int64(s.Addr)+int64(got))
 			if err != nil && !errors.Is(err, unix.EIO) && !errors.Is(err, unix.EFAULT) && !errors.Is(err, unix.EINVAL) {
 				return i, got, p.sysErr(s.Addr, err)
 			}

@@ -340,13 +340,12 @@ func (s *Sampler) Run(ctx context.Context) (err error) {
 		defer dt.Stop()
 		deadline = dt.C
 	}
-	// The sampler sleeps in the kernel, on its own locked thread with a
-	// small timer slack (see sleep_linux.go), once per gap: Go's timers
-	// wake up with about a millisecond of slack (the poller sleeps in
-	// whole milliseconds), which caps the rate near 1 kHz, and each of
-	// their wake-ups hands the goroutine between threads, which cost more
-	// CPU per sample than the sample itself here (measured at 100 Hz:
-	// about 160 µs against 90). Where that is not available, a Go timer.
+	// The sampler waits for each sample on a kernel timer parked in Go's
+	// poller (see sleep_linux.go): one thread wake-up per sample, at the
+	// timer's exact time. Go's own timers would wake with up to a
+	// millisecond of slack (which caps the rate near 1 kHz) and wake a
+	// second thread to run the goroutine. Where no kernel timer can be
+	// made, Go timers.
 	sleeper := newPreciseSleeper()
 	defer sleeper.close()
 	s.sleeper.Store(sleeper)
@@ -465,12 +464,15 @@ func (s *Sampler) sampleTarget(t *Target, at time.Duration, refresh bool) (err e
 			err = fmt.Errorf("pid %d: reading a sample failed: %v", t.Pid, r)
 		}
 	}()
-	// By pid alone, a reused pid would read another process.
-	if t.Proc.Exited() {
+	refresh = refresh || t.young()
+	// By pid alone, a reused pid would read another process. Checked at
+	// each thread list refresh, and after any failed read (Target.wrap):
+	// a pid is not reused within 100 ms, and a system call fewer per round
+	// counts at low rates.
+	if refresh && t.Proc.Exited() {
 		return fmt.Errorf("pid %d: %w", t.Pid, procmem.ErrExited)
 	}
 	a := s.auxFor(t)
-	refresh = refresh || t.young()
 	if refresh || a.tids == nil {
 		a.tids, _ = procmem.Threads(t.Pid)
 	}

@@ -1,6 +1,7 @@
 package sampler
 
 import (
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -64,4 +65,40 @@ func TestPreciseSleepWakes(t *testing.T) {
 		}
 	}
 	t.Fatal("a sleep of a minute was not woken")
+}
+
+// TestPreciseSleepNoLostWakeups runs many short sleeps in several
+// goroutines at once, so that timers fire while sleepers are between
+// arming and parking: a sleeper that missed its timer would wait for ever,
+// so every sleep must end, however slowly a loaded machine runs them.
+func TestPreciseSleepNoLostWakeups(t *testing.T) {
+	const sleepers, sleeps = 8, 1000
+	var wg sync.WaitGroup
+	ps := make([]*preciseSleeper, sleepers)
+	for i := range ps {
+		ps[i] = newPreciseSleeper()
+		if !ps[i].ok() {
+			t.Skip("no kernel sleeper on this platform")
+		}
+		wg.Add(1)
+		go func(p *preciseSleeper) {
+			defer wg.Done()
+			for j := 0; j < sleeps; j++ {
+				end := time.Now().Add(time.Duration(j%20) * time.Microsecond)
+				for time.Now().Before(end) {
+					p.sleepUntil(end)
+				}
+			}
+		}(ps[i])
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		for _, p := range ps {
+			p.wake() // let the stuck ones go: the test has failed anyway
+		}
+		t.Fatalf("%d sleepers of 0-20 µs each, %d times: not done after a minute, a timer was missed", sleepers, sleeps)
+	}
 }

@@ -49,7 +49,6 @@ type exitError struct{ code int }
 func (e *exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
 func main() {
-	noAsyncPreemption(os.Args)
 	// Under sudo, outputs belong to the user who ran it, as the command
 	// launched does.
 	if uid, gid, ok, err := attach.SudoUser(); ok && err == nil {

@@ -9,9 +9,9 @@ import (
 	"testing"
 )
 
-// TestLaunchKeepsGODEBUG: record re-executes itself with asynchronous
-// preemption off; the command it launches still gets the user's GODEBUG
-// (set, empty or absent) and nothing of ours.
+// TestLaunchKeepsGODEBUG: the command record launches gets the user's
+// GODEBUG (set, empty or absent) and nothing of ours (an earlier version
+// re-executed itself with a GODEBUG of its own and leaked it).
 func TestLaunchKeepsGODEBUG(t *testing.T) {
 	in := newestHost(t)
 	script := `import os; print("env=%r %r" % (os.environ.get("GODEBUG"), sorted(k for k in os.environ if k.startswith("PYSPYGLASS"))))`
