@@ -143,6 +143,7 @@ type Walker struct {
 	word       [8]byte  // single pointer reads, kept here so they do not allocate
 	cfbuf      [8]byte  // cframe->current_frame, guessed or read
 	gilbuf     [32]byte // locked and last_holder of the GIL, in one read
+	gcbuf      [4]byte  // the collector's state, read along (StackAndGIL)
 	ibuf       []byte   // an interpreter state's next and id
 	abuf       []byte   // each thread's attachment state (see Attached)
 	truncated  bool     // the last stack read was deeper than MaxDepth
@@ -150,6 +151,9 @@ type Walker struct {
 	// frame this walk read alone (see readMiss).
 	win     []byte
 	winAddr uint64
+	// rider is read in the same batch as the next thread state (see
+	// StackAndGIL); empty when nothing rides.
+	rider []procmem.Span
 }
 
 // Truncated reports whether the last stack read was too deep to keep
@@ -330,6 +334,8 @@ func (in *Interpreter) walkCache(addr uint64) *walkCache {
 // suggests this one will need. c.fresh says whether the guesses were read.
 func (in *Interpreter) readGuessed(w *Walker, t *Thread, c *walkCache) error {
 	spans := append(w.spans[:0], procmem.Span{Addr: t.Addr, Buf: w.tbuf})
+	spans = append(spans, w.rider...)
+	base := len(spans) // what is read even without guesses
 	if a, ok := in.cframeGuess(c); ok {
 		spans = append(spans, procmem.Span{Addr: a, Buf: w.cfbuf[:]})
 	}
@@ -338,7 +344,7 @@ func (in *Interpreter) readGuessed(w *Walker, t *Thread, c *walkCache) error {
 	}
 	w.spans = spans
 	c.fresh = false
-	if len(spans) > 1 {
+	if len(spans) > base {
 		if err := readSpans(in.r, spans); err == nil {
 			c.fresh = true
 		} else {
@@ -349,7 +355,7 @@ func (in *Interpreter) readGuessed(w *Walker, t *Thread, c *walkCache) error {
 		}
 	}
 	if !c.fresh {
-		if err := procmem.ReadFull(in.r, w.tbuf, t.Addr); err != nil {
+		if err := readSpans(in.r, spans[:base]); err != nil {
 			return fmt.Errorf("thread state %#x: %w", t.Addr, err)
 		}
 	}
@@ -378,6 +384,30 @@ func (w *Walker) Stack(in *Interpreter, t *Thread, dst []Frame) ([]Frame, error)
 		}
 	}
 	return dst, err
+}
+
+// StackAndGIL is Stack with the GIL holder of t's interpreter (as
+// GILHolderOf) and, with gc, whether the main interpreter's collector runs
+// (as GILHolderAndGC) read in the same batch as the thread state: a round
+// over a single thread that holds the GIL is then one system call, not
+// two. holder and collecting are valid when err is nil or ErrNoFrames.
+func (w *Walker) StackAndGIL(in *Interpreter, t *Thread, dst []Frame, gc bool) (frames []Frame, holder uint64, collecting bool, err error) {
+	addr, b, err := w.gilSpan(in, t.Interp)
+	if err != nil {
+		return dst, 0, false, err
+	}
+	w.rider = append(w.rider[:0], procmem.Span{Addr: addr, Buf: b})
+	if a := in.gcCollecting(); gc && a != 0 {
+		w.rider = append(w.rider, procmem.Span{Addr: a, Buf: w.gcbuf[:]})
+	} else {
+		gc = false
+	}
+	frames, err = w.Stack(in, t, dst)
+	w.rider = w.rider[:0]
+	if err != nil && !errors.Is(err, ErrNoFrames) {
+		return frames, 0, false, err
+	}
+	return frames, in.gilHolder(b), gc && le32(w.gcbuf[:]) != 0, err
 }
 
 // tornRetries is how often Stack reads a stack that keeps tearing. Each

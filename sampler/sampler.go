@@ -543,9 +543,18 @@ func (s *Sampler) sampleThreads(t *Target, a *targetAux, at time.Duration, refre
 		}
 	}
 	async := s.o.Async && t.Interp.AsyncEnabled()
-	_, collecting, readErr := t.readHolders(&s.walker, s.o.GC && t.Interp.CanReadGC(), includeIdle)
-	if readErr != nil {
-		s.failed(readErr) // counted; the stacks themselves still count
+	gc := s.o.GC && t.Interp.CanReadGC()
+	// A lone thread that held the GIL last round most likely holds it
+	// again: its holder read rides with its stack read (one system call).
+	riding := t.heldGIL && len(t.threads) == 1 && nt == nil && t.threads[0].Interp == t.Interp.Head
+	t.heldGIL = false
+	var collecting bool
+	if !riding {
+		var readErr error
+		_, collecting, readErr = t.readHolders(&s.walker, gc, includeIdle)
+		if readErr != nil {
+			s.failed(readErr) // counted; the stacks themselves still count
+		}
 	}
 	h := &s.p.Health
 	for i := range t.threads {
@@ -553,11 +562,22 @@ func (s *Sampler) sampleThreads(t *Target, a *targetAux, at time.Duration, refre
 		if s.o.Threads.Active() && !s.keepThread(t, th) {
 			continue
 		}
+		var frames []pyabi.Frame
+		var err error
+		if riding {
+			var holder uint64
+			frames, holder, collecting, err = s.walker.StackAndGIL(t.Interp, th, s.frames[:0], gc)
+			t.holders = append(t.holders[:0], gilHolder{th.Interp, holder})
+		}
 		hasGIL := t.holdsGIL(th)
-		if s.o.GILOnly && !hasGIL {
+		t.heldGIL = hasGIL && len(t.threads) == 1
+		// A failed riding read leaves the holder unknown: count the
+		// failure rather than judge the thread idle.
+		holderUnknown := riding && err != nil && !errors.Is(err, pyabi.ErrNoFrames)
+		if s.o.GILOnly && !hasGIL && !holderUnknown {
 			continue
 		}
-		if !includeIdle && !hasGIL && !t.runsPython(i) && th.NativeID != 0 {
+		if !includeIdle && !hasGIL && !holderUnknown && !t.runsPython(i) && th.NativeID != 0 {
 			st, err := a.state(t, th.NativeID, paused)
 			if errors.Is(err, procmem.ErrExited) {
 				// The thread has ended since the list was read: not a
@@ -570,7 +590,9 @@ func (s *Sampler) sampleThreads(t *Target, a *targetAux, at time.Duration, refre
 				continue
 			}
 		}
-		frames, err := s.walker.Stack(t.Interp, th, s.frames[:0])
+		if !riding {
+			frames, err = s.walker.Stack(t.Interp, th, s.frames[:0])
+		}
 		s.frames = frames[:0]
 		noPython := errors.Is(err, pyabi.ErrNoFrames)
 		if err != nil && !noPython {

@@ -37,6 +37,7 @@ type Target struct {
 	stale      bool                  // a thread failed to read: refresh the list next round
 	keep       map[uint64]bool       // thread_id -> passes the thread filter, since the names were read
 	holders    []gilHolder           // each interpreter's GIL holder this round
+	heldGIL    bool                  // a lone thread held the GIL last round
 	attached   []bool                // per thread: attached this round (free-threaded; see readAttached)
 	badInstr   int64                 // Interp.BadInstructions() as last counted
 	// tidOffset is where struct pthread keeps the kernel tid (<=3.10);

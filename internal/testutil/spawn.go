@@ -194,6 +194,16 @@ func (tg *Target) Wait(t testing.TB) *os.ProcessState {
 	if state == nil {
 		t.Fatalf("reap pid %d: %v", tg.Pid, err)
 	}
+	// The last lines may still be in the pipes: read them before the
+	// caller looks at Stdout (a child the target forked may keep the
+	// pipes open, hence the bound).
+	outputs := time.After(2 * time.Second)
+	for _, done := range []chan struct{}{tg.eofCh, tg.stderrDone} {
+		select {
+		case <-done:
+		case <-outputs:
+		}
+	}
 	return state
 }
 
