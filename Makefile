@@ -9,8 +9,12 @@ PYTHON ?= $(shell ls -d /root/.pyenv/versions/3.12*/bin/python 2>/dev/null | hea
 setup:
 	bash .ci/setup
 
+# Static (no cgo): a dynamically linked binary spends about a millisecond
+# of every start in the loader and cgo's set-up, a third of a one-shot
+# dump. os/user and net then use their Go code (/etc/passwd, /etc/group,
+# the Go resolver).
 build:
-	$(GO) build -o $(BIN) ./cmd/pyspyglass
+	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/pyspyglass
 
 # Record a flamegraph of a known workload from its first line.
 demo: setup build

@@ -138,6 +138,7 @@ func run(args []string) error {
 		h.log("building pyspyglass")
 		build := exec.Command("go", "build", "-o", o.bin, "./cmd/pyspyglass")
 		build.Dir, build.Stdout, build.Stderr = root, os.Stderr, os.Stderr
+		build.Env = append(os.Environ(), "CGO_ENABLED=0") // as make build: see the Makefile
 		if err := build.Run(); err != nil {
 			return fmt.Errorf("build pyspyglass: %w", err)
 		}
