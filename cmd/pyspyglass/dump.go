@@ -8,6 +8,7 @@ import (
 	"github.com/pyspyglass/pyspyglass/attach"
 	"github.com/pyspyglass/pyspyglass/hang"
 	"github.com/pyspyglass/pyspyglass/native"
+	"github.com/pyspyglass/pyspyglass/procmem"
 	"github.com/pyspyglass/pyspyglass/sampler"
 )
 
@@ -169,6 +170,9 @@ func takeDump(t *sampler.Target, pid int, opts hang.Options, stop, withNative bo
 	if !stop {
 		return hang.Take(t, opts, nil)
 	}
+	if d := takeAlone(t, pid, opts, withNative); d != nil {
+		return d, nil
+	}
 	p, err := attach.NewPauser(pid)
 	if err != nil {
 		return nil, err
@@ -181,6 +185,33 @@ func takeDump(t *sampler.Target, pid int, opts hang.Options, stop, withNative bo
 		}
 	}
 	return hang.Take(t, opts, detachOnResume{p})
+}
+
+// takeAlone dumps a process of one thread without stopping it, or
+// returns nil. With no other thread there is no picture across threads
+// to keep consistent, and the walk of one stack detects a read torn by
+// the running thread; so the stop (seizing, interrupting, waiting for the
+// stop, detaching: most of a dump of a busy process on a loaded machine)
+// buys nothing unless the read fails. It does not cover what needs the
+// stop itself (registers for --native) or reads values that move while
+// the thread runs (--locals, the --async task graph). A second thread
+// started meanwhile, a stack not read whole or a note of anything not
+// read sends the dump the stopped way.
+func takeAlone(t *sampler.Target, pid int, opts hang.Options, withNative bool) *hang.Dump {
+	if withNative || opts.Locals || opts.LocalsAll || opts.Async {
+		return nil
+	}
+	if tids, err := procmem.Threads(pid); err != nil || len(tids) != 1 {
+		return nil
+	}
+	d, err := hang.Take(t, opts, nil)
+	if err != nil || len(d.Threads) != 1 || d.Threads[0].Error != "" || len(d.Notes) > 0 {
+		return nil
+	}
+	if tids, err := procmem.Threads(pid); err != nil || len(tids) != 1 {
+		return nil
+	}
+	return d
 }
 
 // detachOnResume ends the one stop of a dump by detaching: a Resume and
