@@ -1,6 +1,7 @@
 package pyabi
 
 import (
+	"cmp"
 	"slices"
 
 	"github.com/pyspyglass/pyspyglass/procmem"
@@ -49,15 +50,7 @@ func (h *headReader) ReadBatch(spans []procmem.Span) error { return readSpans(h.
 // to the target.
 func (h *headReader) fill(exts []extent) {
 	h.spans = h.spans[:0]
-	slices.SortFunc(exts, func(a, b extent) int {
-		switch {
-		case a.addr < b.addr:
-			return -1
-		case a.addr > b.addr:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(exts, func(a, b extent) int { return cmp.Compare(a.addr, b.addr) })
 	var merged []extent
 	for _, e := range exts {
 		if e.addr == 0 || e.end <= e.addr {

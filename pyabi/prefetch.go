@@ -1,6 +1,9 @@
 package pyabi
 
-import "slices"
+import (
+	"cmp"
+	"slices"
+)
 
 // Speculative reads. A sampled stack changes little from one sample to the
 // next: the same frames at the same addresses (3.11+ keeps them side by
@@ -134,15 +137,7 @@ func (c *walkCache) fit(frames []uint64, frameSpan int, codes []uint64, codeSpan
 			ext = append(ext, extent{a, a + uint64(codeSpan)})
 		}
 	}
-	slices.SortFunc(ext, func(x, y extent) int {
-		switch {
-		case x.addr < y.addr:
-			return -1
-		case x.addr > y.addr:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(ext, func(x, y extent) int { return cmp.Compare(x.addr, y.addr) })
 	total := 0
 	add := func(start, end uint64) bool {
 		n := int(end - start)
