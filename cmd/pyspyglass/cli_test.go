@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -611,12 +612,47 @@ func TestRecordSubprocesses(t *testing.T) {
 	in := newest(t)
 	out := filepath.Join(t.TempDir(), "forks.txt")
 	in.Prepare(t)
-	cmd := exec.Command(bin, append([]string{"record", "--subprocesses", "-d", "4", "-o", out, "--"}, in.Argv(testutil.TestdataPath("forker.py"))...)...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	// The parent parks for minutes: when the duration ends we stop it,
-	// which is not a failure.
-	if err := cmd.Run(); err != nil {
+	cmd := exec.Command(bin, append([]string{"record", "--subprocesses", "-o", out, "--"}, in.Argv(testutil.TestdataPath("forker.py"))...)...)
+	// Recorded until 2 s after both workers run, however long a debug
+	// build takes to start on a loaded machine (a fixed 4 s duration once
+	// ended while 3.15d was still importing multiprocessing).
+	pipe, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pipe)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "ready") {
+				ready <- sc.Text()
+			}
+		}
+		close(ready)
+	}()
+	var stdout string
+	select {
+	case line, ok := <-ready:
+		if !ok {
+			t.Fatalf("forker.py ended before its workers ran\n%s", stderr.String())
+		}
+		stdout = line
+	case <-time.After(testutil.Deadline):
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("no readiness line within %v\n%s", testutil.Deadline, stderr.String())
+	}
+	time.Sleep(2 * time.Second)
+	cmd.Process.Signal(os.Interrupt)
+	// The launched command gets the SIGINT too and its exit code is ours:
+	// only a failure to run is one here.
+	var exit *exec.ExitError
+	if err := cmd.Wait(); err != nil && !errors.As(err, &exit) {
 		t.Fatalf("%v\n%s", err, stderr.String())
 	}
 	counts := collapsedCounts(t, out)
@@ -627,7 +663,7 @@ func TestRecordSubprocesses(t *testing.T) {
 		}
 	}
 	if len(roots) < 2 {
-		t.Fatalf("child_work found under %d process roots, want 2 workers\nstdout: %s\n%v", len(roots), stdout.String(), counts)
+		t.Fatalf("child_work found under %d process roots, want 2 workers\nstdout: %s\n%v", len(roots), stdout, counts)
 	}
 	if n := samplesWhere(counts, "parent_wait ("); n != 0 {
 		t.Errorf("the parked parent is idle and should be left out, found %d samples", n)
