@@ -648,6 +648,18 @@ func TestRecordSubprocesses(t *testing.T) {
 		t.Fatalf("no readiness line within %v\n%s", testutil.Deadline, stderr.String())
 	}
 	time.Sleep(2 * time.Second)
+	// The profile so far (SIGUSR1), before the stop: the parent handling
+	// the SIGINT below is running, not parked.
+	cmd.Process.Signal(syscall.SIGUSR1)
+	for deadline := time.Now().Add(testutil.Deadline); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(out); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no flush after SIGUSR1")
+		}
+	}
+	counts := collapsedCounts(t, out)
 	cmd.Process.Signal(os.Interrupt)
 	// The launched command gets the SIGINT too and its exit code is ours:
 	// only a failure to run is one here.
@@ -655,7 +667,6 @@ func TestRecordSubprocesses(t *testing.T) {
 	if err := cmd.Wait(); err != nil && !errors.As(err, &exit) {
 		t.Fatalf("%v\n%s", err, stderr.String())
 	}
-	counts := collapsedCounts(t, out)
 	roots := map[string]bool{}
 	for stack := range counts {
 		if strings.Contains(stack, "child_work (") {
