@@ -27,10 +27,15 @@ import (
 // A wake (cancel, Reset) arms the timer to fire at once; the flag it sets
 // first says the sleep was woken rather than over.
 type preciseSleeper struct {
-	fd    int
-	file  *os.File
-	raw   syscall.RawConn
-	woken atomic.Bool
+	fd   int
+	file *os.File
+	raw  syscall.RawConn
+	// ready is the poller's callback, made once: a closure per sleep
+	// would allocate per sample. until and polled are its state.
+	ready  func(uintptr) bool
+	until  time.Time
+	polled bool
+	woken  atomic.Bool
 }
 
 func newPreciseSleeper() *preciseSleeper {
@@ -45,7 +50,15 @@ func newPreciseSleeper() *preciseSleeper {
 		f.Close()
 		return &preciseSleeper{fd: -1}
 	}
-	return &preciseSleeper{fd: fd, file: f, raw: raw}
+	p := &preciseSleeper{fd: fd, file: f, raw: raw}
+	p.ready = func(uintptr) bool {
+		if !p.polled {
+			p.polled = true
+			return p.woken.Load() || !time.Now().Before(p.until)
+		}
+		return true
+	}
+	return p
 }
 
 func (p *preciseSleeper) ok() bool { return p.fd >= 0 }
@@ -93,18 +106,12 @@ func (p *preciseSleeper) sleepUntil(t time.Time) (woken bool) {
 		return true
 	}
 	// The poller forgets any readiness before the first call of the
-	// function below, so that call checks, without a system call, that
+	// callback (p.ready), so that call checks, without a system call, that
 	// neither the timer nor a wake has fired yet: one firing after it is a
 	// new event (the poller's wait is edge-triggered), one before it is
 	// seen by the check. The expiry count is not read: arming resets it.
-	first := true
-	p.raw.Read(func(uintptr) bool {
-		if first {
-			first = false
-			return p.woken.Load() || !time.Now().Before(t)
-		}
-		return true
-	})
+	p.until, p.polled = t, false
+	p.raw.Read(p.ready)
 	return p.woken.Swap(false)
 }
 
