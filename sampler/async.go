@@ -71,9 +71,23 @@ func (t *Target) findAsyncioDebug() (uint64, error) {
 // read, rather than not yet.
 func AsyncUnsupported(err error) bool { return errors.Is(err, pyabi.ErrAsyncUnsupported) }
 
+// taskReadAttempts bounds the reads of a running target's tasks: a thread
+// that ends between listing the threads and walking their task lists
+// leaves freed memory behind, and a read from scratch then succeeds.
+const taskReadAttempts = 5
+
 // AsyncTasks lists every asyncio task of t (dump --async); EnableAsync
 // must have succeeded.
 func (t *Target) AsyncTasks() (tasks []pyabi.AsyncTask, err error) {
+	for range taskReadAttempts {
+		if tasks, err = t.readAsyncTasks(); err == nil || errors.Is(err, procmem.ErrExited) {
+			break
+		}
+	}
+	return tasks, err
+}
+
+func (t *Target) readAsyncTasks() (tasks []pyabi.AsyncTask, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			tasks, err = nil, fmt.Errorf("pid %d: reading the tasks failed: %v", t.Pid, r)
