@@ -154,6 +154,9 @@ func TestLivePython312(t *testing.T) {
 	if err != nil || !slices.Contains(tids, c.pid) {
 		t.Errorf("Threads = %v, %v", tids, err)
 	}
+	if n, err := ThreadCount(c.pid); err != nil || n != len(tids) {
+		t.Errorf("ThreadCount = %d, %v, want %d", n, err, len(tids))
+	}
 	if args, err := Cmdline(c.pid); err != nil || len(args) != 3 || args[1] != "-c" {
 		t.Errorf("Cmdline = %q, %v", args, err)
 	}

@@ -94,6 +94,20 @@ func Threads(pid int) ([]int, error) {
 	return tids, nil
 }
 
+// ThreadCount returns how many threads pid has, in one system call: the
+// link count of /proc/PID/task is its threads plus "." and ".."
+// (proc_task_getattr, fs/proc/base.c).
+func ThreadCount(pid int) (int, error) {
+	n, err := rawLinks(procPath(pid, "task"))
+	if err != nil {
+		return 0, procErr(pid, "count threads", err)
+	}
+	if n < 3 {
+		return 0, procErr(pid, "count threads", fmt.Errorf("/proc/%d/task has %d links", pid, n))
+	}
+	return int(n - 2), nil
+}
+
 // ThreadState returns the state letter of thread tid of pid. For repeated
 // sampling use a StatReader, which keeps the file open.
 func ThreadState(pid, tid int) (byte, error) {

@@ -48,6 +48,9 @@ func TestProcNoProcess(t *testing.T) {
 	if _, err := Threads(pid); !errors.Is(err, ErrNoProcess) {
 		t.Errorf("Threads: %v", err)
 	}
+	if _, err := ThreadCount(pid); !errors.Is(err, ErrNoProcess) {
+		t.Errorf("ThreadCount: %v", err)
+	}
 	if _, err := ReadMaps(pid); !errors.Is(err, ErrNoProcess) {
 		t.Errorf("ReadMaps: %v", err)
 	}

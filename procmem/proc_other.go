@@ -11,6 +11,9 @@ func ReadMaps(pid int) ([]Mapping, error) { return nil, ErrUnsupported }
 // Threads returns ErrUnsupported outside Linux.
 func Threads(pid int) ([]int, error) { return nil, ErrUnsupported }
 
+// ThreadCount returns ErrUnsupported outside Linux.
+func ThreadCount(pid int) (int, error) { return 0, ErrUnsupported }
+
 // ThreadState returns ErrUnsupported outside Linux.
 func ThreadState(pid, tid int) (byte, error) { return 0, ErrUnsupported }
 

@@ -80,3 +80,19 @@ func rawDirNames(path string) ([]string, error) {
 		_, _, names = unix.ParseDirent(buf[:n], -1, names)
 	}
 }
+
+// rawLinks returns the link count of path.
+func rawLinks(path string) (uint64, error) {
+	p, err := unix.BytePtrFromString(path)
+	if err != nil {
+		return 0, err
+	}
+	var st unix.Stat_t
+	cwd := unix.AT_FDCWD
+	_, _, errno := unix.RawSyscall6(unix.SYS_NEWFSTATAT, uintptr(cwd), uintptr(unsafe.Pointer(p)),
+		uintptr(unsafe.Pointer(&st)), 0, 0, 0)
+	if errno != 0 {
+		return 0, &os.PathError{Op: "stat", Path: path, Err: errno}
+	}
+	return uint64(st.Nlink), nil
+}

@@ -152,7 +152,12 @@ type entryChunk struct {
 // returns errStop to end the scan early; its other errors are returned as
 // they are. The chunk is reused after fn returns.
 func (o *objReader) eachEntry(k keysTable, values uint64, keysOnly bool, fn func(c *entryChunk) error) error {
-	n := k.n
+	return o.entriesFrom(k, values, keysOnly, 0, k.n, fn)
+}
+
+// entriesFrom is eachEntry over entries [from, to) only.
+func (o *objReader) entriesFrom(k keysTable, values uint64, keysOnly bool, from, to int, fn func(c *entryChunk) error) error {
+	n := min(to, k.n)
 	if values != 0 && o.valuesHdr != 0 {
 		// 3.13+: the header's first byte is the values' capacity; entries
 		// past it (added to the shared keys later) have no value here.
@@ -163,13 +168,16 @@ func (o *objReader) eachEntry(k keysTable, values uint64, keysOnly bool, fn func
 		n = min(n, int(h[0]))
 		values += o.valuesHdr
 	}
-	chunk := min(n, dictChunk)
+	if from >= n {
+		return nil
+	}
+	chunk := min(n-from, dictChunk)
 	// fn may scan another dict (an attribute of a value), so each scan
 	// takes its own buffer from the free list and returns it after.
 	buf := o.takeBuf(chunk * (k.size + 8))
 	defer o.putBuf(buf)
 	c := &entryChunk{ix: make([]int, 0, chunk), keys: make([]uint64, 0, chunk), vals: make([]uint64, 0, chunk)}
-	for start := 0; start < n; start += chunk {
+	for start := from; start < n; start += chunk {
 		m := min(chunk, n-start)
 		ents := buf[:m*k.size]
 		at := k.entries + uint64(start*k.size)
@@ -240,17 +248,21 @@ func (o *objReader) dictGetStr(addr uint64, key string) (uint64, bool, error) {
 // compares keys in turn, fetching each chunk's key headers in one batch
 // where the reader can; only length-matching keys cost a further read.
 func (o *objReader) findStr(k keysTable, values uint64, keysOnly bool, key string) (ix int, value uint64, err error) {
+	if ix, value, ok := o.remembered(k, values, keysOnly, key); ok {
+		return ix, value, nil
+	}
 	ix = -1
+	var kaddr uint64
 	err = o.eachEntry(k, values, keysOnly, func(c *entryChunk) error {
 		o.prefetchStrs(c.keys, key)
 		defer clear(o.strHdrs)
-		for i, kaddr := range c.keys {
-			eq, err := o.strEquals(kaddr, key)
+		for i, a := range c.keys {
+			eq, err := o.strEquals(a, key)
 			if err != nil {
 				return err
 			}
 			if eq {
-				ix, value = c.ix[i], c.vals[i]
+				ix, value, kaddr = c.ix[i], c.vals[i], a
 				return errStop
 			}
 		}
@@ -262,7 +274,48 @@ func (o *objReader) findStr(k keysTable, values uint64, keysOnly bool, key strin
 	if err != nil {
 		return -1, 0, err
 	}
+	if ix >= 0 && o.found != nil {
+		if len(o.found) >= maxFound {
+			clear(o.found)
+		}
+		o.found[strKey{k.addr, key}] = foundKey{ix, kaddr}
+	}
 	return ix, value, nil
+}
+
+// foundKey is where findStr last found a key in a table: its entry index
+// and the key object.
+type foundKey struct {
+	ix   int
+	addr uint64
+}
+
+// maxFound bounds objReader.found: a table per thread object at most.
+const maxFound = 4 * MaxThreads
+
+// remembered looks key up at the entry where it was found last time in
+// table k (objReader.found): a table rarely moves its entries, and the
+// same key object at that entry, still equal to key, is the key (dict
+// keys are unique), so one entry and one str are read instead of the
+// whole table.
+func (o *objReader) remembered(k keysTable, values uint64, keysOnly bool, key string) (ix int, value uint64, ok bool) {
+	f, known := o.found[strKey{k.addr, key}]
+	if !known {
+		return 0, 0, false
+	}
+	err := o.entriesFrom(k, values, keysOnly, f.ix, f.ix+1, func(c *entryChunk) error {
+		if len(c.keys) == 1 && c.keys[0] == f.addr {
+			value, ok = c.vals[0], true
+		}
+		return nil
+	})
+	if err != nil || !ok {
+		return 0, 0, false
+	}
+	if eq, err := o.compareStr(f.addr, key); err != nil || !eq {
+		return 0, 0, false
+	}
+	return f.ix, value, true
 }
 
 // prefetchStrs reads the start of each key not yet compared with want in

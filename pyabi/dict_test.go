@@ -537,6 +537,20 @@ func TestThreadNamesImage(t *testing.T) {
 				if !mapsEqual(got, want) {
 					t.Errorf("ThreadNames = %v, want %v", got, want)
 				}
+				if len(in.namesFound) == 0 {
+					t.Fatal("no key was remembered")
+				}
+				// A remembered place that no longer holds the key (the
+				// table changed) falls back to a scan.
+				for k, f := range in.namesFound {
+					in.namesFound[k] = foundKey{ix: f.ix + 1, addr: f.addr + 8}
+				}
+				if got, err := in.ThreadNames(); err != nil || !mapsEqual(got, want) {
+					t.Errorf("ThreadNames with stale places = %v, %v, want %v", got, err, want)
+				}
+				if got, err := in.ThreadNames(); err != nil || !mapsEqual(got, want) {
+					t.Errorf("ThreadNames again = %v, %v, want %v", got, err, want)
+				}
 			})
 		}
 	}

@@ -108,8 +108,9 @@ type Interpreter struct {
 	strs  *stringDecoder
 	codes *codeReader
 
-	tspan, fspan int               // bytes of a thread state and a frame read
-	gilAddrs     map[uint64]uint64 // interp -> interp->ceval.gil once read non-NULL (fixed at init)
+	tspan, fspan int                 // bytes of a thread state and a frame read
+	gilAddrs     map[uint64]uint64   // interp -> interp->ceval.gil once read non-NULL (fixed at init)
+	namesFound   map[strKey]foundKey // where ThreadNames found its dict keys last time
 
 	// Per thread state: what its last walk found (see prefetch.go), and
 	// the thread states of the last listing, read again in one batch.

@@ -84,6 +84,9 @@ type objReader struct {
 	strEq    map[strKey]bool
 	typeKeys map[uint64]uint64
 	sharedIx map[strKey]int
+	// found outlives the walk where the reader is kept (ThreadNames):
+	// nil where it is not.
+	found map[strKey]foundKey
 
 	// strHdrs holds the str starts prefetched for one chunk of dict keys
 	// (see prefetchStrs); spans and slab back that batch read.

@@ -24,6 +24,12 @@ func (in *Interpreter) ThreadNames() (map[uint64]string, error) {
 	}
 	hr := &headReader{r: in.r}
 	o := newObjReader(hr, in.Version, in.Layout)
+	// sys.modules and the threading module hold hundreds of keys: where
+	// the last call found its keys is tried first.
+	if in.namesFound == nil {
+		in.namesFound = map[strKey]foundKey{}
+	}
+	o.found = in.namesFound
 	names := map[uint64]string{}
 	modules, err := procmem.Ptr(in.r, in.Head+uint64(in.Layout.Interp.Modules))
 	if err != nil {

@@ -187,6 +187,17 @@ func checkThreadNames(t *testing.T, in *Interpreter, idents map[string]uint64) {
 		}
 	}
 	t.Logf("%v: %d reads, %d bytes", in.Version, counter.reads, counter.bytes)
+	// Again: the keys are tried where they were found, not scanned for.
+	first := *counter
+	counter.reads, counter.bytes = 0, 0
+	again, err := in.ThreadNames()
+	if err != nil || !mapsEqual(again, want) {
+		t.Fatalf("%v: ThreadNames again = %v, %v, want %v", in.Version, again, err, want)
+	}
+	t.Logf("%v: again %d reads, %d bytes", in.Version, counter.reads, counter.bytes)
+	if counter.bytes*2 > first.bytes {
+		t.Errorf("%v: ThreadNames again read %d bytes, the first call %d: want at most half", in.Version, counter.bytes, first.bytes)
+	}
 }
 
 func mapsEqual(a, b map[uint64]string) bool {

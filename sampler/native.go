@@ -62,10 +62,30 @@ type pcInfo struct {
 // targetAux is what the sampler keeps about a target beyond its Python
 // threads: its OS threads (for threads without Python) and native state.
 type targetAux struct {
-	native *nativeTarget
-	tids   []int          // the OS threads at the last refresh (without --native)
-	names  map[int]string // OS names of threads without a Python name
-	states map[int]byte   // OS states read before the target was stopped
+	native    *nativeTarget
+	tids      []int          // the OS threads at the last listing (without --native)
+	sinceList int            // refreshes since that listing
+	names     map[int]string // OS names of threads without a Python name
+	states    map[int]byte   // OS states read before the target was stopped
+}
+
+// listEvery is how many refreshes keep the OS thread list while the
+// process's thread count stays the same: a thread that replaces another
+// within that second is seen at the next listing.
+const listEvery = 10
+
+// listThreads lists the OS threads of pid again, unless their count, one
+// system call where a listing costs four, has not changed since the last
+// listing less than listEvery refreshes ago.
+func (a *targetAux) listThreads(pid int) {
+	if a.tids != nil && a.sinceList < listEvery {
+		if n, err := procmem.ThreadCount(pid); err == nil && n == len(a.tids) {
+			a.sinceList++
+			return
+		}
+	}
+	a.tids, _ = procmem.Threads(pid)
+	a.sinceList = 0
 }
 
 // state is thread tid's OS state: as read before the stop when the

@@ -474,7 +474,7 @@ func (s *Sampler) sampleTarget(t *Target, at time.Duration, refresh bool) (err e
 	}
 	a := s.auxFor(t)
 	if refresh || a.tids == nil {
-		a.tids, _ = procmem.Threads(t.Pid)
+		a.listThreads(t.Pid)
 	}
 	includeIdle := s.idle.Load()
 	paused := s.o.Pause != nil || s.o.Stopped != nil
